@@ -1,0 +1,3 @@
+module github.com/outrigger/outrigger/exporters/litellm-cost
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/outrigger/outrigger/exporters/storage
+
+go 1.26.0

@@ -1,0 +1,6 @@
+// Package promkit is what every Outrigger daemon shares: flags that fill a
+// Config, logging, the HTTP server with /metrics, /health, /ready and a landing
+// page, the scrape deadline taken from Prometheus's timeout header, coalescing
+// of concurrent scrapes, and a runner that executes a daemon's collectors under
+// that deadline and always reports their success and duration.
+package promkit

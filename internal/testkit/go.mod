@@ -1,0 +1,15 @@
+module github.com/outrigger/outrigger/internal/testkit
+
+go 1.26.0
+
+replace github.com/outrigger/outrigger/internal/promkit => ../promkit
+
+require (
+	github.com/prometheus/client_model v0.6.3
+	github.com/prometheus/common v0.72.1
+)
+
+require (
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)

@@ -1,0 +1,306 @@
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// packages names the Debian package of every service binary testkit runs.
+var packages = map[string]string{
+	"initdb":          "postgresql",
+	"postgres":        "postgresql",
+	"redis-server":    "redis-server",
+	"rabbitmq-server": "rabbitmq-server",
+	"rabbitmqctl":     "rabbitmq-server",
+	"prometheus":      "prometheus",
+	"promtool":        "prometheus",
+}
+
+// Binary returns the path of a service binary, or fails the test saying how
+// to install it. It never skips: a test that needs a service must run.
+func Binary(t testing.TB, name string, dirs ...string) string {
+	t.Helper()
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	pkg := packages[name]
+	if pkg == "" {
+		pkg = name
+	}
+	t.Fatalf("%s is not installed: run `make test` as root (it installs test prerequisites) or `apt-get install -y %s`", name, pkg)
+	return ""
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TempDir makes a directory that other users (such as postgres) may enter,
+// removed at cleanup. t.TempDir's parent is private to root.
+func TempDir(t testing.TB, pattern string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "outrigger-"+pattern+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// Process is a child process whose output goes to a log file that is printed
+// when the test fails.
+type Process struct {
+	Name    string
+	Path    string
+	Args    []string
+	Env     []string
+	Dir     string
+	LogPath string
+	// RunAs is a system user to run as when the test runs as root ("" = self).
+	RunAs string
+	// StopSignal ends the process gracefully (default SIGTERM).
+	StopSignal syscall.Signal
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Start starts the process. It is stopped at test cleanup.
+func (p *Process) Start(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		t.Fatalf("%s: already running", p.Name)
+	}
+	logf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatalf("%s: opening log: %v", p.Name, err)
+	}
+	cmd := exec.Command(p.Path, p.Args...)
+	cmd.Env = append(os.Environ(), p.Env...)
+	cmd.Dir = p.Dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cred := credential(t, p.RunAs); cred != nil {
+		cmd.SysProcAttr.Credential = cred
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("%s: starting %s: %v", p.Name, p.Path, err)
+	}
+	p.cmd, p.done = cmd, make(chan struct{})
+	go func(done chan struct{}) {
+		err := cmd.Wait()
+		logf.Close()
+		p.mu.Lock()
+		p.err = err
+		p.mu.Unlock()
+		close(done)
+	}(p.done)
+}
+
+// Running reports whether the process is running.
+func (p *Process) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Exited returns a channel closed when the process exits, or nil.
+func (p *Process) Exited() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done
+}
+
+// Signal sends sig to the process group.
+func (p *Process) Signal(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	}
+}
+
+// Stop ends the process gracefully, killing it after 15 seconds.
+func (p *Process) Stop(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	sig := p.StopSignal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, sig)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	p.mu.Lock()
+	p.cmd = nil
+	p.mu.Unlock()
+}
+
+// Kill ends the process group with SIGKILL and waits for it.
+func (p *Process) Kill() {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.cmd = nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-done
+}
+
+// Log returns what the process wrote so far.
+func (p *Process) Log() string {
+	b, _ := os.ReadFile(p.LogPath)
+	return string(b)
+}
+
+// dumpOnFailure prints the tail of the log when the test failed.
+func (p *Process) dumpOnFailure(t testing.TB) {
+	if !t.Failed() {
+		return
+	}
+	b, _ := os.ReadFile(p.LogPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	t.Logf("--- %s log (%s) ---\n%s", p.Name, p.LogPath, b)
+}
+
+func credential(t testing.TB, name string) *syscall.Credential {
+	t.Helper()
+	if name == "" || os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatalf("user %s does not exist (it comes with its Debian package): %v", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+}
+
+// chownTree gives a directory tree to a system user when running as root.
+func chownTree(t testing.TB, dir, name string) {
+	t.Helper()
+	cred := credential(t, name)
+	if cred == nil {
+		return
+	}
+	err := filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, int(cred.Uid), int(cred.Gid))
+	})
+	if err != nil {
+		t.Fatalf("chown %s to %s: %v", dir, name, err)
+	}
+}
+
+// Eventually polls cond every 20 ms until it returns nil or timeout passes,
+// and fails the test with the last error.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = cond(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true after %s: %v", what, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitTCP waits until something accepts connections on addr, or the process exits.
+func waitTCP(ctx context.Context, p *Process, addr string) error {
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not listen on %s: %w", p.Name, addr, ctx.Err())
+		case <-p.Exited():
+			return fmt.Errorf("%s exited before listening on %s", p.Name, addr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func run(t testing.TB, runAs, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if cred := credential(t, runAs); cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out.String())
+	}
+	return out.String()
+}
+
+func output(name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}

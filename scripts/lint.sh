@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# gofmt, go vet, staticcheck (pinned in internal/tools) and go mod tidy drift,
+# over every module in go.work.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+fail=0
+unformatted=$(gofmt -l $(git ls-files -co --exclude-standard '*.go') 2>/dev/null || true)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; fail=1
+fi
+for mod in $(scripts/modules.sh); do
+  ( cd "$mod"
+    go vet ./... || exit 1
+    go tool -modfile="$root/internal/tools/go.mod" staticcheck ./... || exit 1
+    if ! GOWORK=off GOFLAGS=-mod=mod go mod tidy -diff >/tmp/tidy.$$ 2>&1; then
+      echo "$mod: go.mod/go.sum are not tidy; run 'cd $mod && GOWORK=off go mod tidy':"; cat /tmp/tidy.$$; exit 1
+    fi
+  ) || fail=1
+done
+rm -f /tmp/tidy.$$
+[ $fail -eq 0 ] && echo "lint: clean"
+exit $fail
