@@ -3,6 +3,7 @@ package promkit
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,27 +27,13 @@ type ScrapeHandler struct {
 	MaxInFlight int
 	Logger      *slog.Logger
 
-	sem chan struct{}
-}
-
-// NewScrapeHandler builds a handler from a validated config.
-func NewScrapeHandler(cfg ValidatedConfig, own prometheus.Gatherer, target TargetFunc) *ScrapeHandler {
-	h := &ScrapeHandler{
-		Deadline:    cfg.Deadline(),
-		Coalescer:   &Coalescer{MinInterval: cfg.c.MinInterval},
-		Own:         own,
-		Target:      target,
-		MaxInFlight: cfg.c.MaxRequestsInFlight,
-		Logger:      cfg.Logger(),
-	}
-	return h
+	semOnce sync.Once
+	sem     chan struct{}
 }
 
 func (h *ScrapeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.MaxInFlight > 0 {
-		if h.sem == nil {
-			h.sem = make(chan struct{}, h.MaxInFlight)
-		}
+		h.semOnce.Do(func() { h.sem = make(chan struct{}, h.MaxInFlight) })
 		select {
 		case h.sem <- struct{}{}:
 			defer func() { <-h.sem }()

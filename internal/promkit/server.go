@@ -28,10 +28,9 @@ type Options struct {
 	// are reachable). nil means always ready. The error text is shown to
 	// whoever asks /ready: it must not contain secrets.
 	Ready func(ctx context.Context) error
-	// Metrics serves the telemetry path; usually a *ScrapeHandler.
-	Metrics http.Handler
-	// Routes are extra handlers, e.g. "/probe" for multi-target scraping.
-	Routes map[string]http.Handler
+	// Target resolves a scrape of the telemetry path to the collection to
+	// run. nil serves only the daemon's own registry there.
+	Target TargetFunc
 	Links  []web.LandingLinks
 }
 
@@ -41,7 +40,8 @@ type Server struct {
 	opts     Options
 	logger   *slog.Logger
 	registry *prometheus.Registry
-	handler  http.Handler
+	mux      *http.ServeMux
+	scrapes  *Coalescer
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -50,19 +50,17 @@ type Server struct {
 // NewServer builds the server and the daemon's own registry (build info, and
 // unless disabled, Go and process metrics).
 func NewServer(cfg ValidatedConfig, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, opts: opts, logger: cfg.Logger(), registry: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, opts: opts, logger: cfg.Logger(), registry: prometheus.NewRegistry(),
+		mux: http.NewServeMux(), scrapes: &Coalescer{MinInterval: cfg.c.MinInterval}}
 	s.registry.MustRegister(versioncollector.NewCollector(prometheus.BuildFQName(opts.Namespace, "exporter", "")))
 	if !cfg.c.DisableExporterMetrics {
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	mux := http.NewServeMux()
-	if opts.Metrics != nil {
-		mux.Handle(cfg.c.TelemetryPath, opts.Metrics)
+	mux := s.mux
+	if opts.Target != nil {
+		mux.Handle(cfg.c.TelemetryPath, s.ScrapeHandler(opts.Target))
 	} else {
 		mux.Handle(cfg.c.TelemetryPath, promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-	}
-	for path, h := range opts.Routes {
-		mux.Handle(path, h)
 	}
 	mux.HandleFunc("/health", s.health)
 	mux.HandleFunc("/ready", s.ready)
@@ -75,8 +73,38 @@ func NewServer(cfg ValidatedConfig, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("building landing page: %w", err)
 	}
 	mux.Handle("/", landing)
-	s.handler = mux
 	return s, nil
+}
+
+// ScrapeHandler returns a handler for another scrape route (such as /probe
+// for multi-target scraping) sharing the server's coalescing, limits and
+// registry.
+func (s *Server) ScrapeHandler(target TargetFunc) *ScrapeHandler {
+	return &ScrapeHandler{
+		Deadline:    s.cfg.Deadline(),
+		Coalescer:   s.scrapes,
+		Own:         s.registry,
+		Target:      target,
+		MaxInFlight: s.cfg.c.MaxRequestsInFlight,
+		Logger:      s.logger,
+	}
+}
+
+// Handle adds a route; call it before Serve.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Collections counts the collections the server's scrapes actually ran.
+func (s *Server) Collections() uint64 { return s.scrapes.Collections() }
+
+// Run serves until SIGTERM or SIGINT (or ctx ends), calling reload on SIGHUP.
+// It is what a daemon's main calls last.
+func (s *Server) Run(ctx context.Context, reload func() error) error {
+	ctx, stop := Signals(ctx, s.logger, reload)
+	defer stop()
+	s.logger.Info("starting", "version", version.Info(), "build_context", version.BuildContext())
+	err := s.Serve(ctx)
+	s.logger.Info("stopped")
+	return err
 }
 
 // Registry is the daemon's own registry: register counters of the daemon's
@@ -84,7 +112,7 @@ func NewServer(cfg ValidatedConfig, opts Options) (*Server, error) {
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 // Handler returns the server's routes without TLS or auth (for tests).
-func (s *Server) Handler() http.Handler { return s.handler }
+func (s *Server) Handler() http.Handler { return s.mux }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -157,7 +185,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			return fmt.Errorf("--web.config.file %s: %w", f, err)
 		}
 	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
 	webConfig := s.cfg.c.WebConfigFile
 	flags := &web.FlagConfig{WebListenAddresses: &s.cfg.c.ListenAddresses, WebConfigFile: &webConfig}
 	errc := make(chan error, 1)
