@@ -52,7 +52,7 @@ type Server struct {
 func NewServer(cfg ValidatedConfig, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, opts: opts, logger: cfg.Logger(), registry: prometheus.NewRegistry(),
 		mux: http.NewServeMux(), scrapes: &Coalescer{MinInterval: cfg.c.MinInterval}}
-	s.registry.MustRegister(versioncollector.NewCollector(prometheus.BuildFQName(opts.Namespace, "exporter", "")))
+	s.registry.MustRegister(versioncollector.NewCollector(buildInfoNamespace(opts.Namespace)))
 	if !cfg.c.DisableExporterMetrics {
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -122,7 +122,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{
-		"status": "healthy", "service": s.cfg.c.Service, "version": version.Version,
+		"status": "healthy", "service": s.cfg.c.Service, "version": Version(),
 		"timestamp": time.Now().UTC().Format(time.RFC3339),
 	})
 }
@@ -202,4 +202,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = serveErr
 	}
 	return err
+}
+
+// buildInfoNamespace gives <ns>_exporter_build_info, as the incumbents name it.
+func buildInfoNamespace(ns string) string {
+	if ns == "" {
+		return "exporter"
+	}
+	return ns + "_exporter"
 }

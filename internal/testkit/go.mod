@@ -2,11 +2,10 @@ module github.com/outrigger/outrigger/internal/testkit
 
 go 1.26.0
 
-replace github.com/outrigger/outrigger/internal/promkit => ../promkit
-
 require (
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.1
+	golang.org/x/crypto v0.58.0
 )
 
 require (
