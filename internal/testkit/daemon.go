@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -16,7 +15,7 @@ import (
 
 // Build compiles the main package in dir (e.g. "./cmd/postgres-exporter",
 // relative to the test's package) into a temp dir and returns the binary.
-func Build(t testing.TB, pkg string) string {
+func Build(t TB, pkg string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-o", out, pkg)
@@ -36,7 +35,7 @@ type Daemon struct {
 
 // StartDaemon runs bin with args plus --web.listen-address on a free port and
 // waits until /health answers (any status: auth may be on).
-func StartDaemon(t testing.TB, bin string, args ...string) *Daemon {
+func StartDaemon(t TB, bin string, args ...string) *Daemon {
 	t.Helper()
 	port := FreePort(t)
 	dir := t.TempDir()
@@ -57,14 +56,14 @@ func StartDaemon(t testing.TB, bin string, args ...string) *Daemon {
 }
 
 // Get fetches a path of the daemon.
-func (d *Daemon) Get(t testing.TB, path string, header http.Header) (int, []byte) {
+func (d *Daemon) Get(t TB, path string, header http.Header) (int, []byte) {
 	t.Helper()
 	return Get(t, d.URL+path, header)
 }
 
 // BasicAuthWebConfig writes an exporter-toolkit web config requiring basic
 // auth for user/password and returns its path.
-func BasicAuthWebConfig(t testing.TB, user, password string) string {
+func BasicAuthWebConfig(t TB, user, password string) string {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {
@@ -79,7 +78,7 @@ func BasicAuthWebConfig(t testing.TB, user, password string) string {
 
 // HelpListsEnvVars runs `bin --help` and fails for every flag line that does
 // not name its environment variable.
-func HelpListsEnvVars(t testing.TB, bin string) string {
+func HelpListsEnvVars(t TB, bin string) string {
 	t.Helper()
 	out, _ := exec.Command(bin, "--help").CombinedOutput()
 	help := string(out)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -21,7 +20,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files under testdata/ with what the code produces now")
 
 // Get fetches url with the given headers and returns the status and body.
-func Get(t testing.TB, url string, header http.Header) (int, []byte) {
+func Get(t TB, url string, header http.Header) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -48,7 +47,7 @@ func Get(t testing.TB, url string, header http.Header) (int, []byte) {
 // CheckMetrics lints an exposition with `promtool check metrics`. Problems
 // reported for the names in allow (kept for compatibility with an incumbent's
 // dashboards, such as counters without _total) are ignored.
-func CheckMetrics(t testing.TB, exposition []byte, allow ...string) {
+func CheckMetrics(t TB, exposition []byte, allow ...string) {
 	t.Helper()
 	out, err := Promtool(t, string(exposition), "check", "metrics")
 	if err == nil {
@@ -76,7 +75,7 @@ func CheckMetrics(t testing.TB, exposition []byte, allow ...string) {
 }
 
 // Families parses a text exposition.
-func Families(t testing.TB, exposition []byte) map[string]*dto.MetricFamily {
+func Families(t TB, exposition []byte) map[string]*dto.MetricFamily {
 	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(bytes.NewReader(exposition))
@@ -116,7 +115,7 @@ func Value(fams map[string]*dto.MetricFamily, name string, want map[string]strin
 }
 
 // MustValue is Value that fails the test when the series is missing or ambiguous.
-func MustValue(t testing.TB, fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+func MustValue(t TB, fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
 	t.Helper()
 	v, ok := Value(fams, name, want)
 	if !ok {
@@ -155,7 +154,7 @@ func describe(f *dto.MetricFamily) string {
 }
 
 // Golden compares got with testdata/<name>, or rewrites the file with -update.
-func Golden(t testing.TB, name string, got []byte) {
+func Golden(t TB, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {

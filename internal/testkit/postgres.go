@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -38,7 +37,7 @@ type Postgres struct {
 	bin       string
 }
 
-func postgresBinDir(t testing.TB) string {
+func postgresBinDir(t TB) string {
 	t.Helper()
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Strings(dirs)
@@ -51,7 +50,7 @@ func postgresBinDir(t testing.TB) string {
 
 // StartPostgres initialises a cluster in a temporary directory and starts it
 // on a free port. It is stopped and removed at cleanup.
-func StartPostgres(t testing.TB, opts PostgresOptions) *Postgres {
+func StartPostgres(t TB, opts PostgresOptions) *Postgres {
 	t.Helper()
 	bin := postgresBinDir(t)
 	base := TempDir(t, "pg")
@@ -119,7 +118,7 @@ func StartPostgres(t testing.TB, opts PostgresOptions) *Postgres {
 	return pg
 }
 
-func appendFile(t testing.TB, path, s string) {
+func appendFile(t TB, path, s string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -133,7 +132,7 @@ func appendFile(t testing.TB, path, s string) {
 
 // Start starts the server (again, after Stop) and waits until it accepts
 // connections.
-func (pg *Postgres) Start(t testing.TB) {
+func (pg *Postgres) Start(t TB) {
 	t.Helper()
 	pg.proc.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -154,7 +153,7 @@ func (pg *Postgres) Start(t testing.TB) {
 }
 
 // Stop shuts the server down (fast shutdown: sessions are disconnected).
-func (pg *Postgres) Stop(t testing.TB) {
+func (pg *Postgres) Stop(t TB) {
 	t.Helper()
 	pg.proc.Stop(t)
 }
@@ -170,7 +169,7 @@ func (pg *Postgres) DSN(db string) string {
 
 // PSQL runs SQL through psql over the unix socket and returns unaligned,
 // tuples-only output. It fails the test on error.
-func (pg *Postgres) PSQL(t testing.TB, db, sql string) string {
+func (pg *Postgres) PSQL(t TB, db, sql string) string {
 	t.Helper()
 	out, err := pg.try(db, sql)
 	if err != nil {

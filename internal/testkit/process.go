@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -29,7 +28,7 @@ var packages = map[string]string{
 
 // Binary returns the path of a service binary, or fails the test saying how
 // to install it. It never skips: a test that needs a service must run.
-func Binary(t testing.TB, name string, dirs ...string) string {
+func Binary(t TB, name string, dirs ...string) string {
 	t.Helper()
 	for _, d := range dirs {
 		p := filepath.Join(d, name)
@@ -49,7 +48,7 @@ func Binary(t testing.TB, name string, dirs ...string) string {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -61,7 +60,7 @@ func FreePort(t testing.TB) int {
 
 // TempDir makes a directory that other users (such as postgres) may enter,
 // removed at cleanup. t.TempDir's parent is private to root.
-func TempDir(t testing.TB, pattern string) string {
+func TempDir(t TB, pattern string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "outrigger-"+pattern+"-")
 	if err != nil {
@@ -95,7 +94,7 @@ type Process struct {
 }
 
 // Start starts the process. It is stopped at test cleanup.
-func (p *Process) Start(t testing.TB) {
+func (p *Process) Start(t TB) {
 	t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -161,7 +160,7 @@ func (p *Process) Signal(sig syscall.Signal) {
 }
 
 // Stop ends the process gracefully, killing it after 15 seconds.
-func (p *Process) Stop(t testing.TB) {
+func (p *Process) Stop(t TB) {
 	t.Helper()
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
@@ -205,7 +204,7 @@ func (p *Process) Log() string {
 }
 
 // dumpOnFailure prints the tail of the log when the test failed.
-func (p *Process) dumpOnFailure(t testing.TB) {
+func (p *Process) dumpOnFailure(t TB) {
 	if !t.Failed() {
 		return
 	}
@@ -216,7 +215,7 @@ func (p *Process) dumpOnFailure(t testing.TB) {
 	t.Logf("--- %s log (%s) ---\n%s", p.Name, p.LogPath, b)
 }
 
-func credential(t testing.TB, name string) *syscall.Credential {
+func credential(t TB, name string) *syscall.Credential {
 	t.Helper()
 	if name == "" || os.Geteuid() != 0 {
 		return nil
@@ -231,7 +230,7 @@ func credential(t testing.TB, name string) *syscall.Credential {
 }
 
 // chownTree gives a directory tree to a system user when running as root.
-func chownTree(t testing.TB, dir, name string) {
+func chownTree(t TB, dir, name string) {
 	t.Helper()
 	cred := credential(t, name)
 	if cred == nil {
@@ -250,7 +249,7 @@ func chownTree(t testing.TB, dir, name string) {
 
 // Eventually polls cond every 20 ms until it returns nil or timeout passes,
 // and fails the test with the last error.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+func Eventually(t TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error
@@ -283,7 +282,7 @@ func waitTCP(ctx context.Context, p *Process, addr string) error {
 	}
 }
 
-func run(t testing.TB, runAs, name string, args ...string) string {
+func run(t TB, runAs, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	var out bytes.Buffer

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -35,7 +34,7 @@ type Prometheus struct {
 }
 
 // StartPrometheus starts Debian's prometheus binary on a free port.
-func StartPrometheus(t testing.TB, opts PrometheusOptions) *Prometheus {
+func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 	t.Helper()
 	bin := Binary(t, "prometheus")
 	dir := TempDir(t, "prometheus")
@@ -80,7 +79,7 @@ func StartPrometheus(t testing.TB, opts PrometheusOptions) *Prometheus {
 
 // API calls a Prometheus HTTP API path (e.g. "/api/v1/alerts") and decodes
 // the "data" member into out.
-func (p *Prometheus) API(t testing.TB, path string, params url.Values, out any) {
+func (p *Prometheus) API(t TB, path string, params url.Values, out any) {
 	t.Helper()
 	u := p.URL + path
 	if len(params) > 0 {
@@ -114,7 +113,7 @@ type Sample struct {
 }
 
 // Query runs an instant query.
-func (p *Prometheus) Query(t testing.TB, expr string) []Sample {
+func (p *Prometheus) Query(t TB, expr string) []Sample {
 	t.Helper()
 	var data struct {
 		Result []Sample `json:"result"`
@@ -130,7 +129,7 @@ type Alert struct {
 }
 
 // Alerts returns the alerts Prometheus holds now (pending and firing).
-func (p *Prometheus) Alerts(t testing.TB) []Alert {
+func (p *Prometheus) Alerts(t TB) []Alert {
 	t.Helper()
 	var data struct {
 		Alerts []Alert `json:"alerts"`
@@ -140,7 +139,7 @@ func (p *Prometheus) Alerts(t testing.TB) []Alert {
 }
 
 // Promtool runs promtool with args and returns its combined output and error.
-func Promtool(t testing.TB, stdin string, args ...string) (string, error) {
+func Promtool(t TB, stdin string, args ...string) (string, error) {
 	t.Helper()
 	bin := Binary(t, "promtool")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

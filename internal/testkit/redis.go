@@ -7,7 +7,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -30,7 +29,7 @@ type Redis struct {
 
 // StartRedis starts redis-server on a free port with persistence off. It is
 // stopped at cleanup.
-func StartRedis(t testing.TB, opts RedisOptions) *Redis {
+func StartRedis(t TB, opts RedisOptions) *Redis {
 	t.Helper()
 	bin := Binary(t, "redis-server")
 	dir := TempDir(t, "redis")
@@ -52,7 +51,7 @@ func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 }
 
 // Start starts the server (again, after Stop) and waits for PING.
-func (r *Redis) Start(t testing.TB) {
+func (r *Redis) Start(t TB) {
 	t.Helper()
 	r.proc.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -70,7 +69,7 @@ func (r *Redis) Start(t testing.TB) {
 }
 
 // Stop shuts the server down.
-func (r *Redis) Stop(t testing.TB) {
+func (r *Redis) Stop(t TB) {
 	t.Helper()
 	r.proc.Stop(t)
 }
@@ -114,7 +113,7 @@ func (r *Redis) Do(args ...string) (string, error) {
 }
 
 // MustDo is Do that fails the test on error.
-func (r *Redis) MustDo(t testing.TB, args ...string) string {
+func (r *Redis) MustDo(t TB, args ...string) string {
 	t.Helper()
 	s, err := r.Do(args...)
 	if err != nil {
