@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,6 @@ app = Celery("outrigger_tasks", broker=os.environ["CELERY_BROKER_URL"])
 app.conf.update(
     task_send_sent_event=os.environ.get("OUTRIGGER_SENT_EVENTS", "1") == "1",
     broker_transport_options=json.loads(os.environ.get("OUTRIGGER_TRANSPORT_OPTIONS") or "{}"),
-    event_exchange=os.environ.get("OUTRIGGER_EVENT_EXCHANGE") or "celeryev",
     task_create_missing_queues=True,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
@@ -75,7 +75,6 @@ from outrigger_tasks import app
 
 out = []
 with app.connection_for_write() as conn:
-    producer = app.amqp.Producer(conn) if False else None
     for line in sys.stdin:
         op = json.loads(line)
         if op["op"] == "send":
@@ -251,7 +250,7 @@ func RevokeTask(t testing.TB, opts CeleryOptions, id string, terminate bool) {
 	celeryClient(t, opts, bytes.NewReader(append(b, '\n')))
 }
 
-func celeryClient(t testing.TB, opts CeleryOptions, in *bytes.Reader) []string {
+func celeryClient(t testing.TB, opts CeleryOptions, in io.Reader) []string {
 	t.Helper()
 	dir, env := celeryDir(t, opts)
 	cmd := exec.Command(celeryPython, filepath.Join(dir, "outrigger_client.py"))

@@ -305,8 +305,8 @@ type PackageTB struct {
 // NewPackageTB returns a PackageTB; call Close after m.Run.
 func NewPackageTB(name string) *PackageTB { return &PackageTB{name: name} }
 
-func (p *PackageTB) Helper()        {}
-func (p *PackageTB) Name() string   { return p.name }
+func (p *PackageTB) Helper()      {}
+func (p *PackageTB) Name() string { return p.name }
 func (p *PackageTB) Logf(f string, a ...any) {
 	fmt.Fprintf(os.Stderr, p.name+": "+f+"\n", a...)
 }
