@@ -1,0 +1,11 @@
+//go:build linux && !(amd64 || arm64 || riscv64 || loong64)
+
+package walk
+
+import "golang.org/x/sys/unix"
+
+func lstatat(dirfd int, name []byte, st *unix.Stat_t) error {
+	return retry(func() error {
+		return unix.Fstatat(dirfd, string(name[:len(name)-1]), st, unix.AT_SYMLINK_NOFOLLOW)
+	})
+}

@@ -1,0 +1,304 @@
+package walk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Bucket names that are not real subdirectories or extensions.
+const (
+	// RootBucket holds what lies above the breakdown depth: the root's own
+	// files and directories, and those of subdirectories shallower than it.
+	RootBucket = "."
+	// OtherBucket holds everything outside the top N (and what came after the
+	// tracking bound was reached).
+	OtherBucket = "other"
+	// NoExtension holds files whose names have no extension.
+	NoExtension = "none"
+)
+
+// Options tune a walk. The zero value walks with the defaults.
+type Options struct {
+	// Workers read directories in parallel (default: 2 x GOMAXPROCS, at least 4).
+	Workers int
+	// SubdirDepth is the depth of the per-subdirectory breakdown: 1 for the
+	// root's children, 2 for their children... 0 disables it.
+	SubdirDepth int
+	// TopSubdirs and TopExtensions bound the breakdowns (default 10); the
+	// rest is summed in "other".
+	TopSubdirs    int
+	TopExtensions int
+	// MaxSubdirs and MaxExtensions bound what is tracked during the walk
+	// (default 10000 and 1000); later ones go to "other".
+	MaxSubdirs    int
+	MaxExtensions int
+	// MaxHardlinks bounds the set of (device, inode) pairs kept to count
+	// hard-linked files once (default 1,000,000). Past it, further links of
+	// new inodes are counted each time and Result.HardlinkSetFull is set.
+	MaxHardlinks int
+	// FS is the system-call layer (default OS).
+	FS FS
+}
+
+func (o Options) withDefaults() Options {
+	if o.Workers <= 0 {
+		o.Workers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if o.TopSubdirs <= 0 {
+		o.TopSubdirs = 10
+	}
+	if o.TopExtensions <= 0 {
+		o.TopExtensions = 10
+	}
+	if o.MaxSubdirs <= 0 {
+		o.MaxSubdirs = 10000
+	}
+	if o.MaxExtensions <= 0 {
+		o.MaxExtensions = 1000
+	}
+	if o.MaxHardlinks <= 0 {
+		o.MaxHardlinks = 1_000_000
+	}
+	if o.FS == nil {
+		o.FS = OS{}
+	}
+	return o
+}
+
+// Counts are the sizes and entry counts of a tree or a part of it. Hard-linked
+// files count once, in the part where the walk met them first.
+type Counts struct {
+	ApparentBytes  int64 // sum of st_size, as `du -sb`
+	AllocatedBytes int64 // sum of st_blocks*512, as `du -s -B1`
+	Files          int64 // regular files
+	Directories    int64
+	Others         int64 // symlinks, sockets, FIFOs, devices
+}
+
+func (c *Counts) add(o Counts) {
+	c.ApparentBytes += o.ApparentBytes
+	c.AllocatedBytes += o.AllocatedBytes
+	c.Files += o.Files
+	c.Directories += o.Directories
+	c.Others += o.Others
+}
+
+// Bucket is one line of a breakdown.
+type Bucket struct {
+	Name string
+	Counts
+}
+
+// Result is what a walk found.
+type Result struct {
+	Root     string
+	Started  time.Time
+	Duration time.Duration
+	// Partial is set when the walk ran out of time (its context ended)
+	// before it had read every directory.
+	Partial bool
+	Totals  Counts
+	// OldestMtime and NewestMtime are the modification times of the oldest
+	// and newest regular files; zero when there are none.
+	OldestMtime, NewestMtime time.Time
+	// Subdirs is the breakdown at Options.SubdirDepth: the top subdirectories
+	// by apparent bytes, then "." and "other". Empty when the depth is 0.
+	Subdirs []Bucket
+	// Extensions is the breakdown of regular files by lower-cased extension
+	// (".png"): the top ones by apparent bytes, then "none" and "other".
+	Extensions []Bucket
+	// UnreadableDirs counts directories that could not be opened or read:
+	// their own size is counted, their content is not.
+	UnreadableDirs int64
+	// StatErrors counts entries that could not be stat'ed for another reason
+	// than having vanished.
+	StatErrors int64
+	// Vanished counts entries that disappeared between being listed and
+	// being stat'ed or opened (deleted or replaced mid-walk).
+	Vanished        int64
+	HardlinkSetFull bool
+}
+
+type task struct {
+	path     string
+	dev, ino uint64
+	depth    int32
+	bucket   int32
+}
+
+type fileID struct{ dev, ino uint64 }
+
+type walker struct {
+	opts Options
+	fs   FS
+	root string
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	stack   []task
+	active  int
+	stopped atomic.Bool
+	cut     atomic.Bool // some work was abandoned because of the stop
+
+	linksMu  sync.Mutex
+	links    map[fileID]struct{}
+	linkFull bool
+
+	bucketsMu sync.Mutex
+	buckets   []string // index 0 is ".", 1 is "other"
+}
+
+// Walk measures the tree at root. The root may be a symlink to a directory
+// (it is resolved once); nothing below it is followed. Walk returns early with
+// a Partial result when ctx ends. It fails only when the root itself cannot be
+// resolved, stat'ed or read.
+func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
+	started := time.Now()
+	opts = opts.withDefaults()
+	resolved, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("resolving walk root: %w", err)
+	}
+	resolved, err = filepath.Abs(resolved)
+	if err != nil {
+		return nil, fmt.Errorf("resolving walk root: %w", err)
+	}
+	w := &walker{opts: opts, fs: opts.FS, root: resolved, links: map[fileID]struct{}{},
+		buckets: []string{RootBucket, OtherBucket}}
+	w.cond = sync.NewCond(&w.mu)
+
+	first := newWorker(w)
+	fd, err := w.fs.OpenDir(cString(first.pathBuf[:0], resolved))
+	if err != nil {
+		return nil, fmt.Errorf("opening walk root: %w", err)
+	}
+	var st unix.Stat_t
+	if err := w.fs.Fstat(fd, &st); err != nil {
+		w.fs.Close(fd)
+		return nil, fmt.Errorf("stat of walk root: %w", err)
+	}
+	first.account(&st, 0, nil)
+	first.tot.Directories++
+	first.bucket(0).Directories++
+	rootTask := task{path: resolved, dev: st.Dev, ino: st.Ino}
+	readErr := first.readDir(fd, rootTask)
+	w.fs.Close(fd)
+	if readErr != nil {
+		return nil, fmt.Errorf("reading walk root: %w", readErr)
+	}
+
+	stopWatch := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		select {
+		case <-ctx.Done():
+			w.stopped.Store(true)
+			w.mu.Lock()
+			w.cond.Broadcast()
+			w.mu.Unlock()
+		case <-stopWatch:
+		}
+	}()
+
+	workers := []*worker{first}
+	for range opts.Workers - 1 {
+		workers = append(workers, newWorker(w))
+	}
+	w.stack = append(w.stack, first.pending...)
+	first.pending = first.pending[:0]
+	var wg sync.WaitGroup
+	for _, wk := range workers {
+		wg.Go(wk.run)
+	}
+	wg.Wait()
+	close(stopWatch)
+	<-watchDone
+
+	res := w.merge(workers)
+	res.Root, res.Started, res.Duration = root, started, time.Since(started)
+	res.Partial = w.cut.Load() || len(w.stack) > 0
+	return res, nil
+}
+
+func (w *walker) next() (task, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.stack) == 0 && w.active > 0 && !w.stopped.Load() {
+		w.cond.Wait()
+	}
+	if len(w.stack) == 0 || w.stopped.Load() {
+		return task{}, false
+	}
+	t := w.stack[len(w.stack)-1]
+	w.stack = w.stack[:len(w.stack)-1]
+	w.active++
+	return t, true
+}
+
+func (w *walker) finish(pending []task) {
+	w.mu.Lock()
+	w.stack = append(w.stack, pending...)
+	w.active--
+	if len(pending) > 1 || (w.active == 0 && len(w.stack) == 0) {
+		w.cond.Broadcast()
+	} else if len(pending) == 1 {
+		w.cond.Signal()
+	}
+	w.mu.Unlock()
+}
+
+// firstLink reports whether a hard-linked inode is met for the first time.
+func (w *walker) firstLink(dev, ino uint64) bool {
+	id := fileID{dev, ino}
+	w.linksMu.Lock()
+	defer w.linksMu.Unlock()
+	if _, seen := w.links[id]; seen {
+		return false
+	}
+	if len(w.links) >= w.opts.MaxHardlinks {
+		w.linkFull = true
+		return true
+	}
+	w.links[id] = struct{}{}
+	return true
+}
+
+// newBucket registers the subdirectory at path (at the breakdown depth).
+func (w *walker) newBucket(path string) int32 {
+	w.bucketsMu.Lock()
+	defer w.bucketsMu.Unlock()
+	if len(w.buckets) >= w.opts.MaxSubdirs+2 {
+		return 1
+	}
+	w.buckets = append(w.buckets, strings.TrimPrefix(path[len(w.root):], "/"))
+	return int32(len(w.buckets) - 1)
+}
+
+// cString appends s and a NUL to buf.
+func cString(buf []byte, s string) []byte {
+	return append(append(buf, s...), 0)
+}
+
+var errRead = errors.New("reading directory")
+
+func joinPath(dir string, name []byte) string {
+	if dir == "/" {
+		return "/" + string(name)
+	}
+	return dir + "/" + string(name)
+}
+
+func isDots(name []byte) bool {
+	return bytes.Equal(name, []byte(".")) || bytes.Equal(name, []byte(".."))
+}

@@ -1,0 +1,228 @@
+package walk
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// direntBufSize is what one getdents call fills, as fts does.
+const direntBufSize = 32 << 10
+
+// worker reads directories and sums what it finds in its own counters, which
+// are merged when the walk ends: the hot path shares nothing.
+type worker struct {
+	w       *walker
+	buf     []byte
+	pathBuf []byte
+	st      unix.Stat_t
+	pending []task
+
+	tot              Counts
+	oldest, newest   int64 // mtimes in ns
+	haveFile         bool
+	subdirs          []Counts // by bucket index
+	exts             map[string]*Counts
+	extNone, extOver Counts
+
+	unreadable, statErrs, vanished int64
+}
+
+func newWorker(w *walker) *worker {
+	return &worker{w: w, buf: make([]byte, direntBufSize), pathBuf: make([]byte, 0, 4096),
+		exts: map[string]*Counts{}}
+}
+
+func (wk *worker) run() {
+	for {
+		t, ok := wk.w.next()
+		if !ok {
+			return
+		}
+		wk.dir(t)
+		wk.w.finish(wk.pending)
+		wk.pending = wk.pending[:0]
+	}
+}
+
+// dir opens and reads one directory, checking that it is still the one its
+// parent listed (so a directory swapped for a symlink mid-walk is not
+// followed out of the tree).
+func (wk *worker) dir(t task) {
+	fs := wk.w.fs
+	wk.pathBuf = cString(wk.pathBuf[:0], t.path)
+	fd, err := fs.OpenDir(wk.pathBuf)
+	if err != nil {
+		if vanishedErr(err) {
+			wk.vanished++
+		} else {
+			wk.unreadable++
+		}
+		return
+	}
+	defer fs.Close(fd)
+	if err := fs.Fstat(fd, &wk.st); err != nil || wk.st.Dev != t.dev || wk.st.Ino != t.ino {
+		wk.vanished++
+		return
+	}
+	if err := wk.readDir(fd, t); err != nil && !errors.Is(err, errStopped) {
+		wk.unreadable++
+	}
+}
+
+var errStopped = errors.New("walk stopped")
+
+// readDir reads the entries of the open directory fd and stats each one.
+func (wk *worker) readDir(fd int, t task) error {
+	fs := wk.w.fs
+	for {
+		if wk.w.stopped.Load() {
+			wk.w.cut.Store(true)
+			return errStopped
+		}
+		n, err := fs.ReadDirents(fd, wk.buf)
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return nil
+		}
+		for off := 0; off+19 <= n; {
+			reclen := int(binary.NativeEndian.Uint16(wk.buf[off+16:]))
+			if reclen < 19 || off+reclen > n {
+				return errBadDirent
+			}
+			name := wk.buf[off+19 : off+reclen]
+			off += reclen
+			end := indexNUL(name)
+			if end < 0 {
+				return errBadDirent
+			}
+			name = name[:end+1]
+			if isDots(name[:end]) {
+				continue
+			}
+			wk.entry(fd, t, name)
+		}
+	}
+}
+
+var errBadDirent = errors.New("malformed directory entry")
+
+func indexNUL(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// entry stats name (NUL-terminated) in the directory fd of task t.
+func (wk *worker) entry(fd int, t task, name []byte) {
+	st := &wk.st
+	if err := wk.w.fs.Lstatat(fd, name, st); err != nil {
+		if vanishedErr(err) {
+			wk.vanished++
+		} else {
+			wk.statErrs++
+		}
+		return
+	}
+	mode := st.Mode & unix.S_IFMT
+	if mode != unix.S_IFDIR && st.Nlink > 1 && !wk.w.firstLink(st.Dev, st.Ino) {
+		return
+	}
+	bucket := t.bucket
+	switch mode {
+	case unix.S_IFDIR:
+		depth := t.depth + 1
+		path := joinPath(t.path, name[:len(name)-1])
+		if int(depth) == wk.w.opts.SubdirDepth {
+			bucket = wk.w.newBucket(path)
+		}
+		wk.pending = append(wk.pending, task{path: path, dev: st.Dev, ino: st.Ino, depth: depth, bucket: bucket})
+		wk.tot.Directories++
+		wk.bucket(bucket).Directories++
+		wk.account(st, bucket, nil)
+	case unix.S_IFREG:
+		wk.tot.Files++
+		wk.bucket(bucket).Files++
+		wk.account(st, bucket, name[:len(name)-1])
+	default:
+		wk.tot.Others++
+		wk.bucket(bucket).Others++
+		wk.account(st, bucket, nil)
+	}
+}
+
+// account adds the sizes of st; file is the name of a regular file.
+func (wk *worker) account(st *unix.Stat_t, bucket int32, file []byte) {
+	apparent, allocated := st.Size, st.Blocks*512
+	wk.tot.ApparentBytes += apparent
+	wk.tot.AllocatedBytes += allocated
+	b := wk.bucket(bucket)
+	b.ApparentBytes += apparent
+	b.AllocatedBytes += allocated
+	if file == nil {
+		return
+	}
+	mtime := st.Mtim.Nano()
+	if !wk.haveFile || mtime < wk.oldest {
+		wk.oldest = mtime
+	}
+	if !wk.haveFile || mtime > wk.newest {
+		wk.newest = mtime
+	}
+	wk.haveFile = true
+	e := wk.ext(file)
+	e.Files++
+	e.ApparentBytes += apparent
+	e.AllocatedBytes += allocated
+}
+
+func (wk *worker) bucket(i int32) *Counts {
+	for int(i) >= len(wk.subdirs) {
+		wk.subdirs = append(wk.subdirs, Counts{})
+	}
+	return &wk.subdirs[i]
+}
+
+// maxExtLen is the longest extension (with its dot) taken as one; longer
+// suffixes are parts of names, not types.
+const maxExtLen = 16
+
+// ext returns the counters of the extension of a file name.
+func (wk *worker) ext(name []byte) *Counts {
+	dot := -1
+	for i := len(name) - 1; i > 0; i-- {
+		if name[i] == '.' {
+			dot = i
+			break
+		}
+	}
+	if dot <= 0 || len(name)-dot < 2 || len(name)-dot > maxExtLen {
+		return &wk.extNone
+	}
+	var lower [maxExtLen]byte
+	n := copy(lower[:], name[dot:])
+	for i := range n {
+		if c := lower[i]; 'A' <= c && c <= 'Z' {
+			lower[i] = c + 'a' - 'A'
+		}
+	}
+	if c, ok := wk.exts[string(lower[:n])]; ok {
+		return c
+	}
+	if len(wk.exts) >= wk.w.opts.MaxExtensions {
+		return &wk.extOver
+	}
+	c := &Counts{}
+	wk.exts[string(lower[:n])] = c
+	return c
+}
+
+func vanishedErr(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
+}
