@@ -2,8 +2,10 @@ package promkit_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -65,6 +67,14 @@ func TestDaemonEndToEnd(t *testing.T) {
 		testkit.CheckMetrics(t, body)
 		if code, body := d.Get(t, "/", nil); code != 200 || !strings.Contains(string(body), "/metrics") {
 			t.Fatalf("landing page = %d", code)
+		}
+		probe := exec.Command(bin, "--web.healthcheck", "--web.listen-address="+strings.TrimPrefix(d.URL, "http://"))
+		if out, err := probe.CombinedOutput(); err != nil {
+			t.Fatalf("--web.healthcheck against a running daemon: %v\n%s", err, out)
+		}
+		probe = exec.Command(bin, "--web.healthcheck", fmt.Sprintf("--web.listen-address=127.0.0.1:%d", testkit.FreePort(t)))
+		if err := probe.Run(); err == nil {
+			t.Fatal("--web.healthcheck passed with nothing listening")
 		}
 	})
 

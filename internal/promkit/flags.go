@@ -39,6 +39,7 @@ type Flags struct {
 	minInterval    *time.Duration
 	maxInFlight    *int
 	disableDefault *bool
+	healthcheck    *bool
 }
 
 // EnvName is the environment variable that also sets flag name:
@@ -74,6 +75,8 @@ func AddFlags(app *kingpin.Application, d Defaults) *Flags {
 		Default("0s").Duration()
 	f.disableDefault = flag("web.disable-exporter-metrics", "Leave out the Go runtime and process metrics of the daemon itself.").
 		Default("false").Bool()
+	f.healthcheck = app.Flag("web.healthcheck", "Probe the /health endpoint of a daemon running with the same flags and exit 0 if it answers: the container healthcheck for images without a shell.").
+		Bool()
 	f.logLevel = flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").
 		Default("info").Enum(promslog.LevelFlagOptions...)
 	f.logFormat = flag("log.format", "Output format of log messages: logfmt, json.").
@@ -96,6 +99,8 @@ type Config struct {
 	MinInterval            time.Duration
 	MaxRequestsInFlight    int
 	DisableExporterMetrics bool
+	// HealthCheck makes Server.Run probe a running daemon instead of serving.
+	HealthCheck bool
 }
 
 // Config returns the flags' values.
@@ -112,6 +117,7 @@ func (f *Flags) Config() Config {
 		MinInterval:            *f.minInterval,
 		MaxRequestsInFlight:    *f.maxInFlight,
 		DisableExporterMetrics: *f.disableDefault,
+		HealthCheck:            *f.healthcheck,
 	}
 }
 

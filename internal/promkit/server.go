@@ -99,6 +99,9 @@ func (s *Server) Collections() uint64 { return s.scrapes.Collections() }
 // Run serves until SIGTERM or SIGINT (or ctx ends), calling reload on SIGHUP.
 // It is what a daemon's main calls last.
 func (s *Server) Run(ctx context.Context, reload func() error) error {
+	if s.cfg.c.HealthCheck {
+		return probeHealth(ctx, s.cfg.c.ListenAddresses[0], s.cfg.c.WebConfigFile)
+	}
 	ctx, stop := Signals(ctx, s.logger, reload)
 	defer stop()
 	s.logger.Info("starting", "version", version.Info(), "build_context", version.BuildContext())

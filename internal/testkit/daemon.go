@@ -85,9 +85,11 @@ func HelpListsEnvVars(t TB, bin string) string {
 	// kingpin prints each flag, then its help, then "($ENV)" at the end of it.
 	blocks := strings.Split(help, "\n      --")
 	for _, b := range blocks[1:] {
-		name := strings.Fields(b)[0]
-		if strings.HasPrefix(name, "[no-]help") || strings.HasPrefix(name, "[no-]version") ||
-			strings.HasPrefix(name, "help") || strings.HasPrefix(name, "version") {
+		name := strings.TrimPrefix(strings.SplitN(strings.Fields(b)[0], "=", 2)[0], "[no-]")
+		// One-shot actions must not come from the environment: set in a
+		// container's env, they would stop the daemon from serving.
+		switch name {
+		case "help", "version", "web.healthcheck", "config.check":
 			continue
 		}
 		if !strings.Contains(b, "($") {

@@ -1,0 +1,17 @@
+# litellm-exporter: a static binary on an empty base, run as a non-root user; it needs no
+# writable root filesystem (docker run --read-only works).
+# Build from the repository root:  docker build -f deploy/docker/litellm-exporter.Dockerfile -t outrigger/litellm-exporter .
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY . .
+ARG VERSION=dev
+RUN cd exporters/litellm-cost && CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=${VERSION}" \
+      -o /out/litellm-exporter ./cmd/litellm-exporter
+
+FROM scratch
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=build /out/litellm-exporter /litellm-exporter
+USER 65532:65532
+EXPOSE 9842
+ENTRYPOINT ["/litellm-exporter"]
