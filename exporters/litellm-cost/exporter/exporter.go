@@ -1,0 +1,305 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/exporters/litellm-cost/config"
+	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+)
+
+// Exporter reads the proxy's tables in the background and serves the result.
+type Exporter struct {
+	cfg    config.ValidatedConfig
+	logger *slog.Logger
+
+	// refreshMu serialises refreshes: it guards the connection, the schema
+	// and the incremental state below.
+	refreshMu sync.Mutex
+	conn      *pgx.Conn
+	schema    *litellm.Schema
+	usage     *dailyState
+	tags      *dailyState
+	spend     *spendState
+
+	mu        sync.RWMutex
+	snap      *snapshot
+	firstDone chan struct{}
+	firstOnce sync.Once
+
+	self selfMetrics
+}
+
+// snapshot is what scrapes read: immutable once published.
+type snapshot struct {
+	at       time.Time // when the refresh ended
+	dbErr    error     // connecting or detecting the schema failed
+	missing  []string  // readiness tables that do not exist
+	schema   *litellm.Schema
+	budgets  part[[]litellm.BudgetScope]
+	usage    part[*usageView]
+	tags     part[*usageView]
+	spend    part[*spendView]
+	spendOff bool
+}
+
+// part is one refresh step's last good result and its latest error.
+type part[T any] struct {
+	at   time.Time // when data was read (zero: never)
+	data T
+	err  error
+}
+
+// New builds an exporter; nothing connects until Refresh or Run.
+func New(cfg config.ValidatedConfig, logger *slog.Logger) *Exporter {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := cfg.Config()
+	return &Exporter{
+		cfg: cfg, logger: logger, firstDone: make(chan struct{}),
+		usage: newDailyState(litellm.DailyUsage, c.MaxSeries),
+		tags:  newDailyState(litellm.DailyTags, c.MaxSeries),
+		spend: newSpendState(c.MaxSeries),
+		snap:  &snapshot{},
+		self:  newSelfMetrics(),
+	}
+}
+
+// Run refreshes at once and then every interval until ctx ends, then closes
+// the connection.
+func (e *Exporter) Run(ctx context.Context) {
+	interval := e.cfg.Config().RefreshInterval
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		e.Refresh(ctx)
+		select {
+		case <-ctx.Done():
+			e.Close(context.WithoutCancel(ctx))
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close closes the connection.
+func (e *Exporter) Close(ctx context.Context) {
+	e.refreshMu.Lock()
+	defer e.refreshMu.Unlock()
+	e.dropConn(ctx)
+}
+
+func (e *Exporter) dropConn(ctx context.Context) {
+	if e.conn != nil {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		_ = e.conn.Close(cctx)
+		cancel()
+		e.conn, e.schema = nil, nil
+	}
+}
+
+// Refresh reads everything once, bounded by the refresh timeout, and
+// publishes the result for scrapes.
+func (e *Exporter) Refresh(ctx context.Context) {
+	e.refreshMu.Lock()
+	defer e.refreshMu.Unlock()
+	c := e.cfg.Config()
+	ctx, cancel := context.WithTimeout(ctx, c.RefreshTimeout)
+	defer cancel()
+	start := time.Now()
+
+	e.mu.RLock()
+	prev := *e.snap
+	e.mu.RUnlock()
+	next := prev
+	next.dbErr, next.missing = nil, nil
+
+	if err := e.ensureConn(ctx); err != nil {
+		next.dbErr = err
+		for _, p := range []*error{&next.budgets.err, &next.usage.err, &next.tags.err, &next.spend.err} {
+			*p = err
+		}
+	} else {
+		next.schema = e.schema
+		next.missing = e.schema.Missing(litellm.ReadinessTables()...)
+		e.refreshParts(ctx, &next)
+	}
+	next.at = e.cfg.Now()
+	ok := next.dbErr == nil && next.budgets.err == nil && next.usage.err == nil && next.tags.err == nil && next.spend.err == nil
+	e.self.refreshed(ok, time.Since(start))
+
+	e.mu.Lock()
+	e.snap = &next
+	e.mu.Unlock()
+	e.firstOnce.Do(func() { close(e.firstDone) })
+}
+
+func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
+	c := e.cfg.Config()
+	now := e.cfg.Now()
+	step := func(name string, fn func() error) error {
+		err := fn()
+		if err != nil {
+			err = e.scrub(fmt.Errorf("refreshing %s: %w", name, err))
+			e.logger.Warn("refresh failed", "part", name, "err", err)
+			e.afterError(ctx, err)
+		}
+		return err
+	}
+	next.budgets.err = step("budgets", func() error {
+		b, err := litellm.ReadBudgets(ctx, e.conn, e.schema, c.MaxSeries)
+		if err == nil {
+			next.budgets.data, next.budgets.at = b, now
+		}
+		return err
+	})
+	if e.conn == nil {
+		next.usage.err, next.tags.err, next.spend.err = next.budgets.err, next.budgets.err, next.budgets.err
+		return
+	}
+	next.usage.err = step("daily usage", func() error {
+		v, err := e.usage.refresh(ctx, e.conn, e.schema, e.cfg.Location(), now)
+		if err == nil {
+			v, err = e.resolveUsage(ctx, v)
+		}
+		if err == nil {
+			next.usage.data, next.usage.at = v, now
+		}
+		return err
+	})
+	if e.conn == nil {
+		next.tags.err, next.spend.err = next.usage.err, next.usage.err
+		return
+	}
+	next.tags.err = step("daily tag usage", func() error {
+		v, err := e.tags.refresh(ctx, e.conn, e.schema, e.cfg.Location(), now)
+		if err == nil {
+			next.tags.data, next.tags.at = v, now
+		}
+		return err
+	})
+	next.spendOff = !c.SpendLogs || !e.schema.CanReadSpendLogs()
+	if next.spendOff || e.conn == nil {
+		if e.conn == nil {
+			next.spend.err = next.tags.err
+		}
+		return
+	}
+	next.spend.err = step("spend logs", func() error {
+		v, rows, err := e.spend.refresh(ctx, e.conn, e.schema, now, c.SpendLogsLag, c.SpendLogsMaxWindow)
+		e.self.spendRows.Add(float64(rows))
+		if err == nil {
+			next.spend.data, next.spend.at = v, now
+		}
+		return err
+	})
+}
+
+// afterError drops a broken connection (it is reopened, and the schema read
+// again, on the next refresh) and forgets the schema when a table or column
+// went away under us.
+func (e *Exporter) afterError(ctx context.Context, err error) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "42703") {
+		e.logger.Info("the schema changed; reading it again on the next refresh")
+		e.dropConn(ctx)
+		return
+	}
+	if e.conn != nil && e.conn.IsClosed() {
+		e.conn, e.schema = nil, nil
+	}
+}
+
+func (e *Exporter) ensureConn(ctx context.Context) error {
+	if e.conn != nil && !e.conn.IsClosed() {
+		return nil
+	}
+	e.conn, e.schema = nil, nil
+	c := e.cfg.Config()
+	cc := e.cfg.ConnConfig()
+	cc.RuntimeParams["application_name"] = "litellm-exporter"
+	// Read-only by construction, and never a query that outlives a refresh.
+	cc.RuntimeParams["default_transaction_read_only"] = "on"
+	cc.RuntimeParams["statement_timeout"] = fmt.Sprint(c.RefreshTimeout.Milliseconds())
+	if s := e.cfg.Schema(); s != "" {
+		cc.RuntimeParams["search_path"] = s
+	}
+	if cc.ConnectTimeout == 0 || cc.ConnectTimeout > c.RefreshTimeout {
+		cc.ConnectTimeout = c.RefreshTimeout
+	}
+	e.self.connects.Inc()
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		err = e.scrub(fmt.Errorf("database unreachable: %w", err))
+		e.logger.Warn("connecting failed", "err", err)
+		return err
+	}
+	schema, err := litellm.DetectSchema(ctx, conn)
+	if err != nil {
+		_ = conn.Close(ctx)
+		return e.scrub(fmt.Errorf("database unreachable: %w", err))
+	}
+	e.conn, e.schema = conn, schema
+	e.logger.Info("connected", "litellm_tables", len(schema.Tables()))
+	return nil
+}
+
+// scrub removes the password from an error text, should a driver ever echo it.
+func (e *Exporter) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	if pw := e.cfg.Password(); pw != "" && strings.Contains(err.Error(), pw) {
+		return scrubbed{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
+	}
+	return err
+}
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (s scrubbed) Error() string { return s.msg }
+func (s scrubbed) Unwrap() error { return s.err }
+
+func (e *Exporter) current(ctx context.Context) (*snapshot, error) {
+	select {
+	case <-e.firstDone:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the first refresh: %w", ctx.Err())
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.snap, nil
+}
+
+// Ready reports whether the database answered the last refresh and holds
+// the proxy's tables. Its text is shown on /ready; it carries no secret.
+func (e *Exporter) Ready(ctx context.Context) error {
+	s, err := e.current(ctx)
+	if err != nil {
+		return err
+	}
+	if s.dbErr != nil {
+		return s.dbErr
+	}
+	if len(s.missing) > 0 {
+		return fmt.Errorf("LiteLLM tables missing (is this the proxy's database, and has it migrated?): %s",
+			strings.Join(s.missing, ", "))
+	}
+	return nil
+}
+
+// SelfCollectors are the exporter's own counters, for the daemon's registry.
+func (e *Exporter) SelfCollectors() []prometheus.Collector { return e.self.collectors() }

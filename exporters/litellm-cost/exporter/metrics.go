@@ -1,0 +1,375 @@
+package exporter
+
+import (
+	"context"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+	"github.com/outrigger/outrigger/internal/promkit"
+)
+
+// Namespace of the scrape_collector_* series and the exporter's own metrics.
+const Namespace = "litellm"
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+var (
+	budgetLabels = []string{"scope", "id", "name"}
+	usageLabels  = []string{"model_group", "provider", "team", "team_alias", "key_alias", "key_id"}
+	compatLabels = []string{"hashed_api_key", "api_key_alias", "team", "team_alias", "model", "requested_model"}
+
+	dDatabaseUp   = desc("litellm_database_up", "Whether the last refresh reached the database and read its schema (1) or not (0).")
+	dCacheAge     = desc("litellm_exporter_cache_age_seconds", "Age of the data served, by part (budgets, usage, tags, spendlogs).", "part")
+	dTablePresent = desc("litellm_table_present", "Whether a LiteLLM table the exporter reads exists (1) or not (0).", "table")
+
+	dBudgetSpend     = desc("litellm_budget_spend_usd", "Spend in the current budget period (USD), per budget scope and entity.", budgetLabels...)
+	dBudgetMax       = desc("litellm_budget_max_usd", "Maximum budget (USD); absent where none is set.", budgetLabels...)
+	dBudgetSoft      = desc("litellm_budget_soft_usd", "Soft budget (USD, alerting threshold); absent where none is set.", budgetLabels...)
+	dBudgetRatio     = desc("litellm_budget_utilization_ratio", "Spend divided by maximum budget; only where the maximum is above 0.", budgetLabels...)
+	dBudgetRemaining = desc("litellm_budget_remaining_usd", "Maximum budget minus spend (USD, negative when overspent); only where a maximum is set.", budgetLabels...)
+	dBudgetReset     = desc("litellm_budget_reset_seconds", "Seconds until the budget period resets (0 when the reset is due); only where a reset is scheduled.", budgetLabels...)
+	dBudgetBlocked   = desc("litellm_budget_blocked", "Whether the entity is blocked (1) or not (0); only for scopes that can be blocked.", budgetLabels...)
+	dBudgetEntities  = desc("litellm_budget_entities", "Entities in a budget scope, including those folded into id=\"other\" by --max-series.", "scope")
+
+	dTeamMax        = desc("litellm_team_max_budget_metric", "LiteLLM-compatible: maximum budget of a team (USD); only where set.", "team", "team_alias")
+	dTeamRemaining  = desc("litellm_remaining_team_budget_metric", "LiteLLM-compatible: remaining budget of a team (USD); only where a maximum is set.", "team", "team_alias")
+	dTeamHours      = desc("litellm_team_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a team's budget resets.", "team", "team_alias")
+	dKeyMax         = desc("litellm_api_key_max_budget_metric", "LiteLLM-compatible: maximum budget of a key (USD); only where set.", "hashed_api_key", "api_key_alias")
+	dKeyRemaining   = desc("litellm_remaining_api_key_budget_metric", "LiteLLM-compatible: remaining budget of a key (USD); only where a maximum is set.", "hashed_api_key", "api_key_alias")
+	dKeyHours       = desc("litellm_api_key_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a key's budget resets.", "hashed_api_key", "api_key_alias")
+	dUserMax        = desc("litellm_user_max_budget_metric", "LiteLLM-compatible: maximum budget of a user (USD); only where set.", "user")
+	dUserRemaining  = desc("litellm_remaining_user_budget_metric", "LiteLLM-compatible: remaining budget of a user (USD); only where a maximum is set.", "user")
+	dUserHours      = desc("litellm_user_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a user's budget resets.", "user")
+	dSpendCompat    = desc("litellm_spend_metric_total", "LiteLLM-compatible: spend (USD) from the daily tables; survives restarts.", compatLabels...)
+	dTokensCompat   = desc("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
+	dInputCompat    = desc("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
+	dOutputCompat   = desc("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
+	dRequestsCompat = desc("litellm_proxy_total_requests_metric_total", "LiteLLM-compatible: requests from the daily tables.", compatLabels...)
+	dFailedCompat   = desc("litellm_proxy_failed_requests_metric_total", "LiteLLM-compatible: failed requests from the daily tables.", compatLabels...)
+
+	dSpendTotal    = desc("litellm_usage_spend_usd_total", "Spend (USD) summed over the daily tables' rows: monotonic, and the same after a restart.", usageLabels...)
+	dTokensTotal   = desc("litellm_usage_tokens_total", "Tokens by type (prompt, completion, cache_read, cache_creation), from the daily tables.", append(usageLabels, "type")...)
+	dRequestsTotal = desc("litellm_usage_requests_total", "Requests by status (success, failure) from the daily tables; \"all\" is the proxy's own request count.", append(usageLabels, "status")...)
+	dSpendToday    = desc("litellm_usage_spend_today_usd", "Spend (USD) today in the configured time zone.", usageLabels...)
+	dSpendMonth    = desc("litellm_usage_spend_month_usd", "Spend (USD) this calendar month in the configured time zone.", usageLabels...)
+	dTokensToday   = desc("litellm_usage_tokens_today", "Prompt plus completion tokens today in the configured time zone.", usageLabels...)
+	dTokensMonth   = desc("litellm_usage_tokens_month", "Prompt plus completion tokens this month in the configured time zone.", usageLabels...)
+	dRequestsToday = desc("litellm_usage_requests_today", "Requests today in the configured time zone.", usageLabels...)
+	dRequestsMonth = desc("litellm_usage_requests_month", "Requests this month in the configured time zone.", usageLabels...)
+
+	dTagSpendTotal    = desc("litellm_tag_spend_usd_total", "Spend (USD) by request tag, from the daily tag table.", "tag")
+	dTagRequestsTotal = desc("litellm_tag_requests_total", "Requests by request tag, from the daily tag table.", "tag")
+	dTagSpendToday    = desc("litellm_tag_spend_today_usd", "Spend (USD) by request tag today in the configured time zone.", "tag")
+	dTagSpendMonth    = desc("litellm_tag_spend_month_usd", "Spend (USD) by request tag this month in the configured time zone.", "tag")
+
+	dLogRequests  = desc("litellm_spendlog_requests_total", "Requests read from the spend logs since the exporter started, by model group, cache hit and status.", "model_group", "cache_hit", "status")
+	dLogLatency   = desc("litellm_spendlog_request_duration_seconds", "Request latency (\"endTime\" - \"startTime\") from the spend logs since the exporter started.", "model_group")
+	dLogWatermark = desc("litellm_spendlog_watermark_timestamp_seconds", "The spend logs have been read up to this \"startTime\" (Unix seconds).")
+)
+
+// emitter sends const metrics, leaving out any value that is not finite.
+type emitter struct{ ch chan<- prometheus.Metric }
+
+func (e emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	e.ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func (e emitter) counter(d *prometheus.Desc, v float64, labels ...string) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	e.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+}
+
+// Collectors read the cache; they never query the database.
+func (e *Exporter) Collectors() []promkit.Collector {
+	return []promkit.Collector{
+		promkit.CollectorFunc{ID: "database", Fn: e.collectDatabase},
+		promkit.CollectorFunc{ID: "budgets", Fn: e.collectBudgets},
+		promkit.CollectorFunc{ID: "usage", Fn: e.collectUsage},
+		promkit.CollectorFunc{ID: "spendlogs", Fn: e.collectSpendLogs},
+	}
+}
+
+// Runner runs the collectors for a scrape.
+func (e *Exporter) Runner() *promkit.Runner {
+	return &promkit.Runner{Namespace: Namespace, Collectors: e.Collectors(), Logger: e.logger}
+}
+
+var readTables = []string{litellm.TableKeys, litellm.TableTeams, litellm.TableUsers, litellm.TableOrgs,
+	litellm.TableEndUsers, litellm.TableTags, litellm.TableBudgets, litellm.TableDailyUserSpend,
+	litellm.TableDailyTagSpend, litellm.TableSpendLogs, litellm.TableDeletedKeys}
+
+func (e *Exporter) collectDatabase(ctx context.Context, ch chan<- prometheus.Metric) error {
+	s, err := e.current(ctx)
+	if err != nil {
+		return err
+	}
+	out := emitter{ch}
+	up := 1.0
+	if s.dbErr != nil {
+		up = 0
+	}
+	out.gauge(dDatabaseUp, up)
+	now := e.cfg.Now()
+	for _, p := range []struct {
+		name string
+		at   time.Time
+	}{{"budgets", s.budgets.at}, {"usage", s.usage.at}, {"tags", s.tags.at}, {"spendlogs", s.spend.at}} {
+		if !p.at.IsZero() {
+			out.gauge(dCacheAge, math.Max(0, now.Sub(p.at).Seconds()), p.name)
+		}
+	}
+	if s.schema != nil {
+		for _, t := range readTables {
+			present := 0.0
+			if s.schema.HasTable(t) {
+				present = 1
+			}
+			out.gauge(dTablePresent, present, t)
+		}
+	}
+	return s.dbErr
+}
+
+func (e *Exporter) collectBudgets(ctx context.Context, ch chan<- prometheus.Metric) error {
+	s, err := e.current(ctx)
+	if err != nil {
+		return err
+	}
+	if s.budgets.at.IsZero() {
+		return s.budgets.err
+	}
+	out := emitter{ch}
+	now := e.cfg.Now()
+	for _, scope := range s.budgets.data {
+		out.gauge(dBudgetEntities, float64(scope.Total), scope.Scope)
+		var shown float64
+		for _, b := range scope.Budgets {
+			id, name := b.ID, b.Name
+			if scope.Scope == litellm.ScopeKey {
+				id = KeyID(b.ID)
+			}
+			if scope.Scope == litellm.ScopeProxy && name == "" {
+				name = "proxy"
+			}
+			l := []string{scope.Scope, id, name}
+			shown += b.Spend
+			out.gauge(dBudgetSpend, b.Spend, l...)
+			var remaining, hours *float64
+			if b.Max != nil {
+				out.gauge(dBudgetMax, *b.Max, l...)
+				r := *b.Max - b.Spend
+				remaining = &r
+				out.gauge(dBudgetRemaining, r, l...)
+				if *b.Max > 0 {
+					out.gauge(dBudgetRatio, b.Spend / *b.Max, l...)
+				}
+			}
+			if b.Soft != nil {
+				out.gauge(dBudgetSoft, *b.Soft, l...)
+			}
+			if b.ResetAt != nil {
+				secs := math.Max(0, b.ResetAt.Sub(now).Seconds())
+				h := secs / 3600
+				hours = &h
+				out.gauge(dBudgetReset, secs, l...)
+			}
+			if b.Blocked != nil {
+				v := 0.0
+				if *b.Blocked {
+					v = 1
+				}
+				out.gauge(dBudgetBlocked, v, l...)
+			}
+			e.compatBudget(out, scope.Scope, id, name, b.Max, remaining, hours)
+		}
+		if scope.Total > len(scope.Budgets) {
+			out.gauge(dBudgetSpend, scope.TotalSpend-shown, scope.Scope, "other", "other")
+		}
+	}
+	return s.budgets.err
+}
+
+func (e *Exporter) compatBudget(out emitter, scope, id, name string, max, remaining, hours *float64) {
+	var dMax, dRem, dHours *prometheus.Desc
+	labels := []string{id, name}
+	switch scope {
+	case litellm.ScopeTeam:
+		dMax, dRem, dHours = dTeamMax, dTeamRemaining, dTeamHours
+	case litellm.ScopeKey:
+		dMax, dRem, dHours = dKeyMax, dKeyRemaining, dKeyHours
+	case litellm.ScopeUser:
+		dMax, dRem, dHours = dUserMax, dUserRemaining, dUserHours
+		labels = []string{id}
+	default:
+		return
+	}
+	if max != nil {
+		out.gauge(dMax, *max, labels...)
+	}
+	if remaining != nil {
+		out.gauge(dRem, *remaining, labels...)
+	}
+	if hours != nil {
+		out.gauge(dHours, *hours, labels...)
+	}
+}
+
+const nano = 1e9
+
+func (e *Exporter) collectUsage(ctx context.Context, ch chan<- prometheus.Metric) error {
+	s, err := e.current(ctx)
+	if err != nil {
+		return err
+	}
+	out := emitter{ch}
+	local := e.cfg.Now().In(e.cfg.Location())
+	today, month := day(local), day(local)[:7]
+	if !s.usage.at.IsZero() {
+		emitUsage(out, s.usage.data, today, month)
+	}
+	if !s.tags.at.IsZero() {
+		emitTags(out, s.tags.data, today, month)
+	}
+	if s.usage.err != nil {
+		return s.usage.err
+	}
+	return s.tags.err
+}
+
+func todayMonth(days map[string]litellm.Usage, today, month string) (t, m litellm.Usage) {
+	for d, u := range days {
+		if d == today {
+			t.Add(u)
+		}
+		if len(d) >= 7 && d[:7] == month && d <= today {
+			m.Add(u)
+		}
+	}
+	return t, m
+}
+
+type usageAgg struct {
+	total, today, month litellm.Usage
+}
+
+func emitUsage(out emitter, v *usageView, today, month string) {
+	clean := map[[6]string]*usageAgg{}
+	compat := map[[6]string]*litellm.Usage{}
+	for _, s := range v.series {
+		l := s.labels
+		ck := [6]string{l.ModelGroup, l.Provider, l.Team, l.TeamAlias, l.KeyAlias, l.KeyID}
+		a := clean[ck]
+		if a == nil {
+			a = &usageAgg{}
+			clean[ck] = a
+		}
+		t, m := todayMonth(s.days, today, month)
+		a.total.Add(s.total)
+		a.today.Add(t)
+		a.month.Add(m)
+		pk := [6]string{l.KeyID, l.KeyAlias, l.Team, l.TeamAlias, l.Model, l.ModelGroup}
+		c := compat[pk]
+		if c == nil {
+			c = &litellm.Usage{}
+			compat[pk] = c
+		}
+		c.Add(s.total)
+	}
+	for _, k := range sortedKeys(clean) {
+		a, l := clean[k], k[:]
+		out.counter(dSpendTotal, float64(a.total.SpendNano)/nano, l...)
+		for typ, n := range map[string]int64{"prompt": a.total.Prompt, "completion": a.total.Completion,
+			"cache_read": a.total.CacheRead, "cache_creation": a.total.CacheCreated} {
+			out.counter(dTokensTotal, float64(n), append(l, typ)...)
+		}
+		for status, n := range map[string]int64{"all": a.total.Requests, "success": a.total.Successful, "failure": a.total.Failed} {
+			out.counter(dRequestsTotal, float64(n), append(l, status)...)
+		}
+		out.gauge(dSpendToday, float64(a.today.SpendNano)/nano, l...)
+		out.gauge(dSpendMonth, float64(a.month.SpendNano)/nano, l...)
+		out.gauge(dTokensToday, float64(a.today.Prompt+a.today.Completion), l...)
+		out.gauge(dTokensMonth, float64(a.month.Prompt+a.month.Completion), l...)
+		out.gauge(dRequestsToday, float64(a.today.Requests), l...)
+		out.gauge(dRequestsMonth, float64(a.month.Requests), l...)
+	}
+	for _, k := range sortedKeys(compat) {
+		u, l := compat[k], k[:]
+		out.counter(dSpendCompat, float64(u.SpendNano)/nano, l...)
+		out.counter(dTokensCompat, float64(u.Prompt+u.Completion), l...)
+		out.counter(dInputCompat, float64(u.Prompt), l...)
+		out.counter(dOutputCompat, float64(u.Completion), l...)
+		out.counter(dRequestsCompat, float64(u.Requests), l...)
+		out.counter(dFailedCompat, float64(u.Failed), l...)
+	}
+}
+
+func emitTags(out emitter, v *usageView, today, month string) {
+	for _, s := range v.series {
+		tag := "other"
+		if s.key != otherKey {
+			tag = s.parts[0]
+		}
+		t, m := todayMonth(s.days, today, month)
+		out.counter(dTagSpendTotal, float64(s.total.SpendNano)/nano, tag)
+		out.counter(dTagRequestsTotal, float64(s.total.Requests), tag)
+		out.gauge(dTagSpendToday, float64(t.SpendNano)/nano, tag)
+		out.gauge(dTagSpendMonth, float64(m.SpendNano)/nano, tag)
+	}
+}
+
+func sortedKeys[V any](m map[[6]string]V) [][6]string {
+	keys := make([][6]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		for x := range keys[i] {
+			if keys[i][x] != keys[j][x] {
+				return keys[i][x] < keys[j][x]
+			}
+		}
+		return false
+	})
+	return keys
+}
+
+func (e *Exporter) collectSpendLogs(ctx context.Context, ch chan<- prometheus.Metric) error {
+	s, err := e.current(ctx)
+	if err != nil {
+		return err
+	}
+	if s.spendOff {
+		return promkit.ErrSkipped
+	}
+	if s.spend.at.IsZero() {
+		return s.spend.err
+	}
+	out := emitter{ch}
+	v := s.spend.data
+	out.gauge(dLogWatermark, float64(v.watermark.UnixMilli())/1000)
+	for _, r := range v.requests {
+		hit := "false"
+		if r.key.cacheHit {
+			hit = "true"
+		}
+		out.counter(dLogRequests, float64(r.count), r.key.modelGroup, hit, r.key.status)
+	}
+	for _, l := range v.latency {
+		if math.IsNaN(l.sum) || math.IsInf(l.sum, 0) {
+			continue
+		}
+		ch <- prometheus.MustNewConstHistogram(dLogLatency, l.count, l.sum, l.cumulative, l.modelGroup)
+	}
+	return s.spend.err
+}
