@@ -1,0 +1,120 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// statDatabaseColumns are pg_stat_database's columns with postgres_exporter's
+// types: counters keep their names without _total, as upstream.
+var statDatabaseColumns = []struct {
+	column string
+	typ    prometheus.ValueType
+	help   string
+}{
+	{"numbackends", prometheus.GaugeValue, "Number of backends currently connected to this database."},
+	{"xact_commit", prometheus.CounterValue, "Number of transactions in this database that have been committed."},
+	{"xact_rollback", prometheus.CounterValue, "Number of transactions in this database that have been rolled back."},
+	{"blks_read", prometheus.CounterValue, "Number of disk blocks read in this database."},
+	{"blks_hit", prometheus.CounterValue, "Number of times disk blocks were found already in the buffer cache."},
+	{"tup_returned", prometheus.CounterValue, "Number of rows returned by queries in this database."},
+	{"tup_fetched", prometheus.CounterValue, "Number of rows fetched by queries in this database."},
+	{"tup_inserted", prometheus.CounterValue, "Number of rows inserted by queries in this database."},
+	{"tup_updated", prometheus.CounterValue, "Number of rows updated by queries in this database."},
+	{"tup_deleted", prometheus.CounterValue, "Number of rows deleted by queries in this database."},
+	{"conflicts", prometheus.CounterValue, "Number of queries canceled due to conflicts with recovery in this database."},
+	{"temp_files", prometheus.CounterValue, "Number of temporary files created by queries in this database."},
+	{"temp_bytes", prometheus.CounterValue, "Total amount of data written to temporary files by queries in this database."},
+	{"deadlocks", prometheus.CounterValue, "Number of deadlocks detected in this database."},
+	{"blk_read_time", prometheus.CounterValue, "Time spent reading data file blocks by backends in this database, in milliseconds."},
+	{"blk_write_time", prometheus.CounterValue, "Time spent writing data file blocks by backends in this database, in milliseconds."},
+	{"stats_reset", prometheus.CounterValue, "Time at which these statistics were last reset."},
+}
+
+var (
+	statDatabaseDescs = func() []*prometheus.Desc {
+		var out []*prometheus.Desc
+		for _, c := range statDatabaseColumns {
+			out = append(out, desc("stat_database_"+c.column, c.help, "datid", "datname"))
+		}
+		return out
+	}()
+	frozenAgeDesc = desc("database_frozen_xid_age",
+		"Transactions since the database's oldest unfrozen transaction id (age(datfrozenxid)): the anti-wraparound vacuum age.", "datname")
+	dbSizeDesc = desc("database_size_bytes", "Disk space used by the database", "datname")
+)
+
+// statDatabase emits pg_stat_database_* for every database, and each
+// database's vacuum age.
+func (s *scrape) statDatabase(ctx context.Context, ch chan<- prometheus.Metric) error {
+	sql := `SELECT s.datid::text, s.datname, s.numbackends, s.xact_commit, s.xact_rollback, s.blks_read, s.blks_hit,
+  s.tup_returned, s.tup_fetched, s.tup_inserted, s.tup_updated, s.tup_deleted, s.conflicts, s.temp_files,
+  s.temp_bytes, s.deadlocks, s.blk_read_time, s.blk_write_time,
+  coalesce(extract(epoch FROM s.stats_reset), 0)::float8, age(d.datfrozenxid)
+FROM pg_stat_database s JOIN pg_database d ON d.oid = s.datid`
+	err := s.query(ctx, sql, func(rows pgx.Rows) error {
+		var datid, datname string
+		vals := make([]float64, len(statDatabaseColumns))
+		var age float64
+		dest := []any{&datid, &datname}
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		dest = append(dest, &age)
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		for i, c := range statDatabaseColumns {
+			ch <- prometheus.MustNewConstMetric(statDatabaseDescs[i], c.typ, vals[i], datid, datname)
+		}
+		gauge(ch, frozenAgeDesc, age, datname)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading pg_stat_database: %w", err)
+	}
+	return nil
+}
+
+// databaseSize emits pg_database_size_bytes, from a cache younger than the
+// configured TTL: the function stats every file of every database.
+func (s *scrape) databaseSize(ctx context.Context, ch chan<- prometheus.Metric) error {
+	if !s.isUp.Load() {
+		return errDown
+	}
+	t := s.t
+	t.mu.Lock()
+	cached := t.sizeCache
+	t.mu.Unlock()
+	if cached.metrics != nil && time.Since(cached.at) < t.opts.DatabaseSizeTTL {
+		for _, m := range cached.metrics {
+			ch <- m
+		}
+		return nil
+	}
+	var fresh []prometheus.Metric
+	err := s.query(ctx, `SELECT datname, pg_database_size(oid)::float8 FROM pg_database
+WHERE has_database_privilege(oid, 'CONNECT')`, func(rows pgx.Rows) error {
+		var name string
+		var size float64
+		if err := rows.Scan(&name, &size); err != nil {
+			return err
+		}
+		fresh = append(fresh, prometheus.MustNewConstMetric(dbSizeDesc, prometheus.GaugeValue, size, name))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading database sizes: %w", err)
+	}
+	t.mu.Lock()
+	t.sizeCache = cachedMetrics{at: time.Now(), metrics: fresh}
+	t.mu.Unlock()
+	for _, m := range fresh {
+		ch <- m
+	}
+	return nil
+}

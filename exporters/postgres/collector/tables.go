@@ -1,0 +1,179 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// tableColumns are pg_stat_user_tables' columns with postgres_exporter's names
+// and types (counters without _total, as upstream).
+var tableColumns = []struct {
+	column string
+	typ    prometheus.ValueType
+	help   string
+}{
+	{"seq_scan", prometheus.CounterValue, "Number of sequential scans initiated on this table"},
+	{"seq_tup_read", prometheus.CounterValue, "Number of live rows fetched by sequential scans"},
+	{"idx_scan", prometheus.CounterValue, "Number of index scans initiated on this table"},
+	{"idx_tup_fetch", prometheus.CounterValue, "Number of live rows fetched by index scans"},
+	{"n_tup_ins", prometheus.CounterValue, "Number of rows inserted"},
+	{"n_tup_upd", prometheus.CounterValue, "Number of rows updated"},
+	{"n_tup_del", prometheus.CounterValue, "Number of rows deleted"},
+	{"n_tup_hot_upd", prometheus.CounterValue, "Number of rows HOT updated"},
+	{"n_live_tup", prometheus.GaugeValue, "Estimated number of live rows"},
+	{"n_dead_tup", prometheus.GaugeValue, "Estimated number of dead rows"},
+	{"n_mod_since_analyze", prometheus.GaugeValue, "Estimated number of rows changed since last analyze"},
+	{"last_vacuum", prometheus.GaugeValue, "Last time at which this table was manually vacuumed (not counting VACUUM FULL)"},
+	{"last_autovacuum", prometheus.GaugeValue, "Last time at which this table was vacuumed by the autovacuum daemon"},
+	{"last_analyze", prometheus.GaugeValue, "Last time at which this table was manually analyzed"},
+	{"last_autoanalyze", prometheus.GaugeValue, "Last time at which this table was analyzed by the autovacuum daemon"},
+	{"vacuum_count", prometheus.CounterValue, "Number of times this table has been manually vacuumed (not counting VACUUM FULL)"},
+	{"autovacuum_count", prometheus.CounterValue, "Number of times this table has been vacuumed by the autovacuum daemon"},
+	{"analyze_count", prometheus.CounterValue, "Number of times this table has been manually analyzed"},
+	{"autoanalyze_count", prometheus.CounterValue, "Number of times this table has been analyzed by the autovacuum daemon"},
+}
+
+var tableDescs = func() []*prometheus.Desc {
+	var out []*prometheus.Desc
+	for _, c := range tableColumns {
+		out = append(out, desc("stat_user_tables_"+c.column, c.help, "datname", "schemaname", "relname"))
+	}
+	return out
+}()
+
+const tablesSQL = `SELECT current_database(), schemaname, relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0),
+  coalesce(idx_tup_fetch, 0), n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup,
+  n_mod_since_analyze,
+  coalesce(extract(epoch FROM last_vacuum), 0)::float8, coalesce(extract(epoch FROM last_autovacuum), 0)::float8,
+  coalesce(extract(epoch FROM last_analyze), 0)::float8, coalesce(extract(epoch FROM last_autoanalyze), 0)::float8,
+  vacuum_count, autovacuum_count, analyze_count, autoanalyze_count
+FROM pg_stat_user_tables ORDER BY n_live_tup + n_dead_tup DESC, relid LIMIT %d`
+
+// tables emits pg_stat_user_tables_* for the busiest tables of the DSN's
+// database and, when enabled, of every matched database: those are read over
+// one extra short-lived connection at a time (within the configured cap),
+// each within its time budget, and served from cache for the TTL.
+func (s *scrape) tables(ctx context.Context, ch chan<- prometheus.Metric) error {
+	if !s.isUp.Load() {
+		return errDown
+	}
+	sql := fmt.Sprintf(tablesSQL, s.t.opts.Databases.TablesLimit)
+	main := s.t.conn.Database()
+	if err := s.query(ctx, sql, tableScanner(ch)); err != nil {
+		return fmt.Errorf("reading pg_stat_user_tables of %s: %w", main, err)
+	}
+	o := s.t.opts.Databases
+	if !o.Enabled {
+		return nil
+	}
+	var dbs []string
+	err := s.query(ctx, `SELECT datname FROM pg_database
+WHERE datallowconn AND NOT datistemplate AND has_database_privilege(oid, 'CONNECT') ORDER BY datname`,
+		func(rows pgx.Rows) error {
+			var name string
+			err := rows.Scan(&name)
+			if name != main && (o.Include == nil || o.Include.MatchString(name)) && (o.Exclude == nil || !o.Exclude.MatchString(name)) {
+				dbs = append(dbs, name)
+			}
+			return err
+		})
+	if err != nil {
+		return fmt.Errorf("listing databases: %w", err)
+	}
+	var errs []error
+	for _, db := range dbs {
+		if err := s.otherDatabase(ctx, db, sql, ch); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *scrape) otherDatabase(ctx context.Context, db, sql string, ch chan<- prometheus.Metric) error {
+	t := s.t
+	t.mu.Lock()
+	cached, ok := t.dbCache[db]
+	t.mu.Unlock()
+	if ok && time.Since(cached.at) < t.opts.Databases.TTL {
+		for _, m := range cached.metrics {
+			ch <- m
+		}
+		return nil
+	}
+	var fresh []prometheus.Metric
+	collect := make(chan prometheus.Metric, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := range collect {
+			fresh = append(fresh, m)
+		}
+	}()
+	err := s.readDatabase(ctx, db, sql, collect)
+	close(collect)
+	<-done
+	if err != nil {
+		// Serve what was read before rather than nothing.
+		for _, m := range cached.metrics {
+			ch <- m
+		}
+		return fmt.Errorf("reading database %s: %w", db, err)
+	}
+	t.mu.Lock()
+	t.dbCache[db] = cachedMetrics{at: time.Now(), metrics: fresh}
+	t.mu.Unlock()
+	for _, m := range fresh {
+		ch <- m
+	}
+	return nil
+}
+
+// readDatabase opens a connection to db (waiting for a free slot under the
+// cap), runs sql and closes it, all within the per-database budget.
+func (s *scrape) readDatabase(ctx context.Context, db, sql string, ch chan<- prometheus.Metric) error {
+	t := s.t
+	ctx, cancel := context.WithTimeout(ctx, t.opts.Databases.Timeout)
+	defer cancel()
+	select {
+	case t.extra <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a connection slot: %w", ctx.Err())
+	}
+	defer func() { <-t.extra }()
+	cfg := t.conn.cfg.Copy()
+	cfg.Database = db
+	t.extraConnects.Add(1)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connecting: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	return query(ctx, conn, &t.conn.queries, sql, tableScanner(ch))
+}
+
+func tableScanner(ch chan<- prometheus.Metric) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		var db, schema, rel string
+		vals := make([]float64, len(tableColumns))
+		dest := []any{&db, &schema, &rel}
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		for i, c := range tableColumns {
+			ch <- prometheus.MustNewConstMetric(tableDescs[i], c.typ, vals[i], db, schema, rel)
+		}
+		return nil
+	}
+}
