@@ -1,0 +1,174 @@
+package broker
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/exporters/celery/events"
+)
+
+// Depth is one queue's state at the last poll. -1 means not known.
+type Depth struct {
+	Queue     string
+	Ready     int64   // waiting messages: every priority list on Redis, ready on RabbitMQ
+	Unacked   int64   // reserved, prefetched and ETA messages (Redis unacked hash, RabbitMQ unacked)
+	ETA       int64   // of those, messages with an ETA/countdown (Redis only)
+	Consumers int64   // RabbitMQ consumers
+	OldestAge float64 // seconds the oldest waiting message has waited
+}
+
+// Snapshot is the result of one depth poll.
+type Snapshot struct {
+	Time     time.Time
+	Duration time.Duration
+	Queues   []Depth
+}
+
+// Sink receives decoded events (the *Event is reused after it returns).
+type Sink func(*events.Event)
+
+// SentTimes looks up when a task was sent, from the event state.
+type SentTimes interface {
+	SentTime(id string) (float64, bool)
+	OldestWaiting() map[string]float64
+}
+
+// health holds the connection counters every broker reports.
+type health struct {
+	up            atomic.Bool // last depth poll or ping succeeded
+	streamUp      atomic.Bool // event subscription established
+	messages      atomic.Uint64
+	decodeErrors  [3]atomic.Uint64 // content_type, envelope, body
+	reconnError   atomic.Uint64
+	reconnSilent  atomic.Uint64
+	pollErrors    atomic.Uint64
+	lastPollNanos atomic.Int64
+
+	mu   sync.Mutex
+	snap *Snapshot
+}
+
+var (
+	upDesc        = prometheus.NewDesc("celery_exporter_broker_up", "Whether the last queue poll reached the broker.", nil, nil)
+	streamUpDesc  = prometheus.NewDesc("celery_exporter_event_stream_up", "Whether the event subscription is established.", nil, nil)
+	messagesDesc  = prometheus.NewDesc("celery_exporter_event_messages_total", "Event messages received from the broker (a task.multi message holds several events).", nil, nil)
+	decodeErrDesc = prometheus.NewDesc("celery_exporter_event_decode_errors_total", "Event messages that could not be decoded, by reason.", []string{"reason"}, nil)
+	reconnDesc    = prometheus.NewDesc("celery_exporter_event_stream_reconnects_total", "Times the event stream was reopened: after an error, or after it went silent and did not answer a ping.", []string{"reason"}, nil)
+	pollErrDesc   = prometheus.NewDesc("celery_exporter_queue_poll_errors_total", "Queue depth polls that failed.", nil, nil)
+	pollTimeDesc  = prometheus.NewDesc("celery_exporter_queue_poll_timestamp_seconds", "When the last successful queue depth poll finished.", nil, nil)
+	pollDurDesc   = prometheus.NewDesc("celery_exporter_queue_poll_duration_seconds", "How long the last successful queue depth poll took.", nil, nil)
+
+	lengthDesc    = prometheus.NewDesc("celery_queue_length", "Messages waiting in the queue (Redis: every priority list; RabbitMQ: ready).", []string{"queue_name"}, nil)
+	unackedDesc   = prometheus.NewDesc("celery_queue_unacked_messages", "Messages taken from the queue but not acknowledged: reserved, prefetched and ETA/countdown tasks.", []string{"queue_name"}, nil)
+	etaDesc       = prometheus.NewDesc("celery_queue_eta_messages", "Unacknowledged messages that carry an ETA or countdown (Redis).", []string{"queue_name"}, nil)
+	consumersDesc = prometheus.NewDesc("celery_active_consumer_count", "Consumers of the queue (RabbitMQ).", []string{"queue_name"}, nil)
+	oldestDesc    = prometheus.NewDesc("celery_queue_oldest_message_age_seconds", "How long the oldest waiting message has waited (Redis: the list tails; RabbitMQ: task-sent events of tasks not yet received).", []string{"queue_name"}, nil)
+)
+
+func (h *health) decodeError(err error) {
+	switch events.Reason(err) {
+	case "content_type":
+		h.decodeErrors[0].Add(1)
+	case "envelope":
+		h.decodeErrors[1].Add(1)
+	default:
+		h.decodeErrors[2].Add(1)
+	}
+}
+
+func (h *health) setSnapshot(s *Snapshot) {
+	h.mu.Lock()
+	h.snap = s
+	h.mu.Unlock()
+	h.lastPollNanos.Store(s.Time.UnixNano())
+}
+
+// Snapshot returns the last depth poll, or nil before the first.
+func (h *health) Snapshot() *Snapshot {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.snap
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// CollectHealth sends the connection metrics.
+func (h *health) CollectHealth(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, b2f(h.up.Load()))
+	ch <- prometheus.MustNewConstMetric(streamUpDesc, prometheus.GaugeValue, b2f(h.streamUp.Load()))
+	ch <- prometheus.MustNewConstMetric(messagesDesc, prometheus.CounterValue, float64(h.messages.Load()))
+	for i, r := range []string{"content_type", "envelope", "body"} {
+		ch <- prometheus.MustNewConstMetric(decodeErrDesc, prometheus.CounterValue, float64(h.decodeErrors[i].Load()), r)
+	}
+	ch <- prometheus.MustNewConstMetric(reconnDesc, prometheus.CounterValue, float64(h.reconnError.Load()), "error")
+	ch <- prometheus.MustNewConstMetric(reconnDesc, prometheus.CounterValue, float64(h.reconnSilent.Load()), "silent")
+	ch <- prometheus.MustNewConstMetric(pollErrDesc, prometheus.CounterValue, float64(h.pollErrors.Load()))
+	if s := h.Snapshot(); s != nil {
+		ch <- prometheus.MustNewConstMetric(pollTimeDesc, prometheus.GaugeValue, float64(s.Time.UnixNano())/1e9)
+		ch <- prometheus.MustNewConstMetric(pollDurDesc, prometheus.GaugeValue, s.Duration.Seconds())
+	}
+}
+
+// CollectQueues sends the queue depth series of the last poll.
+func (h *health) CollectQueues(ch chan<- prometheus.Metric) {
+	s := h.Snapshot()
+	if s == nil {
+		return
+	}
+	for _, q := range s.Queues {
+		ch <- prometheus.MustNewConstMetric(lengthDesc, prometheus.GaugeValue, float64(q.Ready), q.Queue)
+		if q.Unacked >= 0 {
+			ch <- prometheus.MustNewConstMetric(unackedDesc, prometheus.GaugeValue, float64(q.Unacked), q.Queue)
+		}
+		if q.ETA >= 0 {
+			ch <- prometheus.MustNewConstMetric(etaDesc, prometheus.GaugeValue, float64(q.ETA), q.Queue)
+		}
+		if q.Consumers >= 0 {
+			ch <- prometheus.MustNewConstMetric(consumersDesc, prometheus.GaugeValue, float64(q.Consumers), q.Queue)
+		}
+		if q.OldestAge >= 0 {
+			ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, q.OldestAge, q.Queue)
+		}
+	}
+}
+
+// backoff is exponential with jitter, from 100 ms up to max.
+type backoff struct {
+	max  time.Duration
+	next time.Duration
+}
+
+func (b *backoff) reset() { b.next = 0 }
+
+// wait sleeps for the next delay; false when ctx ended.
+func (b *backoff) wait(ctx context.Context) bool {
+	if b.next == 0 {
+		b.next = 100 * time.Millisecond
+	}
+	d := b.next/2 + rand.N(b.next/2+1)
+	b.next = min(b.next*2, b.max)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// skipQueue reports kombu's internal queues, which are not task queues.
+func skipQueue(q string) bool {
+	return q == "" || q == "celeryev" || q == "celery.pidbox" || q == "reply.celery.pidbox" ||
+		len(q) > 7 && q[len(q)-7:] == ".pidbox" || len(q) >= 9 && q[:9] == "celeryev."
+}

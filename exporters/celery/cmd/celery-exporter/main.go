@@ -1,0 +1,161 @@
+// Command celery-exporter exposes Celery queue depth, task and worker metrics
+// to Prometheus from the broker's event stream, without asking workers.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/outrigger/outrigger/exporters/celery/config"
+	"github.com/outrigger/outrigger/exporters/celery/exporter"
+	"github.com/outrigger/outrigger/internal/promkit"
+)
+
+const envPrefix = "CELERY_EXPORTER_"
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func env(flag string) string { return promkit.EnvName(envPrefix, flag) }
+
+func run(args []string) int {
+	app := kingpin.New("celery-exporter", "Prometheus exporter for Celery: queue depth, task and worker metrics from the broker's event stream.")
+	common := promkit.AddFlags(app, promkit.Defaults{Service: "celery-exporter", ListenAddress: ":9808", EnvPrefix: envPrefix})
+	var c config.Config
+	app.Flag("broker-url", "Celery broker URL: redis://, rediss://, amqp://, amqps://.").
+		Envar("CELERY_BROKER_URL").Default("redis://localhost:6379/0").StringVar(&c.BrokerURL)
+	passwordFile := app.Flag("broker.password-file", "File holding the broker password (overrides the URL's).").
+		Envar(env("broker.password-file")).String()
+	app.Flag("queue", "Queue to watch; repeatable (added to the discovered ones).").Envar(env("queue")).StringsVar(&c.Queues)
+	app.Flag("queue.discover", "Discover queues from kombu's bindings (Redis) or the management API (RabbitMQ).").
+		Envar(env("queue.discover")).Default("true").BoolVar(&c.DiscoverQueues)
+	app.Flag("queue.poll-interval", "How often queue depth is read in the background.").
+		Envar(env("queue.poll-interval")).Default("10s").DurationVar(&c.PollInterval)
+	app.Flag("redis.global-keyprefix", "kombu's global_keyprefix transport option.").
+		Envar(env("redis.global-keyprefix")).StringVar(&c.GlobalKeyPrefix)
+	steps := app.Flag("redis.priority-steps", "kombu's priority_steps, comma-separated.").
+		Envar(env("redis.priority-steps")).Default("0,3,6,9").String()
+	sep := app.Flag("redis.separator", `kombu's priority list separator ("sep"); Go escapes allowed.`).
+		Envar(env("redis.separator")).Default(`\x06\x16`).String()
+	app.Flag("redis.fanout-prefix", "kombu's fanout_prefix: event channels start with /<db>.").
+		Envar(env("redis.fanout-prefix")).Default("true").BoolVar(&c.FanoutPrefix)
+	app.Flag("redis.unacked-key", "kombu's unacked_key transport option.").
+		Envar(env("redis.unacked-key")).Default("unacked").StringVar(&c.UnackedKey)
+	app.Flag("rabbitmq.management-url", "RabbitMQ management API, http://user:password@host:15672 (unacked counts, queue discovery).").
+		Envar(env("rabbitmq.management-url")).StringVar(&c.ManagementURL)
+	app.Flag("events.silence-timeout", "Ping the event subscription after this long without a message; reopen it if the ping is not answered as long again.").
+		Envar(env("events.silence-timeout")).Default("30s").DurationVar(&c.SilenceTimeout)
+	app.Flag("broker.max-backoff", "Longest wait between reconnects.").
+		Envar(env("broker.max-backoff")).Default("30s").DurationVar(&c.MaxBackoff)
+	app.Flag("task.capacity", "Tasks in flight remembered (to label events that carry only an id).").
+		Envar(env("task.capacity")).Default("100000").IntVar(&c.TaskCapacity)
+	app.Flag("task.ttl", "Forget a task in flight after this long without an event.").
+		Envar(env("task.ttl")).Default("1h").DurationVar(&c.TaskTTL)
+	app.Flag("task.top-n", "Label only the first N distinct task names, the rest as \"other\" (0: all).").
+		Envar(env("task.top-n")).Default("0").IntVar(&c.TopTasks)
+	app.Flag("hostname.mode", "hostname label of task series: full (name@host), host, or generic.").
+		Envar(env("hostname.mode")).Default("full").EnumVar(&c.HostnameMode, "full", "host", "generic")
+	app.Flag("generic-hostname-task-sent-metric", "Label celery_task_sent_total hostname=\"generic\" (producers come and go).").
+		Envar("CE_GENERIC_HOSTNAME_TASK_SENT_METRIC").BoolVar(&c.GenericSentHostname)
+	app.Flag("worker.expire-after", "Remove every series of a hostname that sent nothing for this long (0: never).").
+		Envar(env("worker.expire-after")).Default("10m").DurationVar(&c.WorkerExpiry)
+	app.Flag("default-queue-name", "queue_name of tasks no event routed (no task-sent seen).").
+		Envar(env("default-queue-name")).Default("celery").StringVar(&c.DefaultQueue)
+	buckets := app.Flag("buckets", "celery_task_runtime buckets, comma-separated seconds.").
+		Envar(env("buckets")).Default(".005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10").String()
+	waitBuckets := app.Flag("queue-wait-buckets", "celery_task_queue_wait_time buckets, comma-separated seconds.").
+		Envar(env("queue-wait-buckets")).Default(".005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10,30,60,300").String()
+	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
+
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
+		return 2
+	}
+	vc, err := common.Config().Validate()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+	if c.BrokerPassword, err = promkit.Secret("", *passwordFile); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: --broker.password-file: %v\n", app.Name, err)
+		return 2
+	}
+	if c.PrioritySteps, err = ints(*steps); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: --redis.priority-steps: %v\n", app.Name, err)
+		return 2
+	}
+	if c.Separator, err = strconv.Unquote(`"` + strings.ReplaceAll(*sep, `"`, `\"`) + `"`); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: --redis.separator: %v\n", app.Name, err)
+		return 2
+	}
+	if c.RuntimeBuckets, err = floats(*buckets); err == nil {
+		c.WaitBuckets, err = floats(*waitBuckets)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: buckets: %v\n", app.Name, err)
+		return 2
+	}
+	cfg, err := c.Validate()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+	if *configCheck {
+		fmt.Printf("configuration is valid: broker %s\n", cfg.Broker().Redacted())
+		return 0
+	}
+	log := vc.Logger()
+	exp := exporter.New(cfg, log)
+	srv, err := promkit.NewServer(vc, promkit.Options{Namespace: "celery",
+		Description: "Celery queue depth, task and worker metrics.", Ready: exp.Ready,
+		Target: func(*http.Request) (string, promkit.StartFunc, error) { return "default", exp.Runner().Start, nil }})
+	if err != nil {
+		log.Error("building the server", "err", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exp.Start(ctx)
+	defer exp.Stop()
+	log.Info("watching", "broker", cfg.Broker().Redacted())
+	if err := srv.Run(ctx, nil); err != nil {
+		log.Error("serving", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func floats(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

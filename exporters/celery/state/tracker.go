@@ -1,0 +1,427 @@
+package state
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/outrigger/outrigger/exporters/celery/events"
+)
+
+// HostnameMode says how the hostname label of task series is written.
+type HostnameMode int
+
+const (
+	// HostnameFull keeps Celery's node name, "name@host".
+	HostnameFull HostnameMode = iota
+	// HostnameHost keeps the part after "@" (the machine or pod).
+	HostnameHost
+	// HostnameGeneric writes "generic": one series per task name and queue.
+	HostnameGeneric
+)
+
+// Other is the label value for task names beyond the top-N and for
+// exception classes beyond the limit.
+const Other = "other"
+
+// Unknown labels a task whose name the exporter never saw (its task-sent
+// and task-received events came before the exporter started, or were evicted).
+const Unknown = "unknown"
+
+// Options shape a Tracker.
+type Options struct {
+	// TaskCapacity bounds the tasks remembered in flight (default 100000).
+	TaskCapacity int
+	// TaskTTL forgets a task with no event for this long (default 1h).
+	TaskTTL time.Duration
+	// HostnameMode of task series (workers always keep their full name).
+	HostnameMode HostnameMode
+	// GenericSentHostname labels task-sent counts hostname="generic": the
+	// producers (API pods) otherwise add series as they come and go.
+	GenericSentHostname bool
+	// Expiry removes every series of a hostname (workers and task counters)
+	// after it sent nothing for this long (default 10m). 0 never expires.
+	Expiry time.Duration
+	// TopTasks admits the first N distinct task names as labels and counts
+	// the rest as "other"; 0 admits all.
+	TopTasks int
+	// MaxQueues bounds queue_name values the same way (default 200).
+	MaxQueues int
+	// MaxExceptions bounds exception label values per tracker (default 100).
+	MaxExceptions int
+	// DefaultQueue labels tasks whose queue no event told (default "celery").
+	DefaultQueue string
+	// RuntimeBuckets and WaitBuckets of the two histograms.
+	RuntimeBuckets, WaitBuckets []float64
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultBuckets are prometheus_client's defaults, which the incumbent's
+// histograms use.
+var DefaultBuckets = []float64{.005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10}
+
+// Counter kinds of a task series.
+const (
+	cSent = iota
+	cReceived
+	cStarted
+	cSucceeded
+	cRejected
+	cRevoked
+	cRetried
+	numCounters
+)
+
+type seriesKey struct{ name, host, queue string }
+
+type histogram struct {
+	counts []uint64 // per bucket, not cumulative
+	sum    float64
+	count  uint64
+}
+
+func (h *histogram) observe(bounds []float64, v float64) {
+	if h.counts == nil {
+		h.counts = make([]uint64, len(bounds))
+	}
+	for i, b := range bounds {
+		if v <= b {
+			h.counts[i]++
+			break
+		}
+	}
+	h.sum += v
+	h.count++
+}
+
+type series struct {
+	counters [numCounters]uint64
+	failed   map[string]uint64
+	runtime  histogram
+	wait     histogram
+}
+
+type worker struct {
+	lastBeat  time.Time // local receive time of the last worker event
+	freq      float64
+	active    int
+	processed bool
+	offline   bool
+}
+
+// Stats are the tracker's own counters.
+type Stats struct {
+	Events       [events.NumTypes]uint64
+	LastEvent    time.Time // local receive time
+	TasksTracked int
+	EvictedFull  uint64
+	EvictedTTL   uint64
+	ExpiredHosts uint64
+	UnknownTasks uint64 // events for task ids the LRU did not hold
+}
+
+// Tracker holds the state. Apply is called by the one event consumer;
+// the read methods by scrapes. All are safe for concurrent use.
+type Tracker struct {
+	opts Options
+
+	mu         sync.Mutex
+	tasks      *lru
+	strs       []string
+	strIdx     map[string]uint32
+	names      map[string]struct{} // admitted task names
+	queues     map[string]struct{} // admitted queue names
+	exceptions map[string]struct{}
+	nameQueue  map[string]string // task name -> queue last seen in task-sent
+	series     map[seriesKey]*series
+	hostSeen   map[string]time.Time // label hostname -> last event
+	workers    map[string]*worker
+	stats      Stats
+}
+
+// New returns an empty Tracker.
+func New(opts Options) *Tracker {
+	if opts.TaskCapacity <= 0 {
+		opts.TaskCapacity = 100000
+	}
+	if opts.TaskTTL <= 0 {
+		opts.TaskTTL = time.Hour
+	}
+	if opts.MaxQueues <= 0 {
+		opts.MaxQueues = 200
+	}
+	if opts.MaxExceptions <= 0 {
+		opts.MaxExceptions = 100
+	}
+	if opts.DefaultQueue == "" {
+		opts.DefaultQueue = "celery"
+	}
+	if opts.RuntimeBuckets == nil {
+		opts.RuntimeBuckets = DefaultBuckets
+	}
+	if opts.WaitBuckets == nil {
+		opts.WaitBuckets = DefaultBuckets
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	t := &Tracker{opts: opts, tasks: newLRU(opts.TaskCapacity), strIdx: map[string]uint32{},
+		names: map[string]struct{}{}, queues: map[string]struct{}{}, exceptions: map[string]struct{}{},
+		nameQueue: map[string]string{}, series: map[seriesKey]*series{}, hostSeen: map[string]time.Time{},
+		workers: map[string]*worker{}}
+	t.intern("") // index 0 is "unknown"
+	return t
+}
+
+func (t *Tracker) intern(s string) uint32 {
+	if i, ok := t.strIdx[s]; ok {
+		return i
+	}
+	i := uint32(len(t.strs))
+	t.strs = append(t.strs, s)
+	t.strIdx[s] = i
+	return i
+}
+
+func (t *Tracker) str(i uint32) string { return t.strs[i] }
+
+// admitName applies the top-N rule.
+func (t *Tracker) admitName(name string) string {
+	if name == "" {
+		return Unknown
+	}
+	if _, ok := t.names[name]; ok {
+		return name
+	}
+	if t.opts.TopTasks > 0 && len(t.names) >= t.opts.TopTasks {
+		return Other
+	}
+	t.names[name] = struct{}{}
+	return name
+}
+
+func (t *Tracker) admitQueue(q string) string {
+	if _, ok := t.queues[q]; ok {
+		return q
+	}
+	if len(t.queues) >= t.opts.MaxQueues {
+		return Other
+	}
+	t.queues[q] = struct{}{}
+	return q
+}
+
+func (t *Tracker) admitException(repr string) string {
+	c := events.ExceptionClass(repr)
+	if c == "" {
+		return Unknown
+	}
+	if _, ok := t.exceptions[c]; ok {
+		return c
+	}
+	if len(t.exceptions) >= t.opts.MaxExceptions {
+		return Other
+	}
+	t.exceptions[c] = struct{}{}
+	return c
+}
+
+func (t *Tracker) hostLabel(h string, sent bool) string {
+	if sent && t.opts.GenericSentHostname {
+		return "generic"
+	}
+	switch t.opts.HostnameMode {
+	case HostnameHost:
+		if i := strings.LastIndexByte(h, '@'); i >= 0 {
+			return h[i+1:]
+		}
+		return h
+	case HostnameGeneric:
+		return "generic"
+	}
+	return h
+}
+
+func (t *Tracker) seriesFor(name, host, queue string) *series {
+	k := seriesKey{name, host, queue}
+	s := t.series[k]
+	if s == nil {
+		s = &series{}
+		t.series[k] = s
+	}
+	return s
+}
+
+// Apply updates the state with one event received now.
+func (t *Tracker) Apply(e *events.Event) {
+	now := t.opts.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stats.Events[e.Type]++
+	t.stats.LastEvent = now
+	switch e.Type {
+	case events.WorkerOnline, events.WorkerHeartbeat, events.WorkerOffline:
+		t.applyWorker(e, now)
+		return
+	case events.Unknown:
+		return
+	}
+	if e.UUID == "" {
+		return
+	}
+	t.applyTask(e, now)
+}
+
+func (t *Tracker) applyWorker(e *events.Event, now time.Time) {
+	if e.Hostname == "" {
+		return
+	}
+	w := t.workers[e.Hostname]
+	if w == nil {
+		w = &worker{}
+		t.workers[e.Hostname] = w
+	}
+	w.lastBeat, w.offline = now, e.Type == events.WorkerOffline
+	w.freq = e.Freq
+	if w.freq <= 0 {
+		w.freq = 2
+	}
+	if e.HasActive {
+		w.active = e.Active
+	}
+	if w.offline {
+		w.active = 0
+	}
+	t.hostSeen[e.Hostname] = now
+}
+
+func (t *Tracker) applyTask(e *events.Event, now time.Time) {
+	k := keyOf(e.UUID)
+	var tk *task
+	switch e.Type {
+	case events.TaskSent, events.TaskReceived:
+		var evicted bool
+		tk, evicted = t.tasks.touch(k, now.UnixNano())
+		if evicted {
+			t.stats.EvictedFull++
+		}
+		if e.Name != "" {
+			tk.name = t.intern(t.admitName(e.Name))
+		}
+		if e.Type == events.TaskSent {
+			q := e.Queue
+			if q == "" {
+				q = e.RoutingKey
+			}
+			if q != "" {
+				q = t.admitQueue(q)
+				tk.queue = t.intern(q)
+				if e.Name != "" && len(t.nameQueue) < 10000 {
+					t.nameQueue[t.str(tk.name)] = q
+				}
+			}
+			tk.sent = e.Timestamp
+		} else {
+			tk.received = true
+		}
+		if e.ETA != "" {
+			if ts, err := time.Parse(time.RFC3339Nano, e.ETA); err == nil {
+				tk.eta = float64(ts.UnixNano()) / 1e9
+			}
+		}
+	default:
+		if tk = t.tasks.get(k); tk != nil {
+			tk.touched = now.UnixNano()
+		} else {
+			t.stats.UnknownTasks++
+		}
+	}
+
+	name, queue := Unknown, ""
+	if tk != nil {
+		if tk.name != 0 {
+			name = t.str(tk.name)
+		}
+		if tk.queue != 0 {
+			queue = t.str(tk.queue)
+		}
+	}
+	if queue == "" {
+		if q, ok := t.nameQueue[name]; ok {
+			queue = q
+		} else {
+			queue = t.opts.DefaultQueue
+		}
+		if tk != nil {
+			tk.queue = t.intern(queue)
+		}
+	}
+	host := t.hostLabel(e.Hostname, e.Type == events.TaskSent)
+	t.hostSeen[host] = now
+	s := t.seriesFor(name, host, queue)
+
+	switch e.Type {
+	case events.TaskSent:
+		s.counters[cSent]++
+	case events.TaskReceived:
+		s.counters[cReceived]++
+	case events.TaskStarted:
+		s.counters[cStarted]++
+		if tk != nil && tk.sent > 0 {
+			wait := e.Timestamp - math.Max(tk.sent, tk.eta)
+			s.wait.observe(t.opts.WaitBuckets, math.Max(wait, 0))
+		}
+	case events.TaskSucceeded:
+		s.counters[cSucceeded]++
+		s.runtime.observe(t.opts.RuntimeBuckets, math.Max(e.Runtime, 0))
+		t.tasks.delete(k)
+	case events.TaskFailed:
+		if s.failed == nil {
+			s.failed = map[string]uint64{}
+		}
+		s.failed[t.admitException(e.Exception)]++
+		t.tasks.delete(k)
+	case events.TaskRetried:
+		s.counters[cRetried]++
+	case events.TaskRejected:
+		s.counters[cRejected]++
+		if !e.Requeue {
+			t.tasks.delete(k)
+		}
+	case events.TaskRevoked:
+		s.counters[cRevoked]++
+		t.tasks.delete(k)
+	}
+}
+
+// Sweep forgets tasks past their TTL and hostnames past the expiry. Scrapes
+// and the consumer's ticker call it.
+func (t *Tracker) Sweep() {
+	now := t.opts.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sweep(now)
+}
+
+func (t *Tracker) sweep(now time.Time) {
+	t.stats.EvictedTTL += uint64(t.tasks.expire(now.Add(-t.opts.TaskTTL).UnixNano()))
+	if t.opts.Expiry <= 0 {
+		return
+	}
+	cutoff := now.Add(-t.opts.Expiry)
+	for h, seen := range t.hostSeen {
+		if seen.After(cutoff) {
+			continue
+		}
+		delete(t.hostSeen, h)
+		delete(t.workers, h)
+		for k := range t.series {
+			if k.host == h {
+				delete(t.series, k)
+			}
+		}
+		t.stats.ExpiredHosts++
+	}
+}
