@@ -1,0 +1,246 @@
+package deploy
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// ports are the daemons' ports from ARCHITECTURE.md.
+var ports = map[string]int32{
+	"postgres-exporter": 9187, "redis-exporter": 9121, "celery-exporter": 9808,
+	"litellm-exporter": 9842, "storage-exporter": 9843, "log-shipper": 9844,
+}
+
+type manifests struct {
+	deployments     []appsv1.Deployment
+	daemonSets      []appsv1.DaemonSet
+	services        []corev1.Service
+	secrets         []corev1.Secret
+	serviceMonitors []monitoringv1.ServiceMonitor
+	other           int
+}
+
+// loadManifests decodes every document of every manifest strictly into the
+// Kubernetes API type its kind names: an unknown field is an error.
+func loadManifests(t *testing.T) manifests {
+	t.Helper()
+	files, _ := filepath.Glob("kubernetes/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no manifests under deploy/kubernetes")
+	}
+	var m manifests
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, doc := range bytes.Split(b, []byte("\n---\n")) {
+			if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+				continue
+			}
+			var tm metav1.TypeMeta
+			if err := yaml.Unmarshal(doc, &tm); err != nil {
+				t.Fatalf("%s doc %d: %v", f, i, err)
+			}
+			var target any
+			switch tm.Kind {
+			case "Deployment":
+				m.deployments = append(m.deployments, appsv1.Deployment{})
+				target = &m.deployments[len(m.deployments)-1]
+			case "DaemonSet":
+				m.daemonSets = append(m.daemonSets, appsv1.DaemonSet{})
+				target = &m.daemonSets[len(m.daemonSets)-1]
+			case "Service":
+				m.services = append(m.services, corev1.Service{})
+				target = &m.services[len(m.services)-1]
+			case "Secret":
+				m.secrets = append(m.secrets, corev1.Secret{})
+				target = &m.secrets[len(m.secrets)-1]
+			case "ServiceMonitor":
+				m.serviceMonitors = append(m.serviceMonitors, monitoringv1.ServiceMonitor{})
+				target = &m.serviceMonitors[len(m.serviceMonitors)-1]
+			case "ConfigMap":
+				target = &corev1.ConfigMap{}
+			case "ServiceAccount":
+				target = &corev1.ServiceAccount{}
+			case "Namespace":
+				target = &corev1.Namespace{}
+			default:
+				t.Fatalf("%s doc %d: kind %q has no decoder in this test", f, i, tm.Kind)
+			}
+			if err := yaml.UnmarshalStrict(doc, target); err != nil {
+				t.Fatalf("%s doc %d (%s): %v", f, i, tm.Kind, err)
+			}
+			if target != nil {
+				m.other++
+			}
+		}
+	}
+	return m
+}
+
+func stripComments(b []byte) []byte {
+	var out [][]byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if !bytes.HasPrefix(bytes.TrimSpace(l), []byte("#")) {
+			out = append(out, l)
+		}
+	}
+	return bytes.Join(out, []byte("\n"))
+}
+
+func TestKubernetesManifestsDecodeIntoAPITypes(t *testing.T) {
+	m := loadManifests(t)
+	if len(m.daemonSets) != 1 || m.daemonSets[0].Name != "log-shipper" {
+		t.Fatalf("want the shipper as the one DaemonSet, have %d", len(m.daemonSets))
+	}
+	seen := map[string]bool{}
+	for _, d := range m.deployments {
+		seen[d.Name] = true
+		checkPod(t, "Deployment/"+d.Name, d.Spec.Template.Spec, d.Spec.Template.Labels, d.Spec.Selector)
+		if d.Name != "browser-sandbox" && (d.Spec.Replicas == nil || *d.Spec.Replicas != 1) {
+			t.Errorf("Deployment/%s: an exporter keeps one connection to its target: run one replica", d.Name)
+		}
+	}
+	for _, name := range []string{"postgres-exporter", "redis-exporter", "celery-exporter", "litellm-exporter", "browser-sandbox"} {
+		if !seen[name] {
+			t.Errorf("no Deployment (or sidecar patch) for %s", name)
+		}
+	}
+	ds := m.daemonSets[0]
+	checkPod(t, "DaemonSet/log-shipper", ds.Spec.Template.Spec, ds.Spec.Template.Labels, ds.Spec.Selector)
+	if len(ds.Spec.Template.Spec.Tolerations) == 0 {
+		t.Error("the shipper DaemonSet has no tolerations: it would skip tainted nodes")
+	}
+	mounts := map[string]corev1.VolumeMount{}
+	for _, vm := range ds.Spec.Template.Spec.Containers[0].VolumeMounts {
+		mounts[vm.Name] = vm
+	}
+	for _, v := range ds.Spec.Template.Spec.Volumes {
+		switch {
+		case v.Name == "registry":
+			if v.HostPath == nil || mounts[v.Name].ReadOnly {
+				t.Error("the registry must be a writable hostPath so offsets survive pod restarts")
+			}
+		case v.HostPath != nil && !mounts[v.Name].ReadOnly:
+			t.Errorf("host path %s is mounted writable; logs are read-only", v.HostPath.Path)
+		}
+	}
+}
+
+// checkPod holds every Outrigger container to the same rules: non-root,
+// read-only root, limits, probes on /health and /ready, the daemon's port.
+func checkPod(t *testing.T, what string, spec corev1.PodSpec, labels map[string]string, sel *metav1.LabelSelector) {
+	t.Helper()
+	if sel != nil {
+		for k, v := range sel.MatchLabels {
+			if labels[k] != v {
+				t.Errorf("%s: selector %s=%s does not match the pod template", what, k, v)
+			}
+		}
+	}
+	for _, c := range spec.Containers {
+		want, ok := ports[c.Name]
+		if !ok {
+			t.Errorf("%s: container %s is not an Outrigger daemon", what, c.Name)
+			continue
+		}
+		if !strings.HasPrefix(c.Image, "outrigger/"+c.Name+":") {
+			t.Errorf("%s: image %s", what, c.Image)
+		}
+		if len(c.Ports) != 1 || c.Ports[0].ContainerPort != want {
+			t.Errorf("%s: want port %d, have %v", what, want, c.Ports)
+		}
+		sc := c.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Errorf("%s: %s needs readOnlyRootFilesystem and no privilege escalation", what, c.Name)
+		}
+		nonRoot := (sc != nil && sc.RunAsNonRoot != nil && *sc.RunAsNonRoot) ||
+			(spec.SecurityContext != nil && spec.SecurityContext.RunAsNonRoot != nil && *spec.SecurityContext.RunAsNonRoot)
+		if !nonRoot {
+			t.Errorf("%s: %s may run as root", what, c.Name)
+		}
+		if c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
+			t.Errorf("%s: %s needs a memory limit and a CPU request", what, c.Name)
+		}
+		if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/health" {
+			t.Errorf("%s: %s liveness probe must GET /health", what, c.Name)
+		}
+		if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/ready" {
+			t.Errorf("%s: %s readiness probe must GET /ready", what, c.Name)
+		}
+	}
+}
+
+func TestServiceMonitorsSelectServices(t *testing.T) {
+	m := loadManifests(t)
+	if len(m.serviceMonitors) == 0 {
+		t.Fatal("no ServiceMonitors")
+	}
+	for _, sm := range m.serviceMonitors {
+		var found *corev1.Service
+		for i, s := range m.services {
+			match := true
+			for k, v := range sm.Spec.Selector.MatchLabels {
+				if s.Labels[k] != v {
+					match = false
+				}
+			}
+			if match {
+				found = &m.services[i]
+			}
+		}
+		if found == nil {
+			t.Errorf("ServiceMonitor/%s selects no Service", sm.Name)
+			continue
+		}
+		portNames := map[string]bool{}
+		for _, p := range found.Spec.Ports {
+			portNames[p.Name] = true
+			if p.Port != ports[found.Name] {
+				t.Errorf("Service/%s port %d, want %d", found.Name, p.Port, ports[found.Name])
+			}
+		}
+		for _, ep := range sm.Spec.Endpoints {
+			if !portNames[ep.Port] {
+				t.Errorf("ServiceMonitor/%s scrapes port %q the Service lacks", sm.Name, ep.Port)
+			}
+		}
+	}
+}
+
+func TestSecretKeysReferencedExist(t *testing.T) {
+	m := loadManifests(t)
+	keys := map[string]bool{}
+	for _, s := range m.secrets {
+		for k := range s.StringData {
+			keys[s.Name+"/"+k] = true
+		}
+	}
+	for _, d := range m.deployments {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					ref := fmt.Sprintf("%s/%s", e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key)
+					if !keys[ref] {
+						t.Errorf("Deployment/%s reads secret %s, which secrets.example.yaml does not define", d.Name, ref)
+					}
+				}
+			}
+		}
+	}
+}
