@@ -1,0 +1,139 @@
+// Command storage-exporter exposes the size, file counts and age of directory
+// trees (a screenshot store, log and backup directories) and the space left
+// on their filesystems, walking them in the background.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/outrigger/outrigger/exporters/storage/config"
+	"github.com/outrigger/outrigger/exporters/storage/monitor"
+	"github.com/outrigger/outrigger/internal/promkit"
+)
+
+const envPrefix = "STORAGE_EXPORTER_"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("storage-exporter", "Prometheus exporter for the size, file counts and age of directory trees, walked in the background.")
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	common := promkit.AddFlags(app, promkit.Defaults{Service: "storage-exporter", ListenAddress: ":9843", EnvPrefix: envPrefix})
+	flag := func(name, help string) *kingpin.FlagClause {
+		return app.Flag(name, help).Envar(promkit.EnvName(envPrefix, name))
+	}
+	paths := flag("path", "NAME=DIR of a tree to watch; repeat for several (in the environment: one per line).").Strings()
+	configFile := flag("config.file", "YAML file listing the trees to watch, with per-path settings; re-read on SIGHUP.").Default("").String()
+	configCheck := flag("config.check", "Validate the configuration and exit.").Bool()
+	once := flag("once", "Walk every tree once, print the metrics to standard output and exit (for cron and node_exporter's textfile collector).").Bool()
+	interval := flag("walk.interval", "Time between the starts of two walks of a tree.").Default("5m").Duration()
+	budget := flag("walk.budget", "Longest a walk may take; a walk cut short reports partial figures and says so.").Default("10m").Duration()
+	depth := flag("walk.subdir-depth", "Depth of the per-subdirectory breakdown (1: the tree's children; 0: none).").Default("1").Int()
+	topSubdirs := flag("walk.top-subdirs", "Subdirectories reported by name; the rest are summed as \"other\".").Default("10").Int()
+	topExts := flag("walk.top-extensions", "File extensions reported by name; the rest are summed as \"other\".").Default("10").Int()
+	workers := flag("walk.workers", "Directories read in parallel within one walk.").Default(strconv.Itoa(max(4, 2*runtime.NumCPU()))).Int()
+	maxConcurrent := flag("walk.max-concurrent", "Walks running at once over all trees.").Default("1").Int()
+	maxLinks := flag("walk.max-hardlinks", "Hard-linked files a walk remembers to count them once; past it they may count twice.").Default("1000000").Int()
+	statfsInterval := flag("statfs.interval", "Time between two reads of a tree's filesystem size and free space.").Default("15s").Duration()
+	statfsTimeout := flag("statfs.timeout", "Longest wait for a filesystem to answer statfs (a hung mount) before reporting it failed.").Default("5s").Duration()
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: %v (see --help)\n", app.Name, err)
+		return 2
+	}
+	pvc, err := common.Config().Validate()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+	cfg := config.Config{
+		File: *configFile, Paths: *paths,
+		Defaults: config.Settings{Interval: *interval, Budget: *budget, SubdirDepth: *depth,
+			TopSubdirs: *topSubdirs, TopExtensions: *topExts},
+		Workers: *workers, MaxConcurrentWalks: *maxConcurrent, MaxHardlinks: *maxLinks,
+		StatfsInterval: *statfsInterval, StatfsTimeout: *statfsTimeout,
+	}
+	vc, err := cfg.Validate()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: invalid configuration: %v\n", app.Name, err)
+		return 2
+	}
+	if *configCheck {
+		fmt.Fprintf(stdout, "configuration OK: %d paths\n", len(vc.Targets()))
+		return 0
+	}
+	logger := pvc.Logger()
+	mon := monitor.New(monitor.OptionsFrom(vc, logger))
+	runner := &promkit.Runner{Namespace: monitor.Namespace, Collectors: mon.Collectors(), Logger: logger}
+	ctx := context.Background()
+	mon.Start(ctx, vc.Targets())
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := mon.Stop(stopCtx); err != nil {
+			logger.Warn("stopping", "err", err)
+		}
+	}()
+	if *once {
+		return printOnce(ctx, mon, runner, stdout, stderr)
+	}
+	srv, err := promkit.NewServer(pvc, promkit.Options{
+		Namespace:   monitor.Namespace,
+		Description: "Size, file counts and age of directory trees, from background walks.",
+		Ready:       mon.Ready,
+		Target: func(*http.Request) (string, promkit.StartFunc, error) {
+			return "default", runner.Start, nil
+		},
+	})
+	if err != nil {
+		logger.Error("building server", "err", err)
+		return 1
+	}
+	reload := func() error {
+		nvc, err := cfg.Validate()
+		if err != nil {
+			return fmt.Errorf("re-reading configuration: %w", err)
+		}
+		mon.Update(nvc.Targets())
+		return nil
+	}
+	if err := srv.Run(ctx, reload); err != nil {
+		logger.Error("serving", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// printOnce waits for the first walk of every tree and prints the metrics.
+func printOnce(ctx context.Context, mon *monitor.Monitor, runner *promkit.Runner, stdout, stderr io.Writer) int {
+	if err := mon.WaitFirst(ctx); err != nil {
+		fmt.Fprintf(stderr, "storage-exporter: %v\n", err)
+		return 1
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(promkit.Metrics(runner.Start(ctx).Wait(ctx)))
+	fams, err := reg.Gather()
+	if err != nil {
+		fmt.Fprintf(stderr, "storage-exporter: gathering metrics: %v\n", err)
+		return 1
+	}
+	enc := expfmt.NewEncoder(stdout, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range fams {
+		if err := enc.Encode(f); err != nil {
+			fmt.Fprintf(stderr, "storage-exporter: writing metrics: %v\n", err)
+			return 1
+		}
+	}
+	return 0
+}
