@@ -41,6 +41,9 @@ func newDailyState(src litellm.DailySource, maxSeries int) *dailyState {
 // usageView is one refresh's daily usage, ready for scrapes.
 type usageView struct {
 	series []usageSeries
+	// What the table's release records: families it lacks are left out
+	// rather than shown as zeros.
+	hasRequests, hasCache bool
 }
 
 type usageSeries struct {
@@ -102,7 +105,10 @@ func (d *dailyState) refresh(ctx context.Context, q litellm.Querier, s *litellm.
 	}
 	recent := map[string]map[litellm.SeriesKey]litellm.Usage{}
 	addDays(recent, rows)
-	return d.view(recent), nil
+	v := d.view(recent)
+	v.hasRequests = s.Has(d.src.Table, "api_requests")
+	v.hasCache = s.Has(d.src.Table, "cache_read_input_tokens")
+	return v, nil
 }
 
 func addDays(into map[string]map[litellm.SeriesKey]litellm.Usage, rows []litellm.DayUsage) {

@@ -289,19 +289,23 @@ func emitUsage(out emitter, v *usageView, today, month string) {
 	for _, k := range sortedKeys(clean) {
 		a, l := clean[k], k[:]
 		out.counter(dSpendTotal, float64(a.total.SpendNano)/nano, l...)
-		for typ, n := range map[string]int64{"prompt": a.total.Prompt, "completion": a.total.Completion,
-			"cache_read": a.total.CacheRead, "cache_creation": a.total.CacheCreated} {
-			out.counter(dTokensTotal, float64(n), append(l, typ)...)
+		out.counter(dTokensTotal, float64(a.total.Prompt), append(l, "prompt")...)
+		out.counter(dTokensTotal, float64(a.total.Completion), append(l, "completion")...)
+		if v.hasCache {
+			out.counter(dTokensTotal, float64(a.total.CacheRead), append(l, "cache_read")...)
+			out.counter(dTokensTotal, float64(a.total.CacheCreated), append(l, "cache_creation")...)
 		}
-		for status, n := range map[string]int64{"all": a.total.Requests, "success": a.total.Successful, "failure": a.total.Failed} {
-			out.counter(dRequestsTotal, float64(n), append(l, status)...)
+		if v.hasRequests {
+			out.counter(dRequestsTotal, float64(a.total.Requests), append(l, "all")...)
+			out.counter(dRequestsTotal, float64(a.total.Successful), append(l, "success")...)
+			out.counter(dRequestsTotal, float64(a.total.Failed), append(l, "failure")...)
+			out.gauge(dRequestsToday, float64(a.today.Requests), l...)
+			out.gauge(dRequestsMonth, float64(a.month.Requests), l...)
 		}
 		out.gauge(dSpendToday, float64(a.today.SpendNano)/nano, l...)
 		out.gauge(dSpendMonth, float64(a.month.SpendNano)/nano, l...)
 		out.gauge(dTokensToday, float64(a.today.Prompt+a.today.Completion), l...)
 		out.gauge(dTokensMonth, float64(a.month.Prompt+a.month.Completion), l...)
-		out.gauge(dRequestsToday, float64(a.today.Requests), l...)
-		out.gauge(dRequestsMonth, float64(a.month.Requests), l...)
 	}
 	for _, k := range sortedKeys(compat) {
 		u, l := compat[k], k[:]
@@ -309,8 +313,10 @@ func emitUsage(out emitter, v *usageView, today, month string) {
 		out.counter(dTokensCompat, float64(u.Prompt+u.Completion), l...)
 		out.counter(dInputCompat, float64(u.Prompt), l...)
 		out.counter(dOutputCompat, float64(u.Completion), l...)
-		out.counter(dRequestsCompat, float64(u.Requests), l...)
-		out.counter(dFailedCompat, float64(u.Failed), l...)
+		if v.hasRequests {
+			out.counter(dRequestsCompat, float64(u.Requests), l...)
+			out.counter(dFailedCompat, float64(u.Failed), l...)
+		}
 	}
 }
 
@@ -322,7 +328,9 @@ func emitTags(out emitter, v *usageView, today, month string) {
 		}
 		t, m := todayMonth(s.days, today, month)
 		out.counter(dTagSpendTotal, float64(s.total.SpendNano)/nano, tag)
-		out.counter(dTagRequestsTotal, float64(s.total.Requests), tag)
+		if v.hasRequests {
+			out.counter(dTagRequestsTotal, float64(s.total.Requests), tag)
+		}
 		out.gauge(dTagSpendToday, float64(t.SpendNano)/nano, tag)
 		out.gauge(dTagSpendMonth, float64(m.SpendNano)/nano, tag)
 	}

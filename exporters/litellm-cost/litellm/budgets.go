@@ -102,6 +102,12 @@ func (s *Schema) budgetQuery(src budgetSource) string {
 		team = "COALESCE(" + s.col(src.table, "t", "team_id", "NULL") + "::text, '')"
 	}
 	spend := "COALESCE(" + s.col(src.table, "t", "spend", "NULL") + ", 0)::float8"
+	// A NULL "blocked" (keys) means not blocked; no column means the scope
+	// cannot be blocked at all.
+	blocked := "NULL::bool"
+	if s.Has(src.table, "blocked") {
+		blocked = `COALESCE(t."blocked", false)`
+	}
 	where := ""
 	if src.where != "" {
 		where = " WHERE " + src.where
@@ -110,7 +116,7 @@ func (s *Schema) budgetQuery(src budgetSource) string {
   %s AS reset_at, %s AS blocked, %s AS team_id
 FROM %s t%s%s`,
 		Ident(src.idCol), name, spend, pick("max_budget", "float8"), pick("soft_budget", "float8"),
-		pick("budget_reset_at", "timestamp"), s.col(src.table, "t", "blocked", "NULL")+"::bool", team,
+		pick("budget_reset_at", "timestamp"), blocked, team,
 		Ident(src.table), join, where)
 	// Entities with a budget come first, fullest first, then the biggest
 	// spenders: the series limit keeps what an alert or a dashboard needs.
