@@ -1,0 +1,249 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/outrigger/outrigger/exporters/redis/config"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	groupKeysDesc   = desc("key_group_keys", "Keys matching the group's pattern, as of the last complete background scan.", "db", "group")
+	groupMemDesc    = desc("key_group_memory_bytes", "Memory (MEMORY USAGE) of the keys matching the group's pattern, as of the last complete background scan.", "db", "group")
+	keysCountDesc   = desc("keys_count", "Count of keys matching a pattern (redis_exporter --count-keys compatible).", "db", "key")
+	scanAgeDesc     = desc("key_group_scan_age_seconds", "Time since the last complete key-group scan finished.")
+	scanDurDesc     = desc("key_group_scan_duration_seconds", "Wall time the last complete key-group scan took, across its cycles.")
+	scanPassesDesc  = desc("key_group_scans_total", "Complete key-group scans since the exporter started.")
+	scanScannedDesc = desc("key_group_scanned_keys", "Keys the last complete scan went through, in all scanned databases.")
+)
+
+// Scanner counts the keys of configured groups with SCAN in the background:
+// each cycle it works for at most its budget in short steps (one SCAN batch
+// and the MEMORY USAGE of the batch's matching keys), taking turns with
+// scrapes on the target's one connection; the cursor carries over to the next
+// cycle until the pass completes, and only complete passes are served. Key
+// names are matched and dropped batch by batch: memory does not grow with the
+// keyspace.
+type Scanner struct {
+	conn   *Conn
+	groups []config.KeyGroup
+	globs  []Glob
+	dbs    []int // the databases holding groups, ascending
+	cfg    config.Scan
+	logger *slog.Logger
+
+	// Pass in progress, owned by Run's goroutine.
+	dbIndex int
+	cursor  uint64
+	counts  []float64
+	memory  []float64
+	scanned float64
+	began   time.Time
+
+	mu     sync.Mutex
+	result *ScanResult
+	passes float64
+}
+
+// ScanResult is one complete pass.
+type ScanResult struct {
+	Finished time.Time
+	Duration time.Duration
+	Scanned  float64
+	Keys     []float64 // by group, in configuration order
+	Memory   []float64
+}
+
+// NewScanner prepares a worker for groups; Run starts it.
+func NewScanner(conn *Conn, groups []config.KeyGroup, cfg config.Scan, logger *slog.Logger) *Scanner {
+	s := &Scanner{conn: conn, groups: groups, cfg: cfg, logger: logger}
+	seen := map[int]bool{}
+	for _, g := range groups {
+		s.globs = append(s.globs, CompileGlob(g.Pattern))
+		if !seen[g.DB] {
+			seen[g.DB] = true
+			s.dbs = append(s.dbs, g.DB)
+		}
+	}
+	sort.Ints(s.dbs)
+	s.reset()
+	return s
+}
+
+func (s *Scanner) reset() {
+	s.dbIndex, s.cursor, s.scanned = 0, 0, 0
+	s.counts = make([]float64, len(s.groups))
+	s.memory = make([]float64, len(s.groups))
+	s.began = time.Time{}
+}
+
+// Run scans until ctx ends: a cycle now, then one every interval.
+func (s *Scanner) Run(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.Interval)
+	defer tick.Stop()
+	for {
+		if err := s.Cycle(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("key-group scan failed; starting over next cycle", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Cycle works on the pass for at most the budget. It returns early when the
+// pass completes (the next pass starts next cycle). A step is never cut off
+// by the budget (a command timing out would cost the connection); it starts
+// only while budget remains, and is bounded by stepTimeout.
+func (s *Scanner) Cycle(ctx context.Context) error {
+	end := time.Now().Add(s.cfg.Budget)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		done, err := s.stepWithTimeout(ctx)
+		if err != nil {
+			s.reset()
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+	return nil
+}
+
+// stepTimeout bounds one step: far above what a batch takes on a healthy
+// server, it only matters when the server stalls.
+const stepTimeout = 2 * time.Second
+
+func (s *Scanner) stepWithTimeout(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	return s.step(ctx)
+}
+
+// step does one SCAN batch; done reports a completed pass.
+func (s *Scanner) step(ctx context.Context) (done bool, err error) {
+	if s.began.IsZero() {
+		s.began = time.Now()
+	}
+	db := s.dbs[s.dbIndex]
+	useMemory := s.conn.Enabled(FeatMemory)
+	var next uint64
+	var keys []string
+	var mem []*redis.IntCmd
+	var matched [][]int
+	err = s.conn.With(ctx, func(ctx context.Context, cl *redis.Client) error {
+		if err := s.conn.Select(ctx, cl, db); err != nil {
+			return err
+		}
+		var err error
+		keys, next, err = cl.Scan(ctx, s.cursor, "", int64(s.cfg.Batch)).Result()
+		if err != nil {
+			return fmt.Errorf("scanning db %d: %w", db, err)
+		}
+		matched = make([][]int, len(keys))
+		var memKeys []string
+		for i, k := range keys {
+			for gi, g := range s.groups {
+				if g.DB == db && s.globs[gi].Match(k) {
+					matched[i] = append(matched[i], gi)
+				}
+			}
+			if len(matched[i]) > 0 && useMemory {
+				memKeys = append(memKeys, k)
+			}
+		}
+		if len(memKeys) == 0 {
+			return nil
+		}
+		mem = make([]*redis.IntCmd, 0, len(memKeys))
+		_, err = cl.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range memKeys {
+				mem = append(mem, p.MemoryUsage(ctx, k))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) && !IsServerError(err) {
+			return fmt.Errorf("reading MEMORY USAGE in db %d: %w", db, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	mi := 0
+	for i := range keys {
+		if len(matched[i]) == 0 {
+			continue
+		}
+		var bytes float64
+		if mem != nil {
+			c := mem[mi]
+			mi++
+			if s.conn.Refused(FeatMemory, c.Err()) {
+				s.logger.Warn("MEMORY USAGE refused; key groups report counts only", "err", c.Err())
+			}
+			bytes = float64(c.Val()) // 0 when the key expired in between
+		}
+		for _, gi := range matched[i] {
+			s.counts[gi]++
+			s.memory[gi] += bytes
+		}
+	}
+	s.scanned += float64(len(keys))
+	s.cursor = next
+	if next != 0 {
+		return false, nil
+	}
+	s.dbIndex++
+	if s.dbIndex < len(s.dbs) {
+		return false, nil
+	}
+	s.publish()
+	s.reset()
+	return true, nil
+}
+
+func (s *Scanner) publish() {
+	r := &ScanResult{Finished: time.Now(), Duration: time.Since(s.began), Scanned: s.scanned,
+		Keys: append([]float64(nil), s.counts...), Memory: append([]float64(nil), s.memory...)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.result = r
+	s.passes++
+}
+
+// Result returns the last complete pass, or nil before the first.
+func (s *Scanner) Result() *ScanResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.result
+}
+
+// Collect sends the last complete pass with its age; nothing per group
+// before the first pass completes (a partial count would look like a drop).
+func (s *Scanner) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	r, passes := s.result, s.passes
+	s.mu.Unlock()
+	counter(ch, scanPassesDesc, passes)
+	if r == nil {
+		return
+	}
+	gauge(ch, scanAgeDesc, time.Since(r.Finished).Seconds())
+	gauge(ch, scanDurDesc, r.Duration.Seconds())
+	gauge(ch, scanScannedDesc, r.Scanned)
+	for i, g := range s.groups {
+		gauge(ch, groupKeysDesc, r.Keys[i], dbLabel(g.DB), g.Name)
+		gauge(ch, groupMemDesc, r.Memory[i], dbLabel(g.DB), g.Name)
+		gauge(ch, keysCountDesc, r.Keys[i], dbLabel(g.DB), g.Pattern)
+	}
+}
