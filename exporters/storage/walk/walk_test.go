@@ -1,0 +1,303 @@
+package walk
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The generated tree holds hard links, sparse files, symlink loops, a
+// symlink to /usr, a FIFO and odd names: every figure must equal du's and an
+// independent serial walk's, whatever the number of workers.
+func TestWalkMatchesDu(t *testing.T) {
+	apparent := du(t, tree.root, "-sb")
+	allocated := du(t, tree.root, "-s", "-B1")
+	want := measure(t, tree.root)
+	if want.files != tree.man.Files || want.dirs != tree.man.Dirs || want.others != tree.man.Others {
+		t.Fatalf("oracle disagrees with the generator: %+v vs %+v", want, tree.man)
+	}
+	for _, workers := range []int{1, 2, 8} {
+		t.Run(strings.Repeat("w", workers), func(t *testing.T) {
+			res := mustWalk(t, tree.root, Options{Workers: workers, SubdirDepth: 2, TopSubdirs: 5, TopExtensions: 20})
+			got := res.Totals
+			if got.ApparentBytes != apparent {
+				t.Errorf("apparent bytes %d, du -sb says %d", got.ApparentBytes, apparent)
+			}
+			if got.AllocatedBytes != allocated {
+				t.Errorf("allocated bytes %d, du -s -B1 says %d", got.AllocatedBytes, allocated)
+			}
+			if got.Files != want.files || got.Directories != want.dirs || got.Others != want.others {
+				t.Errorf("files/dirs/others %d/%d/%d, want %d/%d/%d", got.Files, got.Directories, got.Others,
+					want.files, want.dirs, want.others)
+			}
+			if !res.OldestMtime.Equal(tree.man.Oldest) || !res.NewestMtime.Equal(want.newest) {
+				t.Errorf("oldest/newest %s/%s, want %s/%s", res.OldestMtime, res.NewestMtime, tree.man.Oldest, want.newest)
+			}
+			if res.Partial || res.UnreadableDirs+res.StatErrors+res.Vanished != 0 || res.HardlinkSetFull {
+				t.Errorf("a clean walk reported trouble: %+v", res)
+			}
+			if s := sum(res.Subdirs); s != got {
+				t.Errorf("subdirectory breakdown sums to %+v, totals are %+v", s, got)
+			}
+			if len(res.Subdirs) != 5+2 || res.Subdirs[5].Name != RootBucket || res.Subdirs[6].Name != OtherBucket {
+				t.Errorf("subdirs: want 5 named, then . and other: %+v", res.Subdirs)
+			}
+			if top := res.Subdirs[0]; top.Name != "extras/sparse" {
+				t.Errorf("largest subdirectory at depth 2 is %q, want extras/sparse", top.Name)
+			}
+			exts := map[string]int64{}
+			for _, b := range res.Extensions {
+				exts[b.Name] = b.Files
+			}
+			exts[OtherBucket] = exts[OtherBucket] // present, zero: fewer than 20 extensions
+			for ext, n := range want.extFiles {
+				if exts[ext] != n {
+					t.Errorf("extension %q: %d files, want %d", ext, exts[ext], n)
+				}
+			}
+			if s := sum(res.Extensions); s.Files != got.Files {
+				t.Errorf("extension breakdown counts %d files, totals %d", s.Files, got.Files)
+			}
+		})
+	}
+}
+
+// A root that is a symlink is resolved once; symlinks below it never are.
+func TestWalkResolvesASymlinkedRootOnly(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(tree.root, link); err != nil {
+		t.Fatal(err)
+	}
+	res := mustWalk(t, link, Options{})
+	if want := du(t, tree.root, "-sb"); res.Totals.ApparentBytes != want {
+		t.Errorf("apparent bytes through a symlinked root %d, want %d", res.Totals.ApparentBytes, want)
+	}
+	if res.Root != link {
+		t.Errorf("result root %q, want the configured %q", res.Root, link)
+	}
+}
+
+// Root, which the tests run as, reads a chmod 000 directory, so the failure
+// is injected: opening the directory fails with EACCES, or reading it fails
+// with EIO. Either way it is counted, its own size stays in the totals, its
+// content is missing, and the walk goes on. (The end-to-end test in
+// cmd/storage-exporter makes a real unreadable directory by running the
+// binary as nobody.)
+func TestUnreadableDirectoryIsCountedNotFatal(t *testing.T) {
+	locked := tree.man.Locked
+	var lockedSt unix.Stat_t
+	if err := unix.Lstat(locked, &lockedSt); err != nil {
+		t.Fatal(err)
+	}
+	insideApparent := du(t, locked, "-sb") - lockedSt.Size
+	insideAllocated := du(t, locked, "-s", "-B1") - lockedSt.Blocks*512
+	apparent, allocated := du(t, tree.root, "-sb"), du(t, tree.root, "-s", "-B1")
+
+	failOpen := &hookFS{openDir: func(p string) error {
+		if p == locked {
+			return unix.EACCES
+		}
+		return nil
+	}}
+	failRead := &hookFS{readDirents: func(fd int) error {
+		if fdPath(fd) == locked {
+			return unix.EIO
+		}
+		return nil
+	}}
+	for name, fs := range map[string]FS{"open fails": failOpen, "getdents fails": failRead} {
+		t.Run(name, func(t *testing.T) {
+			res := mustWalk(t, tree.root, Options{FS: fs})
+			if res.UnreadableDirs != 1 || res.Partial {
+				t.Errorf("unreadable dirs %d partial %v, want 1 and false", res.UnreadableDirs, res.Partial)
+			}
+			if res.Totals.ApparentBytes != apparent-insideApparent || res.Totals.AllocatedBytes != allocated-insideAllocated {
+				t.Errorf("apparent/allocated %d/%d, want du's minus the locked content: %d/%d", res.Totals.ApparentBytes,
+					res.Totals.AllocatedBytes, apparent-insideApparent, allocated-insideAllocated)
+			}
+			if res.Totals.Files != tree.man.Files-2 || res.Totals.Directories != tree.man.Dirs-1 {
+				t.Errorf("files/dirs %d/%d, want %d/%d", res.Totals.Files, res.Totals.Directories, tree.man.Files-2, tree.man.Dirs-1)
+			}
+		})
+	}
+}
+
+func TestUnreadableRootFailsTheWalk(t *testing.T) {
+	fs := &hookFS{openDir: func(string) error { return unix.EACCES }}
+	if _, err := Walk(t.Context(), tree.root, Options{FS: fs}); !errors.Is(err, unix.EACCES) {
+		t.Errorf("walking an unreadable root: %v, want EACCES", err)
+	}
+	if _, err := Walk(t.Context(), filepath.Join(tree.root, "nope"), Options{}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("walking a missing root: %v, want not-exist", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	writeFile(t, file, 10)
+	if _, err := Walk(t.Context(), file, Options{}); !errors.Is(err, unix.ENOTDIR) {
+		t.Errorf("walking a file: %v, want ENOTDIR", err)
+	}
+}
+
+// Entries deleted between getdents and lstat, a directory deleted before it
+// is opened and one swapped for a symlink are counted as vanished; the walk
+// neither fails nor follows the symlink.
+func TestEntriesVanishingMidWalk(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"v/a.txt", "v/b.txt", "v/keep.txt", "v/sub/x.txt", "v/gone/y.txt", "v/swapped/z.txt", "w/k.txt"} {
+		writeFile(t, filepath.Join(root, f), 1000)
+	}
+	v := filepath.Join(root, "v")
+	var deleted atomic.Int32
+	fs := &hookFS{
+		lstatat: func(name string) error {
+			if name == "a.txt" || name == "b.txt" {
+				// Listed by getdents, gone by the lstat.
+				deleted.Add(1)
+				return os.Remove(filepath.Join(v, name))
+			}
+			return nil
+		},
+		openDir: func(p string) error {
+			switch p {
+			case filepath.Join(v, "gone"):
+				return os.RemoveAll(p)
+			case filepath.Join(v, "swapped"):
+				if err := os.Rename(p, p+".old"); err != nil {
+					return err
+				}
+				return os.Symlink("/usr", p)
+			}
+			return nil
+		},
+	}
+	res := mustWalk(t, root, Options{FS: fs, Workers: 2})
+	if res.Vanished != 4 || res.UnreadableDirs != 0 || res.StatErrors != 0 || res.Partial {
+		t.Errorf("vanished %d unreadable %d stat errors %d partial %v; want 4, 0, 0, false",
+			res.Vanished, res.UnreadableDirs, res.StatErrors, res.Partial)
+	}
+	// keep.txt, sub/x.txt, w/k.txt; root, v, w, sub, gone and swapped were
+	// directories when listed.
+	if res.Totals.Files != 3 || res.Totals.Directories != 6 {
+		t.Errorf("files %d dirs %d, want 3 and 6", res.Totals.Files, res.Totals.Directories)
+	}
+}
+
+// A walk over its budget stops soon after and says its figures are partial.
+func TestBudgetCutsTheWalkShortAndSaysSo(t *testing.T) {
+	slow := &hookFS{openDir: func(string) error { time.Sleep(5 * time.Millisecond); return nil }}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Walk(ctx, tree.root, Options{FS: slow, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("walk took %s after a 100ms budget", took)
+	}
+	if !res.Partial {
+		t.Error("a walk cut short is not marked partial")
+	}
+	if res.Totals.Files == 0 || res.Totals.Files >= tree.man.Files {
+		t.Errorf("partial walk counted %d files of %d", res.Totals.Files, tree.man.Files)
+	}
+}
+
+func TestHardlinkSetBound(t *testing.T) {
+	root := t.TempDir()
+	for i := range 5 {
+		p := filepath.Join(root, "f"+string(rune('a'+i)))
+		writeFile(t, p, 4096)
+		if err := os.Link(p, p+".link"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := du(t, root, "-sb")
+	if res := mustWalk(t, root, Options{}); res.Totals.ApparentBytes != want || res.Totals.Files != 5 || res.HardlinkSetFull {
+		t.Errorf("hard links: apparent %d files %d full %v, want %d, 5, false", res.Totals.ApparentBytes, res.Totals.Files,
+			res.HardlinkSetFull, want)
+	}
+	res := mustWalk(t, root, Options{MaxHardlinks: 2})
+	if !res.HardlinkSetFull || res.Totals.Files != 8 {
+		t.Errorf("past the bound: full %v files %d, want true and 8 (2 remembered, 3 counted twice)", res.HardlinkSetFull, res.Totals.Files)
+	}
+}
+
+func TestBreakdownLabels(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "top.txt"), 10)
+	writeFile(t, filepath.Join(root, "other", "a.PNG"), 300)
+	writeFile(t, filepath.Join(root, "big", "b.png"), 1000)
+	writeFile(t, filepath.Join(root, "small", "c.tar.gz"), 1)
+	writeFile(t, filepath.Join(root, "small", "d.md"), 2)
+	res := mustWalk(t, root, Options{SubdirDepth: 1, TopSubdirs: 2, TopExtensions: 1})
+	var names []string
+	for _, b := range res.Subdirs {
+		names = append(names, b.Name)
+	}
+	if got := strings.Join(names, ","); got != "big,./other,.,other" {
+		t.Errorf("subdir buckets %s, want big,./other,.,other", got)
+	}
+	if b := res.Subdirs[3]; b.Files != 2 || b.Directories != 1 {
+		t.Errorf("\"other\" holds %+v, want the 2 files and 1 directory of small/", b)
+	}
+	if e := res.Extensions; len(e) != 3 || e[0].Name != ".png" || e[0].Files != 2 || e[1].Name != NoExtension || e[2].Files != 3 {
+		t.Errorf("extensions %+v, want .png (2 files), none, other (3 files)", e)
+	}
+	if res := mustWalk(t, root, Options{}); len(res.Subdirs) != 0 {
+		t.Errorf("depth 0 gave a breakdown: %+v", res.Subdirs)
+	}
+}
+
+// The dirent parser must survive whatever a filesystem (or FUSE server)
+// returns from getdents.
+func FuzzReadDirents(f *testing.F) {
+	dir := f.TempDir()
+	for _, n := range []string{"a", "bb.png", "long-name-" + strings.Repeat("x", 200)} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := unix.Getdents(fd, buf)
+	unix.Close(fd)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf[:n])
+	f.Add(buf[:n/2])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w := &walker{opts: Options{}.withDefaults(), links: map[fileID]struct{}{}, buckets: []string{RootBucket, OtherBucket}}
+		w.fs = &fakeDirents{data: data}
+		wk := newWorker(w)
+		_ = wk.readDir(3, task{path: "/x"})
+	})
+}
+
+// fakeDirents returns data from one getdents call; every lstat fails.
+type fakeDirents struct {
+	OS
+	data []byte
+	done bool
+}
+
+func (f *fakeDirents) ReadDirents(_ int, buf []byte) (int, error) {
+	if f.done {
+		return 0, nil
+	}
+	f.done = true
+	return copy(buf, f.data), nil
+}
+
+func (f *fakeDirents) Lstatat(int, []byte, *unix.Stat_t) error { return unix.ENOENT }
