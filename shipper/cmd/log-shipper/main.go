@@ -1,0 +1,135 @@
+// Command log-shipper tails JSON log files and ships them to Loki with
+// nothing lost and nothing duplicated: offsets advance only when Loki
+// acknowledged the lines.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/outrigger/outrigger/internal/promkit"
+	"github.com/outrigger/outrigger/shipper/config"
+	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/pipeline"
+)
+
+const envPrefix = "LOG_SHIPPER_"
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	app := kingpin.New("log-shipper", "Tails JSON log files into Loki: offsets advance only after Loki acknowledged the lines.")
+	common := promkit.AddFlags(app, promkit.Defaults{Service: "log-shipper", ListenAddress: ":9844", EnvPrefix: envPrefix})
+	flag := func(name, help string) *kingpin.FlagClause {
+		return app.Flag(name, help).Envar(promkit.EnvName(envPrefix, name))
+	}
+	configFile := flag("config.file", "YAML configuration file (inputs, processors, outputs).").String()
+	configCheck := flag("config.check", "Validate the configuration and exit.").Bool()
+	var fl config.Flags
+	flag("path", "Glob of files to tail; repeatable, or comma-separated in the environment variable.").StringsVar(&fl.Paths)
+	flag("exclude", "Glob of files to leave out (matched on the path or the file name); repeatable.").StringsVar(&fl.Exclude)
+	flag("label", "Static stream label name=value for --path files; repeatable.").StringsVar(&fl.Labels)
+	flag("start-at", "Where files found at the first start begin: beginning or end.").Default("beginning").EnumVar(&fl.StartAt, "beginning", "end")
+	flag("loki.url", "Loki push URL, e.g. http://loki:3100/loki/api/v1/push. Without any output, lines go to standard output.").StringVar(&fl.LokiURL)
+	flag("loki.tenant-id", "Tenant sent as X-Scope-OrgID.").StringVar(&fl.LokiTenant)
+	flag("loki.username", "Basic auth user for Loki.").StringVar(&fl.LokiUsername)
+	flag("loki.password", "Basic auth password for Loki (prefer --loki.password-file).").StringVar(&fl.LokiPassword)
+	flag("loki.password-file", "File holding the basic auth password for Loki.").StringVar(&fl.LokiPasswordFile)
+	flag("registry.path", "File keeping the acknowledged offset of every file (default "+config.DefaultRegistryPath+").").StringVar(&fl.RegistryPath)
+	flag("memory.limit", "Cap on the bytes of lines read and not yet acknowledged (e.g. 64MiB); reading pauses at it.").StringVar(&fl.MemoryLimit)
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
+		return 2
+	}
+	f := &config.File{}
+	if *configFile != "" {
+		var err error
+		if f, err = config.Load(*configFile); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+			return 2
+		}
+	}
+	if err := f.Merge(fl); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+	valid, err := f.Validate()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: invalid configuration:\n%v\n", app.Name, err)
+		return 2
+	}
+	if *configCheck {
+		fmt.Printf("configuration is valid: %s\n", valid.Summary())
+		return 0
+	}
+	vc, err := common.Config().Validate()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+	logger := vc.Logger()
+	var p *pipeline.Pipeline
+	srv, err := promkit.NewServer(vc, promkit.Options{Namespace: "log_shipper",
+		Description: "Tails JSON log files into Loki.",
+		Ready: func(ctx context.Context) error {
+			return p.Ready(ctx)
+		}})
+	if err != nil {
+		logger.Error("building server", "err", err)
+		return 1
+	}
+	m := metrics.New(srv.Registry())
+	pcfg, err := valid.Build(m, logger)
+	if err != nil {
+		logger.Error("building pipeline", "err", err)
+		return 1
+	}
+	if p, err = pipeline.New(pcfg); err != nil {
+		logger.Error("building pipeline", "err", err)
+		return 1
+	}
+	srv.Registry().MustRegister(p.Collector())
+	logger.Info("shipping", "config", valid.Summary(), "registry", pcfg.RegistryPath)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var perr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		perr = p.Run(ctx)
+	}()
+	reload := func() error {
+		if *configFile == "" {
+			return nil
+		}
+		nf, err := config.Load(*configFile)
+		if err == nil {
+			err = nf.Merge(fl)
+		}
+		if err == nil {
+			_, err = nf.Validate()
+		}
+		if err != nil {
+			return fmt.Errorf("checking configuration: %w", err)
+		}
+		logger.Info("configuration file is valid; restart the shipper to apply changes (offsets are kept)")
+		return nil
+	}
+	serr := srv.Run(ctx, reload)
+	cancel()
+	wg.Wait()
+	if serr != nil {
+		logger.Error("serving", "err", serr)
+		return 1
+	}
+	if perr != nil {
+		logger.Error("shipping", "err", perr)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,243 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/outrigger/outrigger/shipper/decode"
+	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/input/file"
+	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output/loki"
+	"github.com/outrigger/outrigger/shipper/output/stdout"
+	"github.com/outrigger/outrigger/shipper/pipeline"
+	"github.com/outrigger/outrigger/shipper/process"
+)
+
+// DefaultRegistryPath is where offsets are kept unless configured.
+const DefaultRegistryPath = "/var/lib/log-shipper/registry.json"
+
+// Flags are the flags and environment variables of the simple case, which
+// need no file: paths to tail and a Loki URL.
+type Flags struct {
+	Paths            []string
+	Exclude          []string
+	Labels           []string // name=value
+	LokiURL          string
+	LokiTenant       string
+	LokiUsername     string
+	LokiPassword     string
+	LokiPasswordFile string
+	RegistryPath     string
+	MemoryLimit      string
+	StartAt          string
+}
+
+// Merge applies flags over the file: paths add one input, a Loki URL sets
+// (or creates) the Loki output, the rest override.
+func (f *File) Merge(fl Flags) error {
+	var paths []string
+	for _, p := range fl.Paths {
+		for _, s := range strings.Split(p, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				paths = append(paths, s)
+			}
+		}
+	}
+	if len(paths) > 0 {
+		in := Input{Paths: paths, Exclude: fl.Exclude, StartAt: fl.StartAt, Labels: map[string]string{}}
+		for _, l := range fl.Labels {
+			k, v, ok := strings.Cut(l, "=")
+			if !ok {
+				return fmt.Errorf("--label %q: want name=value", l)
+			}
+			in.Labels[k] = v
+		}
+		f.Inputs = append(f.Inputs, in)
+	} else if len(fl.Labels) > 0 || len(fl.Exclude) > 0 {
+		return errors.New("--label and --exclude apply to --path: give --path too")
+	}
+	if fl.LokiURL != "" {
+		if f.Outputs.Loki == nil {
+			f.Outputs.Loki = &Loki{}
+		}
+		f.Outputs.Loki.URL = fl.LokiURL
+	}
+	if l := f.Outputs.Loki; l != nil {
+		if fl.LokiTenant != "" {
+			l.TenantID = fl.LokiTenant
+		}
+		if fl.LokiUsername != "" {
+			l.Username = fl.LokiUsername
+		}
+		if fl.LokiPassword != "" {
+			l.Password = fl.LokiPassword
+		}
+		if fl.LokiPasswordFile != "" {
+			l.PasswordFile = fl.LokiPasswordFile
+		}
+	} else if fl.LokiTenant != "" || fl.LokiUsername != "" || fl.LokiPassword != "" || fl.LokiPasswordFile != "" {
+		return errors.New("--loki.* flags need --loki.url (or outputs.loki in the file)")
+	}
+	if fl.RegistryPath != "" {
+		f.Registry.Path = fl.RegistryPath
+	}
+	if fl.MemoryLimit != "" {
+		v, err := ParseByteSize(fl.MemoryLimit)
+		if err != nil {
+			return fmt.Errorf("--memory.limit: %w", err)
+		}
+		f.MemoryLimit = v
+	}
+	return nil
+}
+
+// Validated is a configuration that passed Validate; only it can be built.
+type Validated struct {
+	f      *File
+	procs  []process.Config
+	inputs []Input
+}
+
+// Validate checks the whole configuration and reports every problem at once.
+func (f *File) Validate() (*Validated, error) {
+	var errs []error
+	v := &Validated{f: f}
+	if len(f.Inputs) == 0 {
+		errs = append(errs, errors.New("no input: give --path or inputs in the configuration file"))
+	}
+	for i := range f.Inputs {
+		pc, e := f.validateInput(i, &f.Inputs[i])
+		errs = append(errs, e...)
+		v.procs = append(v.procs, pc)
+		v.inputs = append(v.inputs, f.Inputs[i])
+	}
+	if f.MemoryLimit != 0 && f.MemoryLimit < 1<<20 {
+		errs = append(errs, f.errAt("memory_limit", errors.New("must be at least 1MiB"), "memory_limit"))
+	}
+	if l := f.Outputs.Loki; l != nil {
+		u, err := url.Parse(l.URL)
+		switch {
+		case l.URL == "":
+			errs = append(errs, f.errAt("outputs.loki.url", errors.New("is required"), "outputs", "loki"))
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			errs = append(errs, f.errAt("outputs.loki.url", errors.New("must be an http(s) URL such as http://loki:3100/loki/api/v1/push"), "outputs", "loki", "url"))
+		case u.User != nil:
+			errs = append(errs, f.errAt("outputs.loki.url", errors.New("must not hold credentials: use username and password(_file)"), "outputs", "loki", "url"))
+		}
+		if l.Password != "" && l.PasswordFile != "" {
+			errs = append(errs, f.errAt("outputs.loki", errors.New("password and password_file are exclusive"), "outputs", "loki"))
+		}
+		if (l.Username != "" || l.Password != "" || l.PasswordFile != "") && (l.BearerToken != "" || l.BearerTokenFile != "") {
+			errs = append(errs, f.errAt("outputs.loki", errors.New("basic auth and a bearer token are exclusive"), "outputs", "loki"))
+		}
+		if l.BatchBytes < 0 || l.Parallelism < 0 || l.Parallelism > 64 {
+			errs = append(errs, f.errAt("outputs.loki", errors.New("batch_bytes must not be negative, parallelism between 1 and 64"), "outputs", "loki"))
+		}
+		mem := int64(f.MemoryLimit)
+		if mem == 0 {
+			mem = 64 << 20
+		}
+		batch := int64(l.BatchBytes)
+		if batch == 0 {
+			batch = 1 << 20
+		}
+		if batch > mem/4 {
+			errs = append(errs, f.errAt("outputs.loki.batch_bytes", fmt.Errorf("%d bytes: keep it under a quarter of memory_limit (%d)", batch, mem), "outputs", "loki", "batch_bytes"))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Summary describes the validated configuration in one line (no secrets).
+func (v *Validated) Summary() string {
+	outs := []string{}
+	if v.f.Outputs.Loki != nil {
+		u, _ := url.Parse(v.f.Outputs.Loki.URL)
+		outs = append(outs, "loki "+u.Redacted())
+	}
+	if v.f.Outputs.Stdout != nil || len(outs) == 0 {
+		outs = append(outs, "stdout")
+	}
+	return fmt.Sprintf("%d input(s), outputs: %s", len(v.inputs), strings.Join(outs, ", "))
+}
+
+func secret(value, file string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading secret file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// Build makes the pipeline configuration: outputs are created (not started).
+func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Config, error) {
+	f := v.f
+	cfg := pipeline.Config{RegistryPath: f.Registry.Path, RegistryFlush: time.Duration(f.Registry.FlushInterval),
+		MemoryLimit: int64(f.MemoryLimit), ShutdownTimeout: time.Duration(f.ShutdownTimeout), Logger: logger, Metrics: m}
+	if cfg.RegistryPath == "" {
+		cfg.RegistryPath = DefaultRegistryPath
+	}
+	if cfg.MemoryLimit == 0 {
+		cfg.MemoryLimit = 64 << 20
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.RegistryPath), 0o750); err != nil {
+		return cfg, fmt.Errorf("creating registry directory: %w", err)
+	}
+	var outs []event.Output
+	if l := f.Outputs.Loki; l != nil {
+		pw, err := secret(l.Password, l.PasswordFile)
+		if err != nil {
+			return cfg, fmt.Errorf("loki password: %w", err)
+		}
+		tok, err := secret(l.BearerToken, l.BearerTokenFile)
+		if err != nil {
+			return cfg, fmt.Errorf("loki bearer token: %w", err)
+		}
+		o, err := loki.New(loki.Config{URL: l.URL, TenantID: l.TenantID, Username: l.Username, Password: pw,
+			BearerToken: tok, TLS: loki.TLSConfig(l.TLS), BatchBytes: int(l.BatchBytes), BatchWait: time.Duration(l.BatchWait),
+			Parallelism: l.Parallelism, Timeout: time.Duration(l.Timeout), MinBackoff: time.Duration(l.MinBackoff),
+			MaxBackoff: time.Duration(l.MaxBackoff)}, len(outs), m)
+		if err != nil {
+			return cfg, err
+		}
+		outs = append(outs, o)
+	}
+	if f.Outputs.Stdout != nil || len(outs) == 0 {
+		path := ""
+		if f.Outputs.Stdout != nil {
+			path = f.Outputs.Stdout.Path
+		}
+		outs = append(outs, stdout.New(stdout.Config{Path: path}, len(outs), m))
+	}
+	cfg.Outputs = outs
+	for i, in := range v.inputs {
+		pc := v.procs[i]
+		pc.Metrics = m
+		fc := file.Config{Include: in.Paths, Exclude: in.Exclude, StartAtEnd: in.StartAt == "end",
+			FingerprintBytes: in.FingerprintBytes, MaxLineBytes: int(in.MaxLineBytes), MaxOpenFiles: in.MaxOpenFiles,
+			ScanInterval: time.Duration(in.ScanInterval), PollInterval: time.Duration(in.PollInterval),
+			PartialLineTimeout: time.Duration(in.PartialLineTimeout), CloseInactive: time.Duration(in.CloseInactive),
+			CloseRenamedAfter: time.Duration(in.CloseRenamedAfter)}
+		pin := pipeline.Input{File: fc, Processor: process.New(pc)}
+		if ml := in.Multiline; ml != nil {
+			pin.Multiline = &decode.MultilineConfig{Pattern: regexp.MustCompile(ml.Pattern), Negate: ml.Negate,
+				Before: ml.Match == "before", MaxLines: ml.MaxLines, Timeout: time.Duration(ml.Timeout)}
+		}
+		cfg.Inputs = append(cfg.Inputs, pin)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,391 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/outrigger/outrigger/shipper/decode"
+	"github.com/outrigger/outrigger/shipper/process"
+)
+
+// ByteSize is a size in bytes, written as a number or with a unit (64MiB, 1MB, 512KiB).
+type ByteSize int64
+
+var sizeRe = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B?)\s*$`)
+
+// ParseByteSize parses 1024, 64MiB, 1.5MB, 512k.
+func ParseByteSize(s string) (ByteSize, error) {
+	m := sizeRe.FindStringSubmatch(strings.ToUpper(s))
+	if m == nil {
+		return 0, fmt.Errorf("size %q: want a number of bytes or one with a unit such as 64MiB", s)
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %w", s, err)
+	}
+	unit := strings.TrimSuffix(strings.TrimSuffix(m[2], "B"), "I")
+	mult := map[string]float64{"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[unit]
+	if !strings.Contains(m[2], "I") && unit != "" {
+		mult = map[string]float64{"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[unit]
+	}
+	return ByteSize(v * mult), nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// Duration is a time.Duration written as 1s, 500ms, 5m.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: duration %q: want a number with a unit such as 500ms or 5m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// File is the YAML configuration file.
+type File struct {
+	Registry        Registry  `yaml:"registry"`
+	MemoryLimit     ByteSize  `yaml:"memory_limit"`
+	ShutdownTimeout Duration  `yaml:"shutdown_timeout"`
+	Inputs          []Input   `yaml:"inputs"`
+	Outputs         Outputs   `yaml:"outputs"`
+	node            yaml.Node `yaml:"-"`
+	name            string
+}
+
+// Registry configures the registry of offsets.
+type Registry struct {
+	Path          string   `yaml:"path"`
+	FlushInterval Duration `yaml:"flush_interval"`
+}
+
+// Input is one file input.
+type Input struct {
+	Paths              []string          `yaml:"paths"`
+	Exclude            []string          `yaml:"exclude"`
+	StartAt            string            `yaml:"start_at"`
+	FingerprintBytes   int               `yaml:"fingerprint_bytes"`
+	MaxLineBytes       ByteSize          `yaml:"max_line_bytes"`
+	MaxOpenFiles       int               `yaml:"max_open_files"`
+	ScanInterval       Duration          `yaml:"scan_interval"`
+	PollInterval       Duration          `yaml:"poll_interval"`
+	PartialLineTimeout Duration          `yaml:"partial_line_timeout"`
+	CloseInactive      Duration          `yaml:"close_inactive"`
+	CloseRenamedAfter  Duration          `yaml:"close_renamed_after"`
+	Format             string            `yaml:"format"`
+	JSON               JSONOptions       `yaml:"json"`
+	Multiline          *Multiline        `yaml:"multiline"`
+	Timestamp          Timestamp         `yaml:"timestamp"`
+	Labels             map[string]string `yaml:"labels"`
+	FilenameLabel      *string           `yaml:"filename_label"`
+	LabelFields        map[string]string `yaml:"label_fields"`
+	MaxLabelValues     int               `yaml:"max_label_values"`
+	Metadata           map[string]string `yaml:"structured_metadata"`
+	Fields             map[string]string `yaml:"fields"`
+	DropFields         []string          `yaml:"drop_fields"`
+	RenameFields       []RenameField     `yaml:"rename_fields"`
+	DropWhen           []Condition       `yaml:"drop_when"`
+	Redact             Redact            `yaml:"redact"`
+}
+
+// JSONOptions are the ndjson options Filebeat users know.
+type JSONOptions struct {
+	Target        string `yaml:"target"`
+	AddErrorKey   bool   `yaml:"add_error_key"`
+	MessageKey    string `yaml:"message_key"`
+	OverwriteKeys bool   `yaml:"overwrite_keys"`
+}
+
+// Multiline groups lines of logs that are not JSON.
+type Multiline struct {
+	Pattern  string   `yaml:"pattern"`
+	Negate   bool     `yaml:"negate"`
+	Match    string   `yaml:"match"`
+	MaxLines int      `yaml:"max_lines"`
+	Timeout  Duration `yaml:"timeout"`
+}
+
+// Timestamp says where a record's time is.
+type Timestamp struct {
+	Field   string   `yaml:"field"`
+	Formats []string `yaml:"formats"`
+}
+
+// RenameField renames a top-level field.
+type RenameField struct {
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+}
+
+// Condition drops lines.
+type Condition struct {
+	Field    string  `yaml:"field"`
+	Equals   *string `yaml:"equals"`
+	Contains string  `yaml:"contains"`
+	Regexp   string  `yaml:"regexp"`
+	Missing  bool    `yaml:"missing"`
+}
+
+// Redact configures the redaction of secrets.
+type Redact struct {
+	Patterns *bool    `yaml:"patterns"`
+	Fields   []string `yaml:"fields"`
+	// NoDefaultFields leaves out process.DefaultRedactFields.
+	NoDefaultFields bool `yaml:"no_default_fields"`
+}
+
+// Outputs are the outputs; none configured means stdout.
+type Outputs struct {
+	Loki   *Loki   `yaml:"loki"`
+	Stdout *Stdout `yaml:"stdout"`
+}
+
+// Loki configures the Loki output.
+type Loki struct {
+	URL             string   `yaml:"url"`
+	TenantID        string   `yaml:"tenant_id"`
+	Username        string   `yaml:"username"`
+	Password        string   `yaml:"password"`
+	PasswordFile    string   `yaml:"password_file"`
+	BearerToken     string   `yaml:"bearer_token"`
+	BearerTokenFile string   `yaml:"bearer_token_file"`
+	TLS             TLS      `yaml:"tls"`
+	BatchBytes      ByteSize `yaml:"batch_bytes"`
+	BatchWait       Duration `yaml:"batch_wait"`
+	Parallelism     int      `yaml:"parallelism"`
+	Timeout         Duration `yaml:"timeout"`
+	MinBackoff      Duration `yaml:"min_backoff"`
+	MaxBackoff      Duration `yaml:"max_backoff"`
+}
+
+// TLS is a client TLS setup.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Stdout configures the debugging output.
+type Stdout struct {
+	Path string `yaml:"path"`
+}
+
+// Parse reads a configuration strictly; name is used in error messages.
+func Parse(name string, data []byte) (*File, error) {
+	f := &File{name: name}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return f, nil // an empty file
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := yaml.Unmarshal(data, &f.node); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return f, nil
+}
+
+// Load reads the configuration file at path.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	return Parse(path, b)
+}
+
+// line returns the line of the node at a path of keys and indices ("" when unknown).
+func (f *File) line(path ...any) string {
+	n := &f.node
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind == 0 {
+		return ""
+	}
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						next = n.Content[i+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return strconv.Itoa(n.Line)
+}
+
+// errAt formats a validation error with the file's name and line.
+func (f *File) errAt(what string, err error, path ...any) error {
+	if l := f.line(path...); l != "" && f.name != "" {
+		return fmt.Errorf("%s:%s: %s: %w", f.name, l, what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// validateInput checks one input and returns its processing configuration.
+func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
+	var errs []error
+	at := func(field string, err error, sub ...any) {
+		path := append([]any{"inputs", i, field}, sub...)
+		errs = append(errs, f.errAt(fmt.Sprintf("inputs[%d].%s", i, field), err, path...))
+	}
+	if len(in.Paths) == 0 {
+		at("paths", errors.New("at least one path glob is needed"))
+	}
+	for j, p := range in.Paths {
+		if _, err := filepath.Match(p, ""); err != nil {
+			at("paths", fmt.Errorf("glob %q: %w", p, err), j)
+		} else if !filepath.IsAbs(p) {
+			at("paths", fmt.Errorf("glob %q: must be an absolute path", p), j)
+		}
+	}
+	for j, p := range in.Exclude {
+		if _, err := filepath.Match(p, ""); err != nil {
+			at("exclude", fmt.Errorf("glob %q: %w", p, err), j)
+		}
+	}
+	switch in.StartAt {
+	case "", "beginning", "end":
+	default:
+		at("start_at", fmt.Errorf("%q: want beginning or end", in.StartAt))
+	}
+	switch in.Format {
+	case "", "json", "raw":
+	default:
+		at("format", fmt.Errorf("%q: want json or raw", in.Format))
+	}
+	if in.FingerprintBytes < 0 || in.FingerprintBytes > 1<<20 {
+		at("fingerprint_bytes", errors.New("must be between 1 and 1048576"))
+	}
+	if in.MaxLineBytes < 0 || in.MaxOpenFiles < 0 || in.MaxLabelValues < 0 {
+		at("max_line_bytes", errors.New("sizes and counts must not be negative"))
+	}
+	pc := process.Config{JSON: in.Format != "raw", Target: in.JSON.Target, AddErrorKey: in.JSON.AddErrorKey,
+		MessageKey: in.JSON.MessageKey, OverwriteKeys: in.JSON.OverwriteKeys, TimestampField: in.Timestamp.Field,
+		StaticLabels: in.Labels, FilenameLabel: "filename", LabelFields: in.LabelFields, MaxLabelValues: in.MaxLabelValues,
+		MetadataFields: in.Metadata, StaticFields: in.Fields, DropFields: in.DropFields, RedactPatterns: true}
+	if in.Timestamp.Field == "" {
+		pc.TimestampField = "timestamp"
+	}
+	if in.FilenameLabel != nil {
+		pc.FilenameLabel = *in.FilenameLabel
+	}
+	for j, s := range in.Timestamp.Formats {
+		tf, err := decode.ParseTimeFormat(s)
+		if err != nil {
+			at("timestamp", err, "formats", j)
+			continue
+		}
+		pc.TimeFormats = append(pc.TimeFormats, tf)
+	}
+	labelCount := len(in.Labels) + len(in.LabelFields)
+	if pc.FilenameLabel != "" {
+		labelCount++
+		if err := process.ValidLabelName(pc.FilenameLabel); err != nil {
+			at("filename_label", err)
+		}
+	}
+	if labelCount > 15 {
+		at("labels", fmt.Errorf("%d labels per stream: Loki accepts at most 15", labelCount))
+	}
+	for k := range in.Labels {
+		if err := process.ValidLabelName(k); err != nil {
+			at("labels", err, k)
+		}
+	}
+	for k := range in.LabelFields {
+		if err := process.ValidLabelName(k); err != nil {
+			at("label_fields", err, k)
+		}
+		if _, dup := in.Labels[k]; dup {
+			at("label_fields", fmt.Errorf("label %q is also a static label", k), k)
+		}
+	}
+	for k := range in.Metadata {
+		if err := process.ValidLabelName(k); err != nil {
+			at("structured_metadata", err, k)
+		}
+	}
+	for j, r := range in.RenameFields {
+		if r.From == "" || r.To == "" {
+			at("rename_fields", errors.New("from and to are both needed"), j)
+		}
+		pc.Renames = append(pc.Renames, process.Rename{From: r.From, To: r.To})
+	}
+	for j, c := range in.DropWhen {
+		pcond := process.Condition{Field: c.Field, Equals: c.Equals, Contains: c.Contains, Missing: c.Missing}
+		if c.Regexp != "" {
+			re, err := regexp.Compile(c.Regexp)
+			if err != nil {
+				at("drop_when", fmt.Errorf("regexp: %w", err), j, "regexp")
+			}
+			pcond.Regexp = re
+		}
+		if c.Equals == nil && c.Contains == "" && c.Regexp == "" && !c.Missing {
+			at("drop_when", errors.New("a condition needs equals, contains, regexp or missing"), j)
+		}
+		pc.DropWhen = append(pc.DropWhen, pcond)
+	}
+	if in.Redact.Patterns != nil {
+		pc.RedactPatterns = *in.Redact.Patterns
+	}
+	if !in.Redact.NoDefaultFields {
+		pc.RedactFields = append(pc.RedactFields, process.DefaultRedactFields...)
+	}
+	for _, fl := range in.Redact.Fields {
+		if fl != "" {
+			pc.RedactFields = append(pc.RedactFields, fl)
+		}
+	}
+	if in.Multiline != nil {
+		if _, err := regexp.Compile(in.Multiline.Pattern); err != nil || in.Multiline.Pattern == "" {
+			at("multiline", fmt.Errorf("pattern %q: must be a valid regular expression", in.Multiline.Pattern), "pattern")
+		}
+		switch in.Multiline.Match {
+		case "", "after", "before":
+		default:
+			at("multiline", fmt.Errorf("match %q: want after or before", in.Multiline.Match), "match")
+		}
+	}
+	return pc, errs
+}

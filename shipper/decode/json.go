@@ -1,0 +1,340 @@
+package decode
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Member is one top-level member of a JSON object.
+type Member struct {
+	// Key is the key as written between its quotes (escapes not resolved).
+	Key []byte
+	// Value is the member's raw JSON value.
+	Value []byte
+}
+
+// KeyIs reports whether the member's key equals name.
+func (m Member) KeyIs(name string) bool {
+	if bytes.IndexByte(m.Key, '\\') < 0 {
+		return string(m.Key) == name
+	}
+	return m.KeyString() == name
+}
+
+// KeyString returns the key with escapes resolved.
+func (m Member) KeyString() string {
+	if bytes.IndexByte(m.Key, '\\') < 0 {
+		return string(m.Key)
+	}
+	s, err := strconv.Unquote(`"` + string(m.Key) + `"`)
+	if err != nil {
+		return string(m.Key)
+	}
+	return s
+}
+
+// SyntaxError is a JSON syntax error at a byte offset.
+type SyntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg) }
+
+// ErrNotObject is returned for valid JSON that is not an object.
+var ErrNotObject = errors.New("JSON value is not an object")
+
+// ParseObject validates line as one JSON object (surrounding whitespace
+// allowed) and appends its top-level members to dst. The members point into
+// line.
+func ParseObject(line []byte, dst []Member) ([]Member, error) {
+	p := parser{b: line}
+	p.ws()
+	if p.i >= len(p.b) {
+		return dst, &SyntaxError{p.i, "empty line"}
+	}
+	if p.b[p.i] != '{' {
+		if err := p.value(0); err != nil {
+			return dst, err
+		}
+		p.ws()
+		if p.i != len(p.b) {
+			return dst, &SyntaxError{p.i, "data after the value"}
+		}
+		return dst, ErrNotObject
+	}
+	p.i++
+	p.ws()
+	if p.peek() == '}' {
+		p.i++
+	} else {
+		for {
+			p.ws()
+			ks := p.i
+			if err := p.str(); err != nil {
+				return dst, err
+			}
+			key := p.b[ks+1 : p.i-1]
+			p.ws()
+			if p.peek() != ':' {
+				return dst, &SyntaxError{p.i, "expected ':'"}
+			}
+			p.i++
+			p.ws()
+			vs := p.i
+			if err := p.value(1); err != nil {
+				return dst, err
+			}
+			dst = append(dst, Member{Key: key, Value: p.b[vs:p.i]})
+			p.ws()
+			switch p.peek() {
+			case ',':
+				p.i++
+				continue
+			case '}':
+				p.i++
+			default:
+				return dst, &SyntaxError{p.i, "expected ',' or '}'"}
+			}
+			break
+		}
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return dst, &SyntaxError{p.i, "data after the object"}
+	}
+	return dst, nil
+}
+
+// Valid reports whether b is one valid JSON value.
+func Valid(b []byte) bool {
+	p := parser{b: b}
+	p.ws()
+	if p.value(0) != nil {
+		return false
+	}
+	p.ws()
+	return p.i == len(p.b)
+}
+
+const maxDepth = 1000
+
+type parser struct {
+	b []byte
+	i int
+}
+
+func (p *parser) peek() byte {
+	if p.i < len(p.b) {
+		return p.b[p.i]
+	}
+	return 0
+}
+
+func (p *parser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) value(depth int) error {
+	if depth > maxDepth {
+		return &SyntaxError{p.i, "nested too deeply"}
+	}
+	switch c := p.peek(); {
+	case c == '"':
+		return p.str()
+	case c == '{':
+		p.i++
+		p.ws()
+		if p.peek() == '}' {
+			p.i++
+			return nil
+		}
+		for {
+			p.ws()
+			if err := p.str(); err != nil {
+				return err
+			}
+			p.ws()
+			if p.peek() != ':' {
+				return &SyntaxError{p.i, "expected ':'"}
+			}
+			p.i++
+			p.ws()
+			if err := p.value(depth + 1); err != nil {
+				return err
+			}
+			p.ws()
+			switch p.peek() {
+			case ',':
+				p.i++
+			case '}':
+				p.i++
+				return nil
+			default:
+				return &SyntaxError{p.i, "expected ',' or '}'"}
+			}
+		}
+	case c == '[':
+		p.i++
+		p.ws()
+		if p.peek() == ']' {
+			p.i++
+			return nil
+		}
+		for {
+			p.ws()
+			if err := p.value(depth + 1); err != nil {
+				return err
+			}
+			p.ws()
+			switch p.peek() {
+			case ',':
+				p.i++
+			case ']':
+				p.i++
+				return nil
+			default:
+				return &SyntaxError{p.i, "expected ',' or ']'"}
+			}
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		return p.num()
+	case c == 't':
+		return p.lit("true")
+	case c == 'f':
+		return p.lit("false")
+	case c == 'n':
+		return p.lit("null")
+	default:
+		return &SyntaxError{p.i, "unexpected character"}
+	}
+}
+
+func (p *parser) lit(s string) error {
+	if !bytes.HasPrefix(p.b[p.i:], []byte(s)) {
+		return &SyntaxError{p.i, "invalid literal"}
+	}
+	p.i += len(s)
+	return nil
+}
+
+func (p *parser) digits() int {
+	n := 0
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+		n++
+	}
+	return n
+}
+
+func (p *parser) num() error {
+	if p.peek() == '-' {
+		p.i++
+	}
+	switch {
+	case p.peek() == '0':
+		p.i++
+	case p.peek() >= '1' && p.peek() <= '9':
+		p.digits()
+	default:
+		return &SyntaxError{p.i, "invalid number"}
+	}
+	if p.peek() == '.' {
+		p.i++
+		if p.digits() == 0 {
+			return &SyntaxError{p.i, "invalid number"}
+		}
+	}
+	if c := p.peek(); c == 'e' || c == 'E' {
+		p.i++
+		if c := p.peek(); c == '+' || c == '-' {
+			p.i++
+		}
+		if p.digits() == 0 {
+			return &SyntaxError{p.i, "invalid number"}
+		}
+	}
+	return nil
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func (p *parser) str() error {
+	if p.peek() != '"' {
+		return &SyntaxError{p.i, "expected string"}
+	}
+	p.i++
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return nil
+		case c == '\\':
+			p.i++
+			if p.i >= len(p.b) {
+				return &SyntaxError{p.i, "unfinished escape"}
+			}
+			switch p.b[p.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.i++
+			case 'u':
+				if p.i+4 >= len(p.b) || !isHex(p.b[p.i+1]) || !isHex(p.b[p.i+2]) || !isHex(p.b[p.i+3]) || !isHex(p.b[p.i+4]) {
+					return &SyntaxError{p.i, "invalid \\u escape"}
+				}
+				p.i += 5
+			default:
+				return &SyntaxError{p.i, "invalid escape"}
+			}
+		case c < 0x20:
+			return &SyntaxError{p.i, "control character in string"}
+		case c < utf8.RuneSelf:
+			p.i++
+		default:
+			r, n := utf8.DecodeRune(p.b[p.i:])
+			if r == utf8.RuneError && n == 1 {
+				return &SyntaxError{p.i, "invalid UTF-8 in string"}
+			}
+			p.i += n
+		}
+	}
+	return &SyntaxError{p.i, "unfinished string"}
+}
+
+// StringValue returns the value of a JSON string, or the raw text of any
+// other scalar (numbers, true, false), and false for null, objects and arrays.
+func StringValue(raw []byte) (string, bool) {
+	if len(raw) == 0 {
+		return "", false
+	}
+	switch raw[0] {
+	case '"':
+		inner := raw[1 : len(raw)-1]
+		if bytes.IndexByte(inner, '\\') < 0 {
+			return string(inner), true
+		}
+		s, err := strconv.Unquote(string(raw))
+		if err != nil {
+			// JSON escapes Go does not know (\/) — resolve the simple way.
+			s, err = strconv.Unquote(string(bytes.ReplaceAll(raw, []byte(`\/`), []byte(`/`))))
+			if err != nil {
+				return string(inner), true
+			}
+		}
+		return s, true
+	case '{', '[', 'n':
+		return "", false
+	default:
+		return string(raw), true
+	}
+}

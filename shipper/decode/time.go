@@ -1,0 +1,156 @@
+package decode
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TimeFormat is one way a timestamp field may be written.
+type TimeFormat struct {
+	name   string
+	layout string // a Go layout, for "layout" formats
+}
+
+// Time formats known by name.
+var (
+	FormatRFC3339 = TimeFormat{name: "rfc3339"}
+	FormatISO8601 = TimeFormat{name: "iso8601"}
+	FormatUnix    = TimeFormat{name: "unix"}
+	FormatUnixMs  = TimeFormat{name: "unix_ms"}
+	FormatUnixUs  = TimeFormat{name: "unix_us"}
+	FormatUnixNs  = TimeFormat{name: "unix_ns"}
+	FormatAuto    = TimeFormat{name: "auto"}
+)
+
+// ParseTimeFormat reads a format name (rfc3339, iso8601, unix, unix_ms,
+// unix_us, unix_ns, auto) or a Go layout such as "02/Jan/2006:15:04:05 -0700".
+func ParseTimeFormat(s string) (TimeFormat, error) {
+	for _, f := range []TimeFormat{FormatRFC3339, FormatISO8601, FormatUnix, FormatUnixMs, FormatUnixUs, FormatUnixNs, FormatAuto} {
+		if s == f.name {
+			return f, nil
+		}
+	}
+	if !strings.Contains(s, "2006") && !strings.Contains(s, "06") {
+		return TimeFormat{}, fmt.Errorf("time format %q: not a known name (rfc3339, iso8601, unix, unix_ms, unix_us, unix_ns, auto) nor a Go layout with a year", s)
+	}
+	return TimeFormat{name: "layout", layout: s}, nil
+}
+
+func (f TimeFormat) String() string {
+	if f.name == "layout" {
+		return f.layout
+	}
+	return f.name
+}
+
+var isoLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02 15:04:05,999999999",
+	"2006-01-02T15:04:05,999999999",
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02 15:04:05.999999999 -0700",
+}
+
+// ParseTime parses a raw JSON value (string or number) with the first
+// format that fits, returning Unix nanoseconds.
+func ParseTime(raw []byte, formats []TimeFormat) (int64, bool) {
+	if len(raw) == 0 {
+		return 0, false
+	}
+	isString := raw[0] == '"'
+	s := string(raw)
+	if isString {
+		v, ok := StringValue(raw)
+		if !ok {
+			return 0, false
+		}
+		s = v
+	}
+	for _, f := range formats {
+		if ns, ok := f.parse(s, isString); ok {
+			return ns, true
+		}
+	}
+	return 0, false
+}
+
+func (f TimeFormat) parse(s string, isString bool) (int64, bool) {
+	switch f.name {
+	case "rfc3339":
+		if !isString {
+			return 0, false
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		return t.UnixNano(), err == nil
+	case "iso8601":
+		if !isString {
+			return 0, false
+		}
+		for _, l := range isoLayouts {
+			if t, err := time.Parse(l, s); err == nil {
+				return t.UnixNano(), true
+			}
+		}
+		return 0, false
+	case "unix":
+		return epoch(s, 1e9)
+	case "unix_ms":
+		return epoch(s, 1e6)
+	case "unix_us":
+		return epoch(s, 1e3)
+	case "unix_ns":
+		return epoch(s, 1)
+	case "auto":
+		if isString {
+			if ns, ok := FormatISO8601.parse(s, true); ok {
+				return ns, true
+			}
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v <= 0 {
+			return 0, false
+		}
+		// By magnitude: seconds until 5e9 (year 2128), then ms, us, ns.
+		switch {
+		case v < 5e9:
+			return epoch(s, 1e9)
+		case v < 5e12:
+			return epoch(s, 1e6)
+		case v < 5e15:
+			return epoch(s, 1e3)
+		default:
+			return epoch(s, 1)
+		}
+	case "layout":
+		if !isString {
+			return 0, false
+		}
+		t, err := time.Parse(f.layout, s)
+		return t.UnixNano(), err == nil
+	}
+	return 0, false
+}
+
+func epoch(s string, unit float64) (int64, bool) {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if unit == 1 {
+			return i, true
+		}
+		if math.Abs(float64(i)) > math.MaxInt64/unit {
+			return 0, false
+		}
+		return i * int64(unit), true
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v*unit) > math.MaxInt64 {
+		return 0, false
+	}
+	whole, frac := math.Modf(v)
+	return int64(whole)*int64(unit) + int64(math.Round(frac*unit)), true
+}

@@ -1,0 +1,161 @@
+package file
+
+import (
+	"sync"
+
+	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/registry"
+)
+
+// Source is one file identity being read. It owns the acknowledgements of
+// the events made from it and commits offsets to the registry in file order.
+type Source struct {
+	id    string
+	path  string // where it was found first: names its stream
+	dev   uint64
+	inode uint64
+	outs  []string
+	reg   *registry.Registry
+	// release is called with the bytes of every completed Ack (memory cap).
+	release func(int64)
+
+	// State is the pipeline's per-file state (multiline buffer, caches).
+	// Only the reading goroutine touches it.
+	State any
+
+	mu        sync.Mutex
+	curPath   string
+	fpLen     int
+	fp        string
+	readOff   int64 // next byte to read; lines before it were handed out
+	committed int64
+	outStart  []int64 // per-output offsets loaded at start
+	pending   []*pendingAck
+	ended     bool // truncated, deleted or released: commits are ignored
+	renamed   bool // its path no longer leads to it
+	drained   bool // at EOF after being renamed
+	running   bool // a goroutine reads it
+	seen      int  // scan generation that last saw it
+	size      int64
+}
+
+type pendingAck struct {
+	ack     *event.Ack
+	done    bool
+	outDone []bool
+}
+
+// ID is the source's registry id.
+func (s *Source) ID() string { return s.id }
+
+// Path is the path the file was first found at; it names the file's stream
+// even after rotation renamed it.
+func (s *Source) Path() string { return s.path }
+
+// CurrentPath is where the file is now.
+func (s *Source) CurrentPath() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.curPath
+}
+
+// OutputOffset is the offset output i had acknowledged when the source was
+// resumed: lines ending at or before it need not be sent to i again.
+func (s *Source) OutputOffset(i int) int64 {
+	if i < len(s.outStart) {
+		return s.outStart[i]
+	}
+	return 0
+}
+
+// NewAck makes and tracks an Ack for events of this source ending at
+// offset; call Arm on it after handing the events out. Acks complete in any
+// order; offsets are committed in file order. Only the reading goroutine
+// calls NewAck, so the queue is in file order.
+func (s *Source) NewAck(offset, bytes int64, counts []int) *event.Ack {
+	a := event.NewAck(s, offset, bytes, counts)
+	s.mu.Lock()
+	s.pending = append(s.pending, &pendingAck{ack: a, outDone: make([]bool, len(s.outs))})
+	s.mu.Unlock()
+	return a
+}
+
+func (s *Source) find(a *event.Ack) *pendingAck {
+	for _, p := range s.pending {
+		if p.ack == a {
+			return p
+		}
+	}
+	return nil
+}
+
+// OutputDone implements event.AckOwner.
+func (s *Source) OutputDone(a *event.Ack, output int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.find(a); p != nil {
+		p.outDone[output] = true
+	}
+}
+
+// AllDone implements event.AckOwner: it advances the committed offset over
+// every completed Ack at the head of the queue.
+func (s *Source) AllDone(a *event.Ack) {
+	s.mu.Lock()
+	if p := s.find(a); p != nil {
+		p.done = true
+	}
+	advanced := false
+	for len(s.pending) > 0 && s.pending[0].done {
+		s.committed = s.pending[0].ack.Offset
+		s.pending[0] = nil
+		s.pending = s.pending[1:]
+		advanced = true
+	}
+	var outs map[string]int64
+	if advanced && len(s.outs) > 1 {
+		outs = make(map[string]int64, len(s.outs))
+		for i, name := range s.outs {
+			off := s.committed
+			for _, p := range s.pending {
+				if !p.outDone[i] {
+					break
+				}
+				off = p.ack.Offset
+			}
+			outs[name] = off
+		}
+	}
+	committed, ended := s.committed, s.ended
+	s.mu.Unlock()
+	if s.release != nil {
+		s.release(a.Bytes)
+	}
+	if advanced && !ended {
+		s.reg.Commit(s.id, committed, outs)
+	}
+}
+
+// Committed returns the committed offset and how many acks are pending.
+func (s *Source) Committed() (int64, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed, len(s.pending)
+}
+
+// ReadOffset is how far the file was read.
+func (s *Source) ReadOffset() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readOff
+}
+
+// Lag is the file's size minus the committed offset, as of the last look.
+func (s *Source) Lag() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.size < s.committed {
+		return 0
+	}
+	return s.size - s.committed
+}

@@ -1,0 +1,525 @@
+package loki
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+
+	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/internal/metrics"
+)
+
+// TLSConfig is the client's TLS setup.
+type TLSConfig struct {
+	CAFile             string
+	CertFile           string
+	KeyFile            string
+	ServerName         string
+	InsecureSkipVerify bool
+}
+
+// Config configures the Loki output.
+type Config struct {
+	Name        string
+	URL         string // the push URL, .../loki/api/v1/push
+	TenantID    string
+	Username    string
+	Password    string
+	BearerToken string
+	TLS         TLSConfig
+	BatchBytes  int
+	BatchWait   time.Duration
+	Parallelism int
+	Timeout     time.Duration
+	MinBackoff  time.Duration
+	MaxBackoff  time.Duration
+}
+
+// Defaults fills zero fields.
+func (c *Config) Defaults() {
+	if c.Name == "" {
+		c.Name = "loki"
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = 1 << 20
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = 500 * time.Millisecond
+	}
+	if c.Parallelism == 0 {
+		c.Parallelism = 4
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 500 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = time.Minute
+	}
+}
+
+// Output is the Loki output.
+type Output struct {
+	cfg    Config
+	index  int
+	client *http.Client
+	m      *metrics.Metrics
+
+	workers []*worker
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	lastErr  error
+	lastTry  time.Time
+	stopping bool
+}
+
+// New returns the output; index is its position among the pipeline's
+// outputs (used to acknowledge events).
+func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
+	cfg.Defaults()
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("loki url: must be an http(s) URL such as http://loki:3100/loki/api/v1/push")
+	}
+	if u.User != nil {
+		return nil, errors.New("loki url: put credentials in username/password, not in the URL")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.Parallelism + 2
+	if u.Scheme == "https" || cfg.TLS != (TLSConfig{}) {
+		tc, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig = tc
+	}
+	o := &Output{cfg: cfg, index: index, m: m, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}}
+	m.OutputUp.WithLabelValues(cfg.Name).Set(1)
+	return o, nil
+}
+
+func tlsConfig(c TLSConfig) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading loki CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("loki CA file %s: no certificate found", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" || c.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading loki client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// Name implements event.Output.
+func (o *Output) Name() string { return o.cfg.Name }
+
+// Start implements event.Output.
+func (o *Output) Start(ctx context.Context) error {
+	o.ctx, o.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	for i := 0; i < o.cfg.Parallelism; i++ {
+		w := &worker{o: o, in: make(chan []*event.Event, 8), reqs: make(chan *request, 1)}
+		o.workers = append(o.workers, w)
+		o.wg.Add(2)
+		go w.batch()
+		go w.send()
+	}
+	return nil
+}
+
+// Send implements event.Output: events go to the worker of their stream.
+func (o *Output) Send(ctx context.Context, events []*event.Event) bool {
+	n := uint64(len(o.workers))
+	if n == 1 {
+		return o.workers[0].enqueue(ctx, events)
+	}
+	parts := make([][]*event.Event, n)
+	for _, ev := range events {
+		i := ev.Stream.Hash % n
+		parts[i] = append(parts[i], ev)
+	}
+	for i, p := range parts {
+		if len(p) > 0 && !o.workers[i].enqueue(ctx, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// Shutdown implements event.Output.
+func (o *Output) Shutdown(ctx context.Context) {
+	if o.cancel == nil {
+		return
+	}
+	o.mu.Lock()
+	o.stopping = true
+	o.mu.Unlock()
+	for _, w := range o.workers {
+		close(w.in)
+	}
+	done := make(chan struct{})
+	go func() { o.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		o.cancel()
+		<-done
+	}
+	o.cancel()
+}
+
+// Ready implements event.Output: the last push succeeded, or, when idle, a
+// probe of Loki's /ready answers.
+func (o *Output) Ready(ctx context.Context) error {
+	o.mu.Lock()
+	err, last := o.lastErr, o.lastTry
+	o.mu.Unlock()
+	if !last.IsZero() && time.Since(last) < 10*time.Second {
+		return err
+	}
+	u, _ := url.Parse(o.cfg.URL)
+	u.Path, u.RawQuery = "/ready", ""
+	req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if rerr != nil {
+		return fmt.Errorf("loki output %s: building probe: %w", o.cfg.Name, rerr)
+	}
+	o.authorize(req)
+	resp, rerr := o.client.Do(req)
+	if rerr != nil {
+		return fmt.Errorf("loki output %s: not reachable", o.cfg.Name)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("loki output %s: /ready answered HTTP %d", o.cfg.Name, resp.StatusCode)
+	}
+	return nil
+}
+
+func (o *Output) authorize(req *http.Request) {
+	if o.cfg.TenantID != "" {
+		req.Header.Set("X-Scope-OrgID", o.cfg.TenantID)
+	}
+	if o.cfg.Username != "" {
+		req.SetBasicAuth(o.cfg.Username, o.cfg.Password)
+	}
+	if o.cfg.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+o.cfg.BearerToken)
+	}
+}
+
+func (o *Output) setState(err error) {
+	o.mu.Lock()
+	o.lastErr, o.lastTry = err, time.Now()
+	o.mu.Unlock()
+	if err == nil {
+		o.m.OutputUp.WithLabelValues(o.cfg.Name).Set(1)
+	} else {
+		o.m.OutputUp.WithLabelValues(o.cfg.Name).Set(0)
+	}
+}
+
+type request struct {
+	streams []*streamBatch
+	events  []*event.Event
+	bytes   int
+	started time.Time
+}
+
+type worker struct {
+	o    *Output
+	in   chan []*event.Event
+	reqs chan *request
+	enc  encoder
+	body []byte
+	comp []byte
+}
+
+func (w *worker) enqueue(ctx context.Context, events []*event.Event) bool {
+	select {
+	case w.in <- events:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// batch collects events into requests by size and age.
+func (w *worker) batch() {
+	defer w.o.wg.Done()
+	defer close(w.reqs)
+	var cur *request
+	var byStream map[*event.Stream]*streamBatch
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		if cur != nil {
+			w.reqs <- cur
+			cur, byStream = nil, nil
+		}
+		timer.Stop()
+	}
+	for {
+		select {
+		case evs, ok := <-w.in:
+			if !ok {
+				flush()
+				return
+			}
+			for _, ev := range evs {
+				if cur == nil {
+					cur = &request{started: time.Now()}
+					byStream = map[*event.Stream]*streamBatch{}
+					timer.Reset(w.o.cfg.BatchWait)
+				}
+				sb := byStream[ev.Stream]
+				if sb == nil {
+					sb = &streamBatch{stream: ev.Stream}
+					byStream[ev.Stream] = sb
+					cur.streams = append(cur.streams, sb)
+				}
+				sb.entries = append(sb.entries, ev)
+				cur.events = append(cur.events, ev)
+				cur.bytes += len(ev.Line) + 32
+				if cur.bytes >= w.o.cfg.BatchBytes {
+					flush()
+				}
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+func (w *worker) send() {
+	defer w.o.wg.Done()
+	for req := range w.reqs {
+		w.deliver(req)
+	}
+}
+
+var ignoredRe = regexp.MustCompile(`total ignored: (\d+) out of (\d+)`)
+
+// deliver sends req until it is delivered, permanently rejected, or the
+// output is stopped (then it stays unacknowledged).
+func (w *worker) deliver(req *request) {
+	o := w.o
+	name := o.cfg.Name
+	backoff := o.cfg.MinBackoff
+	for {
+		w.body = w.enc.appendPushRequest(w.body[:0], req.streams)
+		w.comp = s2.EncodeSnappy(w.comp[:cap(w.comp)], w.body)
+		code, msg, err := w.post(w.comp)
+		var reason string
+		switch {
+		case err != nil && o.ctx.Err() != nil:
+			return
+		case err != nil:
+			reason = "network"
+			o.m.Requests.WithLabelValues(name, "error").Inc()
+			o.setState(fmt.Errorf("loki output %s: push failed: %s", name, transportError(err)))
+		default:
+			o.m.Requests.WithLabelValues(name, strconv.Itoa(code/100)+"xx").Inc()
+		}
+		switch {
+		case err != nil:
+		case code == http.StatusNoContent || code == http.StatusOK:
+			o.setState(nil)
+			w.ack(req, "")
+			return
+		case code == http.StatusRequestEntityTooLarge:
+			o.setState(nil)
+			if len(req.events) == 1 {
+				w.ack(req, "too_large")
+				return
+			}
+			a, b := split(req)
+			w.deliver(a)
+			w.deliver(b)
+			return
+		case code == http.StatusBadRequest:
+			// Loki stored the valid entries: never resend. Count what it
+			// rejected, by reason.
+			o.setState(nil)
+			w.countRejected(req, msg)
+			w.ack(req, "-")
+			return
+		case code == http.StatusTooManyRequests:
+			reason = "rate_limited"
+		case code >= 500:
+			reason = "server_error"
+		case code >= 200 && code < 300:
+			reason = "not_stored" // e.g. a blocked tenant's 260: nothing was stored
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			reason = "unauthorized"
+		default:
+			reason = "client_error"
+		}
+		if err == nil {
+			o.setState(fmt.Errorf("loki output %s: push answered HTTP %d", name, code))
+		}
+		o.m.Retries.WithLabelValues(name, reason).Inc()
+		// Full jitter on an exponential backoff.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-o.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, o.cfg.MaxBackoff)
+	}
+}
+
+func transportError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // drop the URL
+	}
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+func (w *worker) post(body []byte) (int, string, error) {
+	o := w.o
+	req, err := http.NewRequestWithContext(o.ctx, http.MethodPost, o.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", fmt.Errorf("building push request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("User-Agent", "outrigger-log-shipper")
+	o.authorize(req)
+	resp, err := o.client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, string(msg), nil
+}
+
+func (w *worker) ack(req *request, dropReason string) {
+	o := w.o
+	name := o.cfg.Name
+	switch dropReason {
+	case "":
+		n := 0
+		for _, ev := range req.events {
+			n += len(ev.Line)
+		}
+		o.m.ShippedLines.WithLabelValues(name).Add(float64(len(req.events)))
+		o.m.ShippedBytes.WithLabelValues(name).Add(float64(n))
+	case "-": // counted by the caller
+	default:
+		o.m.Dropped.WithLabelValues(name, dropReason).Add(float64(len(req.events)))
+	}
+	o.m.BatchDuration.WithLabelValues(name).Observe(time.Since(req.started).Seconds())
+	for _, ev := range req.events {
+		ev.Ack.Done(o.index)
+	}
+}
+
+// countRejected counts the entries a 400 rejected, by reason, and the rest
+// as shipped.
+func (w *worker) countRejected(req *request, msg string) {
+	o := w.o
+	name := o.cfg.Name
+	reasons := map[string]int{}
+	listed := 0
+	for _, line := range strings.Split(msg, "\n") {
+		r := rejectReason(line)
+		if r == "" {
+			continue
+		}
+		reasons[r]++
+		listed++
+	}
+	total := len(req.events)
+	ignored := listed
+	if m := ignoredRe.FindStringSubmatch(msg); m != nil {
+		ignored, _ = strconv.Atoi(m[1])
+	} else if listed == 0 {
+		ignored = total // a whole-request 400 such as bad labels
+		reasons["invalid"] = total
+	}
+	ignored = min(ignored, total)
+	if ignored > listed && listed > 0 {
+		reasons["other"] += ignored - listed
+	}
+	for r, n := range reasons {
+		o.m.Dropped.WithLabelValues(name, r).Add(float64(n))
+	}
+	o.m.ShippedLines.WithLabelValues(name).Add(float64(total - ignored))
+}
+
+func rejectReason(line string) string {
+	switch {
+	case strings.Contains(line, "too far behind"):
+		return "too_far_behind"
+	case strings.Contains(line, "timestamp too old"):
+		return "too_old"
+	case strings.Contains(line, "timestamp too new"):
+		return "too_new"
+	case strings.Contains(line, "Max entry size") || strings.Contains(line, "line too long"):
+		return "line_too_long"
+	case strings.Contains(line, "labels"):
+		return "invalid_labels"
+	case strings.Contains(line, "entry for stream") || strings.Contains(line, "ignored, reason"):
+		return "other"
+	}
+	return ""
+}
+
+// split halves a request, keeping each stream's order.
+func split(req *request) (*request, *request) {
+	half := len(req.events) / 2
+	return subRequest(req, req.events[:half]), subRequest(req, req.events[half:])
+}
+
+func subRequest(req *request, events []*event.Event) *request {
+	r := &request{started: req.started, events: events}
+	by := map[*event.Stream]*streamBatch{}
+	for _, ev := range events {
+		sb := by[ev.Stream]
+		if sb == nil {
+			sb = &streamBatch{stream: ev.Stream}
+			by[ev.Stream] = sb
+			r.streams = append(r.streams, sb)
+		}
+		sb.entries = append(sb.entries, ev)
+		r.bytes += len(ev.Line) + 32
+	}
+	return r
+}

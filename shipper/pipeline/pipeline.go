@@ -1,0 +1,341 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/shipper/decode"
+	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/input/file"
+	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/process"
+	"github.com/outrigger/outrigger/shipper/registry"
+)
+
+// Input is one file input with its processing.
+type Input struct {
+	File      file.Config
+	Processor *process.Processor
+	Multiline *decode.MultilineConfig
+}
+
+// Config configures a pipeline.
+type Config struct {
+	Inputs          []Input
+	Outputs         []event.Output
+	RegistryPath    string
+	RegistryFlush   time.Duration
+	MemoryLimit     int64
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+	Metrics         *metrics.Metrics
+}
+
+// Pipeline runs inputs into outputs.
+type Pipeline struct {
+	cfg     Config
+	reg     *registry.Registry
+	budget  *budget
+	tailers []*file.Tailer
+	m       *metrics.Metrics
+	log     *slog.Logger
+}
+
+// eventOverhead is what one event costs beyond its line, for the memory cap.
+const eventOverhead = 160
+
+// New opens the registry and builds the inputs.
+func New(cfg Config) (*Pipeline, error) {
+	if len(cfg.Outputs) == 0 {
+		return nil, errors.New("pipeline: no output")
+	}
+	if cfg.RegistryFlush == 0 {
+		cfg.RegistryFlush = time.Second
+	}
+	if cfg.MemoryLimit == 0 {
+		cfg.MemoryLimit = 32 << 20
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	reg, err := registry.Open(cfg.RegistryPath)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{cfg: cfg, reg: reg, m: cfg.Metrics, log: cfg.Logger}
+	p.budget = newBudget(cfg.MemoryLimit, func(n int64) { p.m.BufferedBytes.Set(float64(n)) })
+	p.m.BufferLimit.Set(float64(cfg.MemoryLimit))
+	names := make([]string, len(cfg.Outputs))
+	for i, o := range cfg.Outputs {
+		names[i] = o.Name()
+	}
+	for _, in := range cfg.Inputs {
+		fc := in.File
+		fc.Outputs, fc.Registry, fc.Release = names, reg, p.budget.release
+		fc.Logger, fc.Metrics = cfg.Logger, cfg.Metrics
+		h := &handler{p: p, proc: in.Processor, multiline: in.Multiline}
+		fc.Handler = h.handle
+		p.tailers = append(p.tailers, file.New(fc))
+	}
+	return p, nil
+}
+
+// Registry returns the pipeline's registry.
+func (p *Pipeline) Registry() *registry.Registry { return p.reg }
+
+// Run runs until ctx ends, then drains the outputs within the shutdown
+// timeout and saves the registry.
+func (p *Pipeline) Run(ctx context.Context) error {
+	for i, o := range p.cfg.Outputs {
+		if err := o.Start(ctx); err != nil {
+			for _, started := range p.cfg.Outputs[:i] {
+				started.Shutdown(ctx)
+			}
+			return fmt.Errorf("starting output %s: %w", o.Name(), err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, t := range p.tailers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(ctx)
+		}()
+	}
+	flushDone := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		tick := time.NewTicker(p.cfg.RegistryFlush)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := p.reg.Save(); err != nil {
+					p.log.Error("saving registry", "err", err)
+				}
+			}
+		}
+	}()
+	<-ctx.Done()
+	wg.Wait()
+	<-flushDone
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownTimeout)
+	defer cancel()
+	var owg sync.WaitGroup
+	for _, o := range p.cfg.Outputs {
+		owg.Add(1)
+		go func() {
+			defer owg.Done()
+			o.Shutdown(drain)
+		}()
+	}
+	owg.Wait()
+	if err := p.reg.Save(); err != nil {
+		return fmt.Errorf("saving registry at shutdown: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether every output can deliver.
+func (p *Pipeline) Ready(ctx context.Context) error {
+	var errs []error
+	for _, o := range p.cfg.Outputs {
+		if err := o.Ready(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type sourceState struct {
+	proc    *process.State
+	grouper *decode.Grouper
+}
+
+type handler struct {
+	p         *Pipeline
+	proc      *process.Processor
+	multiline *decode.MultilineConfig
+}
+
+type pending struct {
+	data              []byte
+	offset, end       int64
+	truncated, repair bool
+}
+
+// handle processes one read of a file; it runs on the file's goroutine.
+func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Line, eof bool) error {
+	st, _ := src.State.(*sourceState)
+	if st == nil {
+		st = &sourceState{proc: h.proc.NewState(src.Path())}
+		if h.multiline != nil {
+			st.grouper = decode.NewGrouper(*h.multiline)
+		}
+		src.State = st
+	}
+	m := h.p.m
+	now := time.Now()
+	var recs []pending
+	if eof {
+		if st.grouper == nil {
+			return nil
+		}
+		st.grouper.Tick(now, func(g decode.Group) {
+			recs = append(recs, pending{data: append([]byte(nil), g.Data...), offset: g.Offset, end: g.End, truncated: g.Truncated})
+		})
+		if len(recs) == 0 {
+			return nil
+		}
+		return h.dispatch(ctx, src, st, recs, recs[len(recs)-1].end)
+	}
+	m.ReadLines.Add(float64(len(lines)))
+	recs = make([]pending, 0, len(lines))
+	for _, l := range lines {
+		if l.Truncated {
+			m.Truncated.Inc()
+		}
+		if l.Repaired {
+			m.RepairedUTF8.Inc()
+		}
+		if st.grouper != nil {
+			st.grouper.Add(l.Data, l.Offset, l.End, now, func(g decode.Group) {
+				recs = append(recs, pending{data: append([]byte(nil), g.Data...), offset: g.Offset, end: g.End, truncated: g.Truncated})
+			})
+			continue
+		}
+		recs = append(recs, pending{data: l.Data, offset: l.Offset, end: l.End, truncated: l.Truncated})
+	}
+	commit := lines[len(lines)-1].End
+	if st.grouper != nil {
+		if open, start := st.grouper.Pending(); open {
+			commit = start
+		}
+	}
+	return h.dispatch(ctx, src, st, recs, commit)
+}
+
+// dispatch makes events of records, hands them to the outputs and tracks
+// their acknowledgement up to commit.
+func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceState, recs []pending, commit int64) error {
+	p := h.p
+	m := p.m
+	size := int64(0)
+	for _, r := range recs {
+		size += int64(len(r.data)) + eventOverhead
+	}
+	if err := p.budget.acquire(ctx, size); err != nil {
+		return err
+	}
+	events := make([]event.Event, len(recs))
+	ptrs := make([]*event.Event, 0, len(recs))
+	ends := make([]int64, 0, len(recs))
+	buf := make([]byte, 0, size)
+	path := src.Path()
+	for i, r := range recs {
+		ev := &events[i]
+		if len(r.data) == 0 {
+			m.Dropped.WithLabelValues("none", "empty").Inc()
+			continue
+		}
+		if h.proc.Process(st.proc, r.data, ev) == process.Drop {
+			m.Dropped.WithLabelValues("none", "condition").Inc()
+			continue
+		}
+		if r.truncated {
+			ev.Metadata = append(ev.Metadata, event.Label{Name: "truncated", Value: "true"})
+		}
+		start := len(buf)
+		buf = append(buf, ev.Line...)
+		ev.Line = buf[start:len(buf):len(buf)]
+		ev.Source, ev.Offset = path, r.offset
+		ptrs = append(ptrs, ev)
+		ends = append(ends, r.end)
+	}
+	outs := p.cfg.Outputs
+	counts := make([]int, len(outs))
+	perOut := make([][]*event.Event, len(outs))
+	for i := range outs {
+		skip := src.OutputOffset(i)
+		if len(ends) == 0 || ends[0] > skip {
+			perOut[i], counts[i] = ptrs, len(ptrs)
+			continue
+		}
+		for j, ev := range ptrs {
+			if ends[j] > skip {
+				perOut[i] = append(perOut[i], ev)
+			}
+		}
+		counts[i] = len(perOut[i])
+	}
+	ack := src.NewAck(commit, size, counts)
+	for _, ev := range ptrs {
+		ev.Ack = ack
+	}
+	for i, o := range outs {
+		if counts[i] > 0 && !o.Send(ctx, perOut[i]) {
+			return ctx.Err()
+		}
+	}
+	ack.Arm()
+	return nil
+}
+
+// Collector reports per-file lag and the registry's age at every scrape.
+func (p *Pipeline) Collector() prometheus.Collector { return &collector{p: p} }
+
+var (
+	lagDesc = prometheus.NewDesc("log_shipper_file_lag_bytes",
+		"Bytes of a file not yet acknowledged by every output (the 50 most lagging files; the rest summed as path=\"other\").",
+		[]string{"path"}, nil)
+	registryAgeDesc = prometheus.NewDesc("log_shipper_registry_age_seconds",
+		"Seconds since the registry of offsets was last written.", nil, nil)
+)
+
+type collector struct{ p *Pipeline }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- lagDesc
+	ch <- registryAgeDesc
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	type lag struct {
+		path string
+		n    int64
+	}
+	var lags []lag
+	for _, t := range c.p.tailers {
+		for _, s := range t.Sources() {
+			lags = append(lags, lag{s.CurrentPath(), s.Lag()})
+		}
+	}
+	sort.Slice(lags, func(i, j int) bool { return lags[i].n > lags[j].n })
+	byPath := map[string]int64{}
+	var other int64
+	for i, l := range lags {
+		if i < 50 {
+			byPath[l.path] += l.n
+		} else {
+			other += l.n
+		}
+	}
+	for path, n := range byPath {
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(n), path)
+	}
+	if len(lags) > 50 {
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(other), "other")
+	}
+	if saved := c.p.reg.SavedAt(); !saved.IsZero() {
+		ch <- prometheus.MustNewConstMetric(registryAgeDesc, prometheus.GaugeValue, time.Since(saved).Seconds())
+	}
+}

@@ -1,0 +1,448 @@
+package process
+
+import (
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/outrigger/outrigger/shipper/decode"
+	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/internal/metrics"
+)
+
+// Condition drops a line when its field matches (all set parts must hold).
+type Condition struct {
+	Field    string
+	Equals   *string
+	Contains string
+	Regexp   *regexp.Regexp
+	Missing  bool
+}
+
+// Rename renames a top-level field.
+type Rename struct{ From, To string }
+
+// Config is a validated processing configuration.
+type Config struct {
+	// JSON decodes lines as ndjson; otherwise lines are shipped as they are.
+	JSON bool
+	// Target puts the decoded document under this key ("" = at the root).
+	Target string
+	// AddErrorKey adds error.message / error.type to lines that are not
+	// JSON objects (they are then shipped as {"message": line, "error": ...}).
+	AddErrorKey bool
+	// MessageKey is the key holding the message of a JSON line: a line that
+	// is not JSON is put under it when AddErrorKey is set.
+	MessageKey string
+	// OverwriteKeys lets static fields replace keys the line already has.
+	OverwriteKeys bool
+
+	TimestampField string
+	TimeFormats    []decode.TimeFormat
+
+	StaticLabels   map[string]string
+	FilenameLabel  string
+	LabelFields    map[string]string // label name -> field
+	MaxLabelValues int
+	MetadataFields map[string]string // metadata name -> field
+
+	StaticFields map[string]string
+	DropFields   []string
+	Renames      []Rename
+	DropWhen     []Condition
+
+	RedactPatterns bool
+	RedactFields   []string
+
+	Metrics *metrics.Metrics
+	// Now is the clock for the read-time fallback (time.Now when nil).
+	Now func() time.Time
+}
+
+// Processor applies a Config; it is shared by every file, each with its own State.
+type Processor struct {
+	cfg        Config
+	redact     *Redactor
+	statics    []decode.Member
+	dropKeys   map[string]bool
+	labelNames []string // dynamic label names, sorted
+
+	mu     sync.Mutex
+	values map[string]map[string]bool // per dynamic label: values admitted
+}
+
+// New returns a Processor.
+func New(cfg Config) *Processor {
+	if cfg.MaxLabelValues == 0 {
+		cfg.MaxLabelValues = 50
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.TimeFormats) == 0 {
+		cfg.TimeFormats = []decode.TimeFormat{decode.FormatAuto}
+	}
+	p := &Processor{cfg: cfg, redact: NewRedactor(cfg.RedactPatterns, cfg.RedactFields),
+		dropKeys: map[string]bool{}, values: map[string]map[string]bool{}}
+	keys := make([]string, 0, len(cfg.StaticFields))
+	for k := range cfg.StaticFields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p.statics = append(p.statics, decode.Member{Key: []byte(jsonEscape(k)), Value: strconv.AppendQuote(nil, cfg.StaticFields[k])})
+	}
+	for _, k := range cfg.DropFields {
+		p.dropKeys[k] = true
+	}
+	for name := range cfg.LabelFields {
+		p.labelNames = append(p.labelNames, name)
+		p.values[name] = map[string]bool{}
+	}
+	sort.Strings(p.labelNames)
+	return p
+}
+
+func jsonEscape(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// State is one file's processing state.
+type State struct {
+	static  []event.Label // static labels + filename
+	streams map[string]*event.Stream
+	members []decode.Member
+	key     []byte
+	vals    []string
+	scratch []byte
+}
+
+// NewState returns the state for the file whose stream is named by path.
+func (p *Processor) NewState(path string) *State {
+	st := &State{streams: map[string]*event.Stream{}}
+	for k, v := range p.cfg.StaticLabels {
+		st.static = append(st.static, event.Label{Name: k, Value: v})
+	}
+	if p.cfg.FilenameLabel != "" {
+		st.static = append(st.static, event.Label{Name: p.cfg.FilenameLabel, Value: path})
+	}
+	return st
+}
+
+// Result says what became of a line.
+type Result int
+
+const (
+	// Keep: ship the event.
+	Keep Result = iota
+	// Drop: a drop condition matched.
+	Drop
+)
+
+// Process fills ev from line (Line, TimeNs, Stream, Metadata). line must
+// stay valid as long as ev is used, unless the processor rewrote it.
+func (p *Processor) Process(st *State, line []byte, ev *event.Event) Result {
+	m := p.cfg.Metrics
+	members := st.members[:0]
+	var err error
+	isJSON := false
+	if p.cfg.JSON {
+		members, err = decode.ParseObject(line, members)
+		isJSON = err == nil
+		if !isJSON {
+			members = members[:0]
+			if m != nil {
+				m.DecodeErrors.Inc()
+			}
+		}
+	}
+	st.members = members
+	// Timestamp.
+	ev.TimeNs = 0
+	if isJSON && p.cfg.TimestampField != "" {
+		if v := find(members, p.cfg.TimestampField); v != nil {
+			if ns, ok := decode.ParseTime(v, p.cfg.TimeFormats); ok {
+				ev.TimeNs = ns
+			}
+		}
+	}
+	fallback := ev.TimeNs == 0
+	if fallback {
+		ev.TimeNs = p.cfg.Now().UnixNano()
+		if m != nil {
+			m.TimeFallback.Inc()
+		}
+	}
+	// Drop conditions.
+	for i := range p.cfg.DropWhen {
+		if p.matches(&p.cfg.DropWhen[i], members, isJSON, line) {
+			return Drop
+		}
+	}
+	// Labels and metadata.
+	ev.Stream = p.stream(st, members)
+	ev.Metadata = ev.Metadata[:0]
+	for name, field := range p.cfg.MetadataFields {
+		if v := find(members, field); v != nil {
+			if s, ok := decode.StringValue(v); ok && s != "" {
+				ev.Metadata = append(ev.Metadata, event.Label{Name: name, Value: s})
+			}
+		}
+	}
+	if len(ev.Metadata) > 1 {
+		sort.Slice(ev.Metadata, func(i, j int) bool { return ev.Metadata[i].Name < ev.Metadata[j].Name })
+	}
+	if fallback {
+		ev.Metadata = append(ev.Metadata, event.Label{Name: "timestamp_fallback", Value: "read_time"})
+	}
+	// Edits.
+	out := line
+	redactions := 0
+	switch {
+	case isJSON:
+		out, redactions = p.edit(st, line, members)
+	case p.cfg.JSON && p.cfg.AddErrorKey:
+		key := p.cfg.MessageKey
+		if key == "" {
+			key = "message"
+		}
+		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: strconv.AppendQuote(nil, string(line))},
+			{Key: []byte("error"), Value: []byte(`{"message":"line is not a JSON object","type":"json"}`)}}
+		out = AppendObject(nil, append(doc, p.statics...))
+	}
+	out, k := p.redact.Patterns(out)
+	redactions += k
+	if redactions > 0 && m != nil {
+		m.Redactions.Add(float64(redactions))
+	}
+	ev.Line = out
+	return Keep
+}
+
+// edit applies field edits and key redaction; it returns line itself when
+// nothing changed.
+func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byte, int) {
+	changed := false
+	redactions := 0
+	if len(p.dropKeys) > 0 || len(p.cfg.Renames) > 0 {
+		kept := members[:0]
+		for _, mb := range members {
+			key := mb.KeyString()
+			if p.dropKeys[key] {
+				changed = true
+				continue
+			}
+			for _, r := range p.cfg.Renames {
+				if key == r.From {
+					mb.Key = []byte(jsonEscape(r.To))
+					changed = true
+				}
+			}
+			kept = append(kept, mb)
+		}
+		members = kept
+	}
+	if p.redact.Fields() && p.redact.MayHaveField(line) {
+		for i, mb := range members {
+			if p.redact.IsField(mb.KeyString()) {
+				members[i].Value = []byte(`"` + Redacted + `"`)
+				redactions++
+				continue
+			}
+			if v, k := p.redact.RedactValue(mb.Value); k > 0 {
+				members[i].Value = v
+				redactions += k
+			}
+		}
+		changed = changed || redactions > 0
+	}
+	if len(p.statics) > 0 {
+		for _, s := range p.statics {
+			if i := indexOf(members, string(s.Key)); i >= 0 {
+				if p.cfg.OverwriteKeys && p.cfg.Target == "" {
+					members[i].Value = s.Value
+					changed = true
+				}
+				continue
+			}
+			if p.cfg.Target == "" {
+				members = append(members, s)
+				changed = true
+			}
+		}
+	}
+	if p.cfg.Target != "" {
+		inner := AppendObject(st.scratch[:0], members)
+		doc := []decode.Member{{Key: []byte(jsonEscape(p.cfg.Target)), Value: inner}}
+		doc = append(doc, p.statics...)
+		return AppendObject(nil, doc), redactions
+	}
+	if !changed {
+		return line, redactions
+	}
+	return AppendObject(nil, members), redactions
+}
+
+func indexOf(members []decode.Member, key string) int {
+	for i, m := range members {
+		if m.KeyIs(key) {
+			return i
+		}
+	}
+	return -1
+}
+
+// AppendObject appends the JSON object made of members to dst.
+func AppendObject(dst []byte, members []decode.Member) []byte {
+	dst = append(dst, '{')
+	for i, m := range members {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, m.Key...)
+		dst = append(dst, '"', ':')
+		dst = append(dst, m.Value...)
+	}
+	return append(dst, '}')
+}
+
+// find returns the raw value of a field: a top-level key, or a dotted path
+// into nested objects (error.type).
+func find(members []decode.Member, field string) []byte {
+	for _, m := range members {
+		if m.KeyIs(field) {
+			return m.Value
+		}
+	}
+	if dot := strings.IndexByte(field, '.'); dot > 0 {
+		for _, m := range members {
+			if m.KeyIs(field[:dot]) && len(m.Value) > 0 && m.Value[0] == '{' {
+				inner, err := decode.ParseObject(m.Value, nil)
+				if err == nil {
+					return find(inner, field[dot+1:])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Processor) matches(c *Condition, members []decode.Member, isJSON bool, line []byte) bool {
+	var v []byte
+	if c.Field == "" || c.Field == "line" && !isJSON {
+		v = strconv.AppendQuote(nil, string(line))
+	} else {
+		v = find(members, c.Field)
+	}
+	if c.Missing {
+		return v == nil
+	}
+	if v == nil {
+		return false
+	}
+	s, ok := decode.StringValue(v)
+	if !ok {
+		s = string(v)
+	}
+	if c.Equals != nil && s != *c.Equals {
+		return false
+	}
+	if c.Contains != "" && !strings.Contains(s, c.Contains) {
+		return false
+	}
+	if c.Regexp != nil && !c.Regexp.MatchString(s) {
+		return false
+	}
+	return true
+}
+
+// stream returns the interned stream of a line: static labels plus the
+// bounded values of the label fields.
+func (p *Processor) stream(st *State, members []decode.Member) *event.Stream {
+	st.key = st.key[:0]
+	st.vals = st.vals[:0]
+	for _, name := range p.labelNames {
+		val := ""
+		if v := find(members, p.cfg.LabelFields[name]); v != nil {
+			val, _ = decode.StringValue(v)
+		}
+		st.vals = append(st.vals, val)
+		st.key = append(st.key, val...)
+		st.key = append(st.key, 0xff)
+	}
+	if s, ok := st.streams[string(st.key)]; ok {
+		return s
+	}
+	labels := append([]event.Label(nil), st.static...)
+	for i, name := range p.labelNames {
+		if v := p.bound(name, st.vals[i]); v != "" {
+			labels = append(labels, event.Label{Name: name, Value: v})
+		}
+	}
+	s := NewStream(labels)
+	if len(st.streams) < 10000 {
+		st.streams[string(st.key)] = s
+	}
+	return s
+}
+
+// bound admits a label value up to MaxLabelValues distinct values per label;
+// later ones become "other", so a label never explodes Loki's streams.
+func (p *Processor) bound(name, v string) string {
+	if v == "" {
+		return ""
+	}
+	if len(v) > 128 {
+		return "other"
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	vals := p.values[name]
+	if vals[v] {
+		return v
+	}
+	if len(vals) >= p.cfg.MaxLabelValues {
+		return "other"
+	}
+	vals[v] = true
+	return v
+}
+
+// NewStream renders labels (sorted by name) as a Loki selector.
+func NewStream(labels []event.Label) *event.Stream {
+	sort.Slice(labels, func(i, j int) bool { return labels[i].Name < labels[j].Name })
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, l := range labels {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(l.Name)
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(l.Value))
+	}
+	b.WriteByte('}')
+	h := fnv.New64a()
+	h.Write([]byte(b.String()))
+	return &event.Stream{Labels: b.String(), Hash: h.Sum64(), Pairs: labels}
+}
+
+// ValidLabelName reports whether s is a valid Prometheus/Loki label name.
+func ValidLabelName(s string) error {
+	if s == "" {
+		return fmt.Errorf("label name is empty")
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return fmt.Errorf("label name %q: only letters, digits and _ (not first) are allowed", s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+package process
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/outrigger/outrigger/shipper/decode"
+)
+
+// Redacted replaces every secret.
+const Redacted = "[REDACTED]"
+
+// DefaultRedactFields are keys whose values are always secrets.
+var DefaultRedactFields = []string{"password", "passwd", "secret", "client_secret", "api_key", "apikey",
+	"access_token", "refresh_token", "authorization", "token", "x-api-key", "cookie", "set-cookie"}
+
+// Redactor removes secrets from lines: OpenAI-style keys (sk-...), bearer
+// tokens, passwords in URLs, and the values of configured keys at any depth.
+type Redactor struct {
+	patterns bool
+	fields   map[string]bool
+	needles  [][]byte
+}
+
+// NewRedactor returns a Redactor; patterns enables the built-in patterns.
+func NewRedactor(patterns bool, fields []string) *Redactor {
+	r := &Redactor{patterns: patterns, fields: map[string]bool{}}
+	for _, f := range fields {
+		lf := strings.ToLower(f)
+		if r.fields[lf] {
+			continue
+		}
+		r.fields[lf] = true
+		// Prefilter: the key as written, lower case and capitalised.
+		r.needles = append(r.needles, []byte(`"`+lf+`"`), []byte(`"`+strings.ToUpper(lf[:1])+lf[1:]+`"`), []byte(`"`+strings.ToUpper(lf)+`"`))
+	}
+	return r
+}
+
+// Fields reports whether the redactor looks at keys at all.
+func (r *Redactor) Fields() bool { return len(r.fields) > 0 }
+
+// MayHaveField is a cheap check whether line may hold a configured key.
+func (r *Redactor) MayHaveField(line []byte) bool {
+	for _, n := range r.needles {
+		if bytes.Contains(line, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsField reports whether key's value is to be redacted.
+func (r *Redactor) IsField(key string) bool { return r.fields[strings.ToLower(key)] }
+
+// RedactValue redacts configured keys inside a raw JSON value (objects and
+// arrays at any depth); it returns the value and how many were redacted.
+func (r *Redactor) RedactValue(raw []byte) ([]byte, int) {
+	if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') || !r.MayHaveField(raw) {
+		return raw, 0
+	}
+	if raw[0] == '[' {
+		return r.redactArray(raw)
+	}
+	members, err := decode.ParseObject(raw, nil)
+	if err != nil {
+		return raw, 0
+	}
+	n := 0
+	for i, m := range members {
+		if r.IsField(m.KeyString()) {
+			members[i].Value = []byte(`"` + Redacted + `"`)
+			n++
+			continue
+		}
+		v, k := r.RedactValue(m.Value)
+		members[i].Value = v
+		n += k
+	}
+	if n == 0 {
+		return raw, 0
+	}
+	return AppendObject(nil, members), n
+}
+
+func (r *Redactor) redactArray(raw []byte) ([]byte, int) {
+	// Arrays of objects: wrap each element through the object path.
+	var out []byte
+	n := 0
+	items, ok := splitArray(raw)
+	if !ok {
+		return raw, 0
+	}
+	out = append(out, '[')
+	for i, it := range items {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		v, k := r.RedactValue(it)
+		n += k
+		out = append(out, v...)
+	}
+	out = append(out, ']')
+	if n == 0 {
+		return raw, 0
+	}
+	return out, n
+}
+
+func splitArray(raw []byte) ([][]byte, bool) {
+	// Reuse the object parser by wrapping elements as members.
+	var items [][]byte
+	inner := bytes.TrimSpace(raw[1 : len(raw)-1])
+	if len(inner) == 0 {
+		return nil, true
+	}
+	depth, inStr, esc, start := 0, false, false, 0
+	for i, c := range inner {
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		case c == ',' && depth == 0:
+			items = append(items, bytes.TrimSpace(inner[start:i]))
+			start = i + 1
+		}
+	}
+	items = append(items, bytes.TrimSpace(inner[start:]))
+	return items, depth == 0 && !inStr
+}
+
+// Patterns redacts the built-in patterns in line, returning the line (a new
+// slice when anything changed) and how many secrets were replaced.
+func (r *Redactor) Patterns(line []byte) ([]byte, int) {
+	if !r.patterns {
+		return line, 0
+	}
+	n := 0
+	var k int
+	if bytes.Contains(line, []byte("sk-")) {
+		line, k = redactSK(line)
+		n += k
+	}
+	if bytes.Contains(line, []byte("earer")) || bytes.Contains(line, []byte("EARER")) {
+		line, k = redactBearer(line)
+		n += k
+	}
+	if bytes.Contains(line, []byte("://")) {
+		line, k = redactURLPasswords(line)
+		n += k
+	}
+	return line, n
+}
+
+func isKeyChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+func isTokenChar(c byte) bool {
+	return isKeyChar(c) || c == '.' || c == '~' || c == '+' || c == '/' || c == '='
+}
+
+// redactSK replaces API keys like sk-..., sk-proj-..., sk-ant-... (at least
+// 16 characters after "sk-") with sk-[REDACTED].
+func redactSK(line []byte) ([]byte, int) {
+	var out []byte
+	n, last := 0, 0
+	for i := 0; i+3 <= len(line); {
+		j := bytes.Index(line[i:], []byte("sk-"))
+		if j < 0 {
+			break
+		}
+		start := i + j
+		end := start + 3
+		for end < len(line) && isKeyChar(line[end]) {
+			end++
+		}
+		if (start == 0 || !isKeyChar(line[start-1])) && end-start-3 >= 16 {
+			out = append(out, line[last:start+3]...)
+			out = append(out, Redacted...)
+			last, n = end, n+1
+		}
+		i = end
+	}
+	if n == 0 {
+		return line, 0
+	}
+	return append(out, line[last:]...), n
+}
+
+// redactBearer replaces the token after "Bearer " (any case).
+func redactBearer(line []byte) ([]byte, int) {
+	var out []byte
+	n, last := 0, 0
+	for i := 0; i+7 <= len(line); i++ {
+		if (line[i] != 'b' && line[i] != 'B') || !bytes.EqualFold(line[i:i+6], []byte("bearer")) || (i > 0 && isKeyChar(line[i-1])) {
+			continue
+		}
+		j := i + 6
+		if j >= len(line) || (line[j] != ' ' && line[j] != '\t') {
+			continue
+		}
+		for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
+			j++
+		}
+		end := j
+		for end < len(line) && isTokenChar(line[end]) {
+			end++
+		}
+		if end-j < 8 || bytes.HasPrefix(line[j:end], []byte(Redacted)) {
+			continue
+		}
+		out = append(out, line[last:j]...)
+		out = append(out, Redacted...)
+		last, n, i = end, n+1, end-1
+	}
+	if n == 0 {
+		return line, 0
+	}
+	return append(out, line[last:]...), n
+}
+
+// redactURLPasswords replaces the password of scheme://user:password@host.
+func redactURLPasswords(line []byte) ([]byte, int) {
+	var out []byte
+	n, last := 0, 0
+	for i := 0; i < len(line); {
+		j := bytes.Index(line[i:], []byte("://"))
+		if j < 0 {
+			break
+		}
+		start := i + j + 3
+		colon, at := -1, -1
+	scan:
+		for k := start; k < len(line); k++ {
+			switch line[k] {
+			case ':':
+				if colon < 0 {
+					colon = k
+				}
+			case '@':
+				at = k
+				break scan
+			case '/', '"', ' ', '\\', '?', '#', '\t', '\'':
+				break scan
+			}
+		}
+		if colon > start && at > colon+1 && string(line[colon+1:at]) != Redacted {
+			out = append(out, line[last:colon+1]...)
+			out = append(out, Redacted...)
+			last, n = at, n+1
+			i = at
+			continue
+		}
+		i = start
+	}
+	if n == 0 {
+		return line, 0
+	}
+	return append(out, line[last:]...), n
+}
