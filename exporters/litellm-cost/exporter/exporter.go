@@ -122,17 +122,25 @@ func (e *Exporter) Refresh(ctx context.Context) {
 	prev := *e.snap
 	e.mu.RUnlock()
 	next := prev
-	next.dbErr, next.missing = nil, nil
 
-	if err := e.ensureConn(ctx); err != nil {
-		next.dbErr = err
-		for _, p := range []*error{&next.budgets.err, &next.usage.err, &next.tags.err, &next.spend.err} {
-			*p = err
+	// A connection that broke since the last refresh is only noticed when a
+	// query fails on it: then reconnect (and read the schema again) at once.
+	for attempt := 0; attempt < 2; attempt++ {
+		next.dbErr, next.missing = nil, nil
+		hadConn := e.conn != nil
+		if err := e.ensureConn(ctx); err != nil {
+			next.dbErr = err
+			for _, p := range []*error{&next.budgets.err, &next.usage.err, &next.tags.err, &next.spend.err} {
+				*p = err
+			}
+			break
 		}
-	} else {
 		next.schema = e.schema
 		next.missing = e.schema.Missing(litellm.ReadinessTables()...)
 		e.refreshParts(ctx, &next)
+		if !hadConn || e.conn != nil || ctx.Err() != nil {
+			break
+		}
 	}
 	next.at = e.cfg.Now()
 	ok := next.dbErr == nil && next.budgets.err == nil && next.usage.err == nil && next.tags.err == nil && next.spend.err == nil
