@@ -1,0 +1,132 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestLoadFileGood(t *testing.T) {
+	f, err := LoadFile("testdata/good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := f.Queries[0]
+	if q.Name != "app_job_queue" || q.TTL != 30*time.Second || q.Timeout != time.Second || q.MinVersionNum != 120000 || q.Line != 10 {
+		t.Errorf("query decoded as %+v", q)
+	}
+	if got := q.Metric(q.Values[1]); got != "pg_app_job_queue_oldest_seconds" {
+		t.Errorf("metric name %q", got)
+	}
+	if am := f.AuthModules["prod"]; am.UserPass.Username != "exporter" || am.Options["sslmode"] != "disable" {
+		t.Errorf("auth module decoded as %+v", am)
+	}
+}
+
+// Bad files fail with errors naming the line.
+func TestLoadFileErrors(t *testing.T) {
+	cases := map[string]string{
+		"bad-unknown-field.yml": "line 4: field valuez not found",
+		"bad-type.yml":          `line 5: query "q": value "one": type must be gauge or counter, not "histogram"`,
+		"bad-duplicate.yml":     `line 5: query "q": name already used by the query at line 2`,
+		"bad-version.yml":       `line 2: query "q": min_server_version: "fourteen": want MAJOR or MAJOR.MINOR`,
+		"bad-auth.yml":          `line 2: auth module "prod": set userpass.password or userpass.password_file, not both`,
+		"bad-duration.yml":      "line 5: cannot unmarshal !!str `soon` into time.Duration",
+	}
+	for file, want := range cases {
+		t.Run(file, func(t *testing.T) {
+			_, err := LoadFile(filepath.Join("testdata", file))
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("error %v, want it to contain %q", err, want)
+			}
+		})
+	}
+}
+
+func TestVersionNum(t *testing.T) {
+	for in, want := range map[string]int64{"14": 140000, "9.6": 90600, "15.4": 150004, "10": 100000} {
+		if got, err := VersionNum(in); err != nil || got != want {
+			t.Errorf("VersionNum(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}
+
+// The password never appears in validation errors, whatever is wrong.
+func TestValidateKeepsSecretsOut(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("s3cret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dsn := range []string{"postgres://u:s3cret-pw@host:99999999/db", "host=x password=s3cret-pw port=notaport", "postgres://u:s3cret-pw@[::1"} {
+		c := validConfig()
+		c.DSN = dsn
+		c.PasswordFile = pw
+		_, err := c.Validate()
+		if err == nil {
+			t.Errorf("%q: no error", "dsn")
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+	c := validConfig()
+	c.PasswordFile = pw
+	v, err := c.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := v.ConnConfig()
+	if cc.Password != "s3cret-pw" || cc.RuntimeParams["application_name"] != ApplicationName ||
+		cc.RuntimeParams["statement_timeout"] != "5000" || cc.RuntimeParams["lock_timeout"] != "500" {
+		t.Errorf("connection config: password set %v, params %v", cc.Password != "", cc.RuntimeParams)
+	}
+}
+
+func validConfig() Config {
+	return Config{DSN: "postgres://exporter@localhost:5432/postgres", TopNames: 10, DatabasesInclude: ".*",
+		DatabasesMaxConnections: 1, TablesLimit: 25, MaxProbeTargets: 8,
+		Conn: ConnOptions{StatementTimeout: 5 * time.Second, LockTimeout: 500 * time.Millisecond}}
+}
+
+func FuzzParseFile(f *testing.F) {
+	for _, name := range []string{"good.yml", "bad-type.yml", "bad-auth.yml", "bad-unknown-field.yml"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(""))
+	f.Add([]byte("queries: [{name: x}]"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		file, err := ParseFile(b)
+		if err == nil {
+			for _, q := range file.Queries {
+				if !nameRE.MatchString(q.Name) || len(q.Values) == 0 {
+					t.Fatalf("accepted an invalid query %+v", q)
+				}
+			}
+		}
+	})
+}
+
+func FuzzConnConfig(f *testing.F) {
+	f.Add("postgres://u:pw@localhost:5432/db?sslmode=disable")
+	f.Add("host=localhost user=u password=pw dbname=db")
+	f.Add("postgres://u@[::1]:5432/db")
+	f.Add("postgres://u:pw-secret@host:bad/db")
+	f.Add("host=x password=pw-secret port=x")
+	f.Fuzz(func(t *testing.T, dsn string) {
+		_, err := ConnConfig(dsn, "", ConnOptions{})
+		if err != nil && strings.Contains(dsn, "pw-secret") && strings.Contains(err.Error(), "pw-secret") {
+			t.Fatalf("error quotes the password: %v", err)
+		}
+	})
+}
