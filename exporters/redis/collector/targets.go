@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 
@@ -32,6 +33,9 @@ type running struct {
 // NewTargets starts the targets of cfg; their workers run until ctx ends.
 // Close stops them.
 func NewTargets(ctx context.Context, cfg config.ValidatedConfig, opts Options) *Targets {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	ts := &Targets{ctx: ctx, opts: opts, byName: map[string]*running{}, byAddr: map[string]*running{}}
 	ts.Apply(cfg)
 	return ts
