@@ -68,7 +68,9 @@ func TestBudgetsMatchHandComputation(t *testing.T) {
 	key := func(k, alias string) map[string]string {
 		return map[string]string{"scope": "key", "id": KeyID(token(k)), "name": alias}
 	}
-	team := func(id, alias string) map[string]string { return map[string]string{"scope": "team", "id": id, "name": alias} }
+	team := func(id, alias string) map[string]string {
+		return map[string]string{"scope": "team", "id": id, "name": alias}
+	}
 	type want struct {
 		labels                   map[string]string
 		spend                    float64

@@ -56,7 +56,7 @@ func TestDailyTotalsNeverGoBackwardsAndSurviveRestart(t *testing.T) {
 		return daily{entity: "u2", date: date, key: "sk-two", model: "claude-sonnet-4", group: "claude-sonnet", provider: "anthropic",
 			spend: spend, prompt: 1000, completion: 500, ok: 1}
 	}
-	p.addDaily(t, gpt("u1", "2026-02-20", 1.1, 100, 50, 2, 0)) // last month, closed at start
+	p.addDaily(t, gpt("u1", "2026-02-20", 1.1, 100, 50, 2, 0))  // last month, closed at start
 	p.addDaily(t, gpt("u1", "2026-03-02", 2.2, 200, 100, 3, 1)) // this month, closed
 	p.addDaily(t, gpt("u2", "2026-03-02", 0.3, 30, 10, 1, 0))   // same key and model, other user
 	p.addDaily(t, claude("2026-03-09", 5))                      // recent

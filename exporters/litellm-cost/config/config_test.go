@@ -1,0 +1,105 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func valid() Config {
+	return Config{DatabaseURL: "postgresql://llmproxy:dbpassword9090@db:5432/litellm", RefreshInterval: 30 * time.Second,
+		RefreshTimeout: 10 * time.Second, SpendLogs: true, SpendLogsLag: 2 * time.Minute, SpendLogsMaxWindow: time.Hour, MaxSeries: 500}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		wantErr string
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"prisma url with schema and pool settings", func(c *Config) {
+			c.DatabaseURL = "postgresql://u:p@db:5432/litellm?schema=proxy&connection_limit=5&pool_timeout=10&sslmode=disable"
+		}, ""},
+		{"key=value dsn", func(c *Config) { c.DatabaseURL = "host=db user=u password=p dbname=litellm" }, ""},
+		{"empty url", func(c *Config) { c.DatabaseURL = "" }, "database URL is empty"},
+		{"garbage url", func(c *Config) { c.DatabaseURL = "postgres://u:dbpassword9090@db:notaport/x" }, "not a valid"},
+		{"bad zone", func(c *Config) { c.Zone = "Mars/Olympus" }, "--time-zone"},
+		{"zero interval", func(c *Config) { c.RefreshInterval = 0 }, "--refresh.interval"},
+		{"zero timeout", func(c *Config) { c.RefreshTimeout = 0 }, "--refresh.timeout"},
+		{"negative lag", func(c *Config) { c.SpendLogsLag = -time.Second }, "--spendlogs.lag"},
+		{"no series", func(c *Config) { c.MaxSeries = 0 }, "--max-series"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			tt.edit(&c)
+			vc, err := c.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				if vc.Now().IsZero() || vc.Location() == nil {
+					t.Fatal("defaults not filled in")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate error = %v, want one containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "dbpassword9090") {
+				t.Fatalf("the error carries the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestPrismaSchemaBecomesSearchPath(t *testing.T) {
+	c := valid()
+	c.DatabaseURL = "postgresql://u:p@db:5432/litellm?schema=proxy&connection_limit=5&pgbouncer=true"
+	vc, err := c.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vc.Schema() != "proxy" {
+		t.Fatalf("schema = %q, want proxy", vc.Schema())
+	}
+	cc := vc.ConnConfig()
+	for _, p := range []string{"schema", "connection_limit", "pgbouncer"} {
+		if _, ok := cc.RuntimeParams[p]; ok {
+			t.Errorf("Prisma parameter %q would be sent to the server", p)
+		}
+	}
+	if cc.Password != "p" || cc.Database != "litellm" {
+		t.Fatalf("parsed %q/%q", cc.Password, cc.Database)
+	}
+}
+
+func FuzzParseDatabaseURL(f *testing.F) {
+	for _, s := range []string{
+		"postgresql://llmproxy:dbpassword9090@db:5432/litellm",
+		"postgresql://u:p@db:5432/litellm?schema=proxy&connection_limit=5&pool_timeout=10",
+		"postgres://u@localhost/litellm?sslmode=require",
+		"host=db user=u password=p dbname=litellm",
+		"postgresql://u:p%40ss@[::1]:5432/db",
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		cc, _, err := ParseDatabaseURL(raw)
+		if err != nil {
+			if len(raw) > 8 && strings.Contains(err.Error(), raw) {
+				t.Fatalf("the error echoes the URL: %v", err)
+			}
+			return
+		}
+		if cc == nil {
+			t.Fatal("nil config without an error")
+		}
+	})
+}
