@@ -110,6 +110,9 @@ var errSilent = errors.New("event stream silent and did not answer a ping")
 func (r *Redis) subscribeOnce(ctx context.Context, dec *events.Decoder, bo *backoff) error {
 	ps := r.client.PSubscribe(ctx)
 	defer ps.Close()
+	// A blocked receive does not watch ctx: closing the connection ends it.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	if err := ps.PSubscribe(ctx, r.eventPattern()); err != nil {
 		return fmt.Errorf("subscribing: %w", err)
 	}
@@ -198,7 +201,7 @@ func (r *Redis) listKeys(q string) []string {
 }
 
 func (r *Redis) queues(ctx context.Context) ([]string, error) {
-	if r.cfg.DiscoverQueues && time.Since(r.discoveredAt) > time.Minute {
+	if r.cfg.DiscoverQueues && time.Since(r.discoveredAt) >= r.cfg.DiscoverInterval {
 		found, bindings, err := r.discover(ctx)
 		if err != nil {
 			return nil, err

@@ -21,6 +21,9 @@ type Config struct {
 	BrokerPassword string
 	Queues         []string
 	DiscoverQueues bool
+	// DiscoverInterval is how often the queue list is refreshed (Redis:
+	// a SCAN of the keyspace for kombu's binding sets).
+	DiscoverInterval time.Duration
 
 	// Redis transport options, as kombu names them.
 	GlobalKeyPrefix string
@@ -169,6 +172,9 @@ func (c Config) Validate() (ValidatedConfig, error) {
 		if q == "" {
 			errs = append(errs, errors.New("--queue: empty queue name"))
 		}
+	}
+	if v.c.DiscoverInterval <= 0 {
+		v.c.DiscoverInterval = time.Minute
 	}
 	if c.PollInterval <= 0 {
 		errs = append(errs, errors.New("--queue.poll-interval must be positive"))

@@ -34,6 +34,8 @@ func run(args []string) int {
 	app.Flag("queue", "Queue to watch; repeatable (added to the discovered ones).").Envar(env("queue")).StringsVar(&c.Queues)
 	app.Flag("queue.discover", "Discover queues from kombu's bindings (Redis) or the management API (RabbitMQ).").
 		Envar(env("queue.discover")).Default("true").BoolVar(&c.DiscoverQueues)
+	app.Flag("queue.discover-interval", "How often the queue list is refreshed (Redis: a SCAN for kombu's binding sets).").
+		Envar(env("queue.discover-interval")).Default("1m").DurationVar(&c.DiscoverInterval)
 	app.Flag("queue.poll-interval", "How often queue depth is read in the background.").
 		Envar(env("queue.poll-interval")).Default("10s").DurationVar(&c.PollInterval)
 	app.Flag("redis.global-keyprefix", "kombu's global_keyprefix transport option.").
