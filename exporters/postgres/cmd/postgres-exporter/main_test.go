@@ -22,8 +22,8 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := buildOnce(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -44,11 +44,15 @@ func build(t *testing.T) string {
 	return bin
 }
 
+// binDir holds the binary built for this test run, removed by TestMain.
+var binDir string
+
 var buildOnce = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "postgres-exporter-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "postgres-exporter")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
