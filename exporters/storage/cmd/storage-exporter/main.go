@@ -36,7 +36,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	paths := flag("path", "NAME=DIR of a tree to watch; repeat for several (in the environment: one per line).").Strings()
 	configFile := flag("config.file", "YAML file listing the trees to watch, with per-path settings; re-read on SIGHUP.").Default("").String()
-	configCheck := flag("config.check", "Validate the configuration and exit.").Bool()
+	// A one-shot action, so no environment variable: set in a container's
+	// environment it would keep the daemon from ever serving.
+	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
 	once := flag("once", "Walk every tree once, print the metrics to standard output and exit (for cron and node_exporter's textfile collector).").Bool()
 	interval := flag("walk.interval", "Time between the starts of two walks of a tree.").Default("5m").Duration()
 	budget := flag("walk.budget", "Longest a walk may take; a walk cut short reports partial figures and says so.").Default("10m").Duration()
@@ -76,18 +78,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger := pvc.Logger()
 	mon := monitor.New(monitor.OptionsFrom(vc, logger))
 	runner := &promkit.Runner{Namespace: monitor.Namespace, Collectors: mon.Collectors(), Logger: logger}
-	ctx := context.Background()
-	mon.Start(ctx, vc.Targets())
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := mon.Stop(stopCtx); err != nil {
-			logger.Warn("stopping", "err", err)
-		}
-	}()
-	if *once {
-		return printOnce(ctx, mon, runner, stdout, stderr)
-	}
 	srv, err := promkit.NewServer(pvc, promkit.Options{
 		Namespace:   monitor.Namespace,
 		Description: "Size, file counts and age of directory trees, from background walks.",
@@ -99,6 +89,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		logger.Error("building server", "err", err)
 		return 1
+	}
+	ctx := context.Background()
+	if pvc.Config().HealthCheck {
+		// Probe the running daemon; walking here would only load the disk.
+		if err := srv.Run(ctx, nil); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+			return 1
+		}
+		return 0
+	}
+	mon.Start(ctx, vc.Targets())
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := mon.Stop(stopCtx); err != nil {
+			logger.Warn("stopping", "err", err)
+		}
+	}()
+	if *once {
+		return printOnce(ctx, mon, runner, stdout, stderr)
 	}
 	reload := func() error {
 		nvc, err := cfg.Validate()
