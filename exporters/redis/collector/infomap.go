@@ -21,7 +21,7 @@ var fields = map[string]field{
 	"hz":                 {name: "hz"},
 	"configured_hz":      {name: "configured_hz"},
 	"lru_clock":          {name: "lru_clock"},
-	"arch_bits":          {name: "arch_bits"},
+	"arch_bits":          {name: ""},
 	"uptime_in_days":     {name: ""}, // redundant with uptime_in_seconds
 	"redis_git_dirty":    {name: ""},
 	"tcp_port":           {name: ""}, // a label of redis_instance_info
@@ -118,6 +118,8 @@ var fields = map[string]field{
 	"current_cow_peak":             {name: "current_cow_peak_bytes"},
 	"current_cow_size_age":         {name: "current_cow_size_age_seconds"},
 	"current_fork_perc":            {name: "current_fork_ratio", scale: 0.01},
+	"current_save_keys_total":      {name: "current_save_keys"},
+	"current_save_keys_processed":  {name: "current_save_keys_processed"},
 
 	// Stats
 	"total_connections_received":     {name: "connections_received_total", counter: true},

@@ -50,7 +50,7 @@ func run(args []string) int {
 	topN := flag("clients.top-n", "Client groups (name, user, db) reported before folding the rest into \"other\".").Default("10").Int()
 	slowTop := flag("slowlog.top", "Slowest recent slowlog entries whose durations are reported.").Default("5").Int()
 	configFile := flag("config.file", "YAML file of targets for /scrape?target=NAME, each with its own credentials and keys.").Default("").String()
-	configCheck := flag("config.check", "Validate the configuration and exit.").Bool()
+	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
 		return 2
