@@ -97,8 +97,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 	p.Start(t)
 	t.Cleanup(func() { p.Stop(t) })
 	testkit.Eventually(t, 10*time.Second, "exporter listening", func() error {
-		_, err := http.Get(base + "/health")
-		return err
+		return ping(base)
 	})
 
 	if code, body := testkit.Get(t, base+"/health", nil); code != 200 || !strings.Contains(string(body), "healthy") {
@@ -158,8 +157,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 		p.Start(t)
 		defer p.Stop(t)
 		testkit.Eventually(t, 10*time.Second, "listening", func() error {
-			_, err := http.Get(authBase + "/health")
-			return err
+			return ping(authBase)
 		})
 		if code, _ := testkit.Get(t, authBase+"/metrics", nil); code != 401 {
 			t.Errorf("unauthenticated /metrics: %d, want 401", code)
@@ -175,4 +173,12 @@ func TestBinaryEndToEnd(t *testing.T) {
 			t.Errorf("authenticated /metrics: %d", resp.StatusCode)
 		}
 	})
+}
+
+func ping(base string) error {
+	resp, err := http.Get(base + "/health")
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
 }
