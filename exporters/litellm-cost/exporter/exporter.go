@@ -41,9 +41,8 @@ type Exporter struct {
 
 // snapshot is what scrapes read: immutable once published.
 type snapshot struct {
-	at       time.Time // when the refresh ended
-	dbErr    error     // connecting or detecting the schema failed
-	missing  []string  // readiness tables that do not exist
+	dbErr    error    // connecting or detecting the schema failed
+	missing  []string // readiness tables that do not exist
 	schema   *litellm.Schema
 	budgets  part[[]litellm.BudgetScope]
 	usage    part[*usageView]
@@ -142,7 +141,6 @@ func (e *Exporter) Refresh(ctx context.Context) {
 			break
 		}
 	}
-	next.at = e.cfg.Now()
 	ok := next.dbErr == nil && next.budgets.err == nil && next.usage.err == nil && next.tags.err == nil && next.spend.err == nil
 	e.self.refreshed(ok, time.Since(start))
 

@@ -52,6 +52,18 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		return 2
 	}
+	if vc.Config().HealthCheck {
+		// A container healthcheck probes the running daemon; it needs no database.
+		srv, err := promkit.NewServer(vc, promkit.Options{Namespace: exporter.Namespace})
+		if err == nil {
+			err = srv.Run(context.Background(), nil)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+			return 1
+		}
+		return 0
+	}
 	url, file := *dbURL, *dbURLFile
 	if url == "" && file == "" {
 		url, file = os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_URL_FILE")

@@ -81,6 +81,11 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if strings.Contains(string(body), "pw-for-litellm") || strings.Contains(p.Log(), "pw-for-litellm") {
 		t.Fatal("the password shows in the metrics or the log")
 	}
+	probe := exec.Command(bin, "--web.healthcheck", "--web.listen-address="+addr)
+	probe.Env = append(os.Environ(), "DATABASE_URL=", "DATABASE_URL_FILE=")
+	if out, err := probe.CombinedOutput(); err != nil {
+		t.Fatalf("--web.healthcheck against the running exporter: %v\n%s", err, out)
+	}
 	p.Stop(t)
 	if strings.Contains(p.Log(), "level=ERROR") {
 		t.Fatalf("errors logged:\n%s", p.Log())
