@@ -27,7 +27,7 @@ const (
 	TaskAdd    = CeleryTasksModule + ".add"    // add(x, y): succeeds with x+y
 	TaskBoom   = CeleryTasksModule + ".boom"   // boom(): raises ValueError("kaboom")
 	TaskFlaky  = CeleryTasksModule + ".flaky"  // flaky(failures=1): retries `failures` times (0.2 s apart), then succeeds
-	TaskReject = CeleryTasksModule + ".reject" // reject(): raises Reject(requeue=False)
+	TaskReject = CeleryTasksModule + ".reject" // reject(): acks_late, raises Reject(requeue=False)
 	TaskSleep  = CeleryTasksModule + ".sleep"  // sleep(seconds): sleeps, returns seconds
 )
 
@@ -58,7 +58,9 @@ def flaky(self, failures=1):
         raise self.retry(exc=RuntimeError("try again"), countdown=0.2)
     return "ok after retry"
 
-@app.task
+# Reject needs acks_late: only an unacknowledged message can be rejected
+# (and only then does the worker send task-rejected).
+@app.task(acks_late=True)
 def reject():
     raise Reject("rejected by test", requeue=False)
 

@@ -114,7 +114,7 @@ type expect []struct {
 func (ex expect) check(fams map[string]*dto.MetricFamily) error {
 	var bad []string
 	for _, x := range ex {
-		got, ok := testkit.Value(fams, x.name, x.labels)
+		got, ok := sum(fams, x.name, x.labels)
 		if !ok || got != x.want {
 			bad = append(bad, fmt.Sprintf("%s%v = %v (found %v), want %v", x.name, x.labels, got, ok, x.want))
 		}
@@ -124,6 +124,28 @@ func (ex expect) check(fams map[string]*dto.MetricFamily) error {
 		return fmt.Errorf("\n%s", strings.Join(bad, "\n"))
 	}
 	return nil
+}
+
+// sum adds up every series of name whose labels include labels.
+func sum(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	total, found := 0.0, false
+	for _, m := range fams[name].GetMetric() {
+		match := true
+		for k, v := range labels {
+			has := false
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == k && lp.GetValue() == v {
+					has = true
+				}
+			}
+			match = match && has
+		}
+		if match {
+			found = true
+			total += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return total, found
 }
 
 func q(name string) map[string]string { return map[string]string{"queue_name": name} }
