@@ -383,6 +383,9 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	w.WriteHeader(200)
 	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush() // the client sees the headers before the first line
+	}
 	sent := 0
 	ctx := r.Context()
 	stop := context.AfterFunc(ctx, func() { s.mu.Lock(); s.cond.Broadcast(); s.mu.Unlock() })
