@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,10 +122,10 @@ func (a *AMQP) session(ctx context.Context, conn *amqp.Connection) error {
 		return err
 	}
 	a.streamUp.Store(true)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: deferred calls run last-in first-out
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	wg.Go(func() { a.poll(sctx, conn) })
 	dec := &events.Decoder{}
 	for {
@@ -282,8 +283,9 @@ func (a *AMQP) management(ctx context.Context) (map[string]mgmtQueue, error) {
 	u := *a.mgmt
 	user := u.User
 	u.User = nil
-	u.Path = "/api/queues/" + url.PathEscape(a.broker.VHost)
-	u.RawPath = ""
+	base := strings.TrimSuffix(u.Path, "/") // the API may sit under a path prefix
+	u.Path = base + "/api/queues/" + a.broker.VHost
+	u.RawPath = base + "/api/queues/" + url.PathEscape(a.broker.VHost)
 	u.RawQuery = "columns=name,messages_ready,messages_unacknowledged,consumers"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {

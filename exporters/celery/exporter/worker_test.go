@@ -235,3 +235,29 @@ func TestRabbitMQReconnectsAfterTheConnectionIsClosed(t *testing.T) {
 		t.Fatalf("not ready after reconnecting: %v", err)
 	}
 }
+
+// countdownHeld sends tasks with a countdown to a running worker: they leave
+// the queue and wait, reserved, in the worker.
+func countdownHeld(t *testing.T, brokerURL string, mut func(*config.Config), etaKnown bool) {
+	t.Helper()
+	e := startExporter(t, testConfig(t, brokerURL, mut))
+	opts := testkit.CeleryOptions{BrokerURL: brokerURL, Queues: []string{"held"}}
+	testkit.StartCeleryWorker(t, opts)
+	task := testkit.CeleryTask{Name: testkit.TaskAdd, Args: []any{1, 1}, Queue: "held", Countdown: 600}
+	testkit.SendTasks(t, opts, task, task, task)
+	want := expect{{"celery_queue_length", q("held"), 0}, {"celery_queue_unacked_messages", q("held"), 3}}
+	if etaKnown {
+		want = append(want, expect{{"celery_queue_eta_messages", q("held"), 3}}...)
+	}
+	testkit.Eventually(t, 30*time.Second, "countdown tasks show as unacked", func() error { return want.check(scrape(t, e)) })
+}
+
+func TestRedisCountdownTasksHeldByAWorkerShowAsUnacked(t *testing.T) {
+	r := testkit.StartRedis(t, testkit.RedisOptions{})
+	countdownHeld(t, r.URL(0), nil, true)
+}
+
+func TestRabbitMQCountdownTasksHeldByAWorkerShowAsUnacked(t *testing.T) {
+	rmq := sharedRabbitMQ(t)
+	countdownHeld(t, rmq.URL(), func(c *config.Config) { c.ManagementURL = rmq.ManagementURL() }, false)
+}
