@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# storage-exporter benchmark: one full walk of a generated tree of FILES
+# (default 1,000,000) files, warm cache, side by side with GNU `du -s` in the
+# same run: wall time and CPU (user + sys) of each, RUNS times, alternating.
+# It also checks that the figures are exact: apparent bytes = `du -sb`,
+# allocated = `du -s -B1`, files = the generator's count, on a tree with hard
+# links, sparse files, symlink loops and a chmod 000 directory (both tools
+# run as nobody when this script runs as root, so that directory really is
+# unreadable).
+#
+#   bench/storage/run.sh                 # 1,000,000 files, 3 runs each
+#   FILES=100000 RUNS=5 bench/storage/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+FILES=${FILES:-1000000}
+RUNS=${RUNS:-3}
+
+work=$(mktemp -d /tmp/outrigger-storage-bench.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  chmod -R u+rwx "$work" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "building storage-exporter and the tree generator"
+mkdir -p bin
+(cd exporters/storage &&
+  CGO_ENABLED=0 go build -trimpath -o "$repo/bin/storage-exporter" ./cmd/storage-exporter &&
+  go build -o "$work/gentree" ./internal/treegen/gentree)
+exporter=$repo/bin/storage-exporter
+
+tree=$work/tree
+mkdir "$tree"
+echo "generating $FILES files under $tree"
+gen_start=$(date +%s.%N)
+"$work/gentree" -dir "$tree" -files "$FILES" >"$work/manifest.json"
+gen_end=$(date +%s.%N)
+files=$(sed -n 's/.*"files":\([0-9]*\).*/\1/p' "$work/manifest.json")
+dirs=$(sed -n 's/.*"dirs":\([0-9]*\).*/\1/p' "$work/manifest.json")
+locked=$(sed -n 's/.*"locked":"\([^"]*\)".*/\1/p' "$work/manifest.json")
+chmod 000 "$locked"
+printf 'generated %s files in %s directories in %.1f s\n' "$files" "$dirs" "$(echo "$gen_end - $gen_start" | bc)"
+
+# As root, both tools run as nobody: root would read the chmod 000 directory.
+as=()
+if [ "$(id -u)" -eq 0 ]; then
+  as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+fi
+
+# run_timed NAME CMD...: runs CMD under /usr/bin/time, keeps stdout in
+# $work/NAME.out and appends "wall user sys" to $work/NAME.times.
+run_timed() {
+  local name=$1
+  shift
+  /usr/bin/time -f '%e %U %S' -o "$work/$name.time" "${as[@]}" "$@" >"$work/$name.out" 2>"$work/$name.err" || true
+  tail -n1 "$work/$name.time" >>"$work/$name.times"
+}
+ours=("$exporter" --once "--path=bench=$tree" --log.level=warn)
+
+echo "warming the cache"
+"${as[@]}" du -s "$tree" >/dev/null 2>&1 || true
+"${as[@]}" "${ours[@]}" >/dev/null
+
+for i in $(seq "$RUNS"); do
+  run_timed du du -s "$tree"
+  run_timed ours "${ours[@]}"
+done
+
+metric() { sed -n "s/^$1{path=\"bench\"} //p" "$work/ours.out" | awk '{printf "%.0f", $1}'; }
+du_sb=$("${as[@]}" du -sb "$tree" 2>/dev/null | cut -f1 || true)
+du_b1=$("${as[@]}" du -s -B1 "$tree" 2>/dev/null | cut -f1 || true)
+ours_sb=$(metric storage_path_apparent_bytes)
+ours_b1=$(metric storage_path_allocated_bytes)
+ours_files=$(metric storage_path_files)
+ours_unreadable=$(metric storage_walk_unreadable_directories)
+walk_s=$(sed -n 's/^storage_walk_duration_seconds{path="bench"} //p' "$work/ours.out")
+want_files=$((files - 2)) # the two files inside the locked directory
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+summary() { # NAME -> "wall cpu" medians
+  local wall cpu
+  wall=$(awk '{print $1}' "$work/$1.times" | median)
+  cpu=$(awk '{print $2 + $3}' "$work/$1.times" | median)
+  echo "$wall $cpu"
+}
+
+echo
+echo "## full walk of $files files / $dirs directories, warm cache, $(nproc) cores, $RUNS runs each"
+printf '%-34s %4s %8s %8s %8s %8s\n' tool run wall_s user_s sys_s cpu_s
+for name in du ours; do
+  label="GNU du -s ($(du --version | head -1 | awk '{print $NF}'))"
+  [ "$name" = ours ] && label="storage-exporter --once"
+  n=0
+  while read -r wall user sys; do
+    n=$((n + 1))
+    printf '%-34s %4d %8.2f %8.2f %8.2f %8.2f\n' "$label" "$n" "$wall" "$user" "$sys" "$(echo "$user + $sys" | bc)"
+  done <"$work/$name.times"
+done
+read -r du_wall du_cpu <<<"$(summary du)"
+read -r our_wall our_cpu <<<"$(summary ours)"
+echo
+printf 'median wall: du %.2f s, storage-exporter %.2f s (%.2fx du; the walk itself %.2f s)\n' \
+  "$du_wall" "$our_wall" "$(echo "scale=4; $du_wall / $our_wall" | bc)" "$walk_s"
+printf 'median CPU:  du %.2f s, storage-exporter %.2f s (%.2fx du)\n' \
+  "$du_cpu" "$our_cpu" "$(echo "scale=4; $our_cpu / $du_cpu" | bc)"
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+echo "## exactness (as ${as[*]:-$(id -un)})"
+fail=0
+check() { # what ours want
+  if [ "$2" = "$3" ]; then
+    printf '  ok    %-40s %s\n' "$1" "$2"
+  else
+    printf '  FAIL  %-40s ours %s, want %s\n' "$1" "$2" "$3"
+    fail=1
+  fi
+}
+check "apparent bytes = du -sb" "$ours_sb" "$du_sb"
+check "allocated bytes = du -s -B1" "$ours_b1" "$du_b1"
+check "files = generated - locked" "$ours_files" "$want_files"
+check "unreadable directories" "$ours_unreadable" 1
+exit $fail
