@@ -49,6 +49,11 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 
 func newFixtureOn(t *testing.T, pg *testkit.Postgres, fo fixtureOptions) *fixture {
 	t.Helper()
+	return newFixtureOnTB(t, pg, fo)
+}
+
+func newFixtureOnTB(t testing.TB, pg *testkit.Postgres, fo fixtureOptions) *fixture {
+	t.Helper()
 	cc, err := config.ConnConfig(pg.DSN("postgres"), "", config.ConnOptions{
 		StatementTimeout: 5 * time.Second, LockTimeout: 500 * time.Millisecond, ConnectTimeout: 3 * time.Second})
 	if err != nil {

@@ -21,7 +21,7 @@ WHERE vartype IN ('bool', 'integer', 'real')`, func(rows pgx.Rows) error {
 		}
 		metric, value, help, ok := settingMetric(name, setting, unit, help, vartype)
 		if ok {
-			gauge(ch, prometheus.NewDesc(metric, help, nil, nil), value)
+			gauge(ch, s.t.settingDesc(metric, help), value)
 		}
 		return nil
 	})
@@ -70,4 +70,21 @@ func settingMetric(name, setting, unit, help, vartype string) (metric string, va
 		value *= factor
 	}
 	return metric, value, fullHelp, true
+}
+
+// settingDesc returns the Desc of a setting's metric, built once: there are
+// some 300 of them on every scrape.
+func (t *Target) settingDesc(metric, help string) *prometheus.Desc {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key := metric + "\x00" + help
+	d, ok := t.settingDescs[key]
+	if !ok {
+		if len(t.settingDescs) > 2000 {
+			clear(t.settingDescs)
+		}
+		d = prometheus.NewDesc(metric, help, nil, nil)
+		t.settingDescs[key] = d
+	}
+	return d
 }

@@ -60,7 +60,7 @@ type DatabaseOptions struct {
 	// MaxConnections caps the extra connections open at once (default 1).
 	MaxConnections int
 	// TablesLimit is how many tables (by live+dead tuples) per database get
-	// series (default 25).
+	// series (default 10).
 	TablesLimit int
 }
 
@@ -84,7 +84,7 @@ func (o *Options) defaults() {
 		o.Databases.MaxConnections = 1
 	}
 	if o.Databases.TablesLimit <= 0 {
-		o.Databases.TablesLimit = 25
+		o.Databases.TablesLimit = 10
 	}
 	if o.Databases.TTL <= 0 {
 		o.Databases.TTL = 5 * time.Minute
@@ -113,6 +113,8 @@ type Target struct {
 	sizeCache  cachedMetrics
 	dbCache    map[string]cachedMetrics
 	queryCache map[string]cachedMetrics
+	// settingDescs caches the Desc of every pg_settings_* metric.
+	settingDescs map[string]*prometheus.Desc
 
 	extraConnects atomic.Uint64
 }
@@ -140,6 +142,8 @@ func NewTarget(cfg *pgx.ConnConfig, opts Options) *Target {
 		groups:     newStickyGroups(opts.NameRetention, 2000),
 		dbCache:    map[string]cachedMetrics{},
 		queryCache: map[string]cachedMetrics{},
+
+		settingDescs: map[string]*prometheus.Desc{},
 	}
 }
 

@@ -62,7 +62,7 @@ func run(args []string) int {
 	flag("collector.databases.max-connections", "Extra connections open at once for database-scoped statistics.").
 		Default("1").IntVar(&c.DatabasesMaxConnections)
 	flag("collector.tables.limit", "Tables per database (by live+dead tuples) with pg_stat_user_tables series.").
-		Default("25").IntVar(&c.TablesLimit)
+		Default("10").IntVar(&c.TablesLimit)
 	flag("probe.max-targets", "Most /probe targets held (one connection each); the least recently used is closed first.").
 		Default("32").IntVar(&c.MaxProbeTargets)
 
