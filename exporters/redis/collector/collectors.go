@@ -34,31 +34,46 @@ var (
 	lastErrDesc       = desc("exporter_last_scrape_error", "1 when a collector failed on this scrape, else 0 (see redis_scrape_collector_success).")
 )
 
-// collectConfig reads CONFIG values, or falls back to INFO where CONFIG is
-// disabled, renamed or forbidden (managed Redis): the first refusal is
-// remembered and CONFIG is not sent again until the server restarts.
+// collectConfig reports maxmemory and maxclients, and the CONFIG values
+// INFO lacks (io-threads, databases). INFO carries the live maxmemory and
+// maxclients, so CONFIG GET is sent once per server run (run_id), not per
+// scrape; where CONFIG is disabled, renamed or forbidden (managed Redis) the
+// first refusal is remembered and only INFO's values are reported.
 func (s *scrape) collectConfig(ctx context.Context, ch chan<- prometheus.Metric) error {
 	if !s.up {
 		return errDown
 	}
-	fallback := func() error {
-		if v, ok := s.in.Float("maxmemory"); ok {
-			gauge(ch, cfgMaxMemDesc, v)
+	runID, _ := s.in.Get("run_id")
+	var err error
+	if s.t.conn.Enabled(FeatConfig) && s.t.configRunID() != runID {
+		err = s.readConfig(ctx, runID)
+	}
+	cfg := s.t.configValues()
+	for _, v := range []struct {
+		d    *prometheus.Desc
+		info string
+	}{{cfgMaxMemDesc, "maxmemory"}, {cfgMaxClientsDesc, "maxclients"}} {
+		if x, ok := s.in.Float(v.info); ok {
+			gauge(ch, v.d, x)
+		} else if x, ok := cfg[v.info]; ok {
+			gauge(ch, v.d, x)
 		}
-		if v, ok := s.in.Float("maxclients"); ok {
-			gauge(ch, cfgMaxClientsDesc, v)
-		}
+	}
+	if x, ok := cfg["io-threads"]; ok {
+		gauge(ch, cfgIOThreadsDesc, x)
+	}
+	if err == nil && !s.t.conn.Enabled(FeatConfig) {
 		return promkit.ErrSkipped
 	}
-	if !s.t.conn.Enabled(FeatConfig) {
-		return fallback()
-	}
-	names := []string{"maxmemory", "maxclients", "io-threads", "databases"}
+	return err
+}
+
+func (s *scrape) readConfig(ctx context.Context, runID string) error {
 	values := map[string]float64{}
 	var refused error
 	err := s.do(ctx, func(ctx context.Context, cl *redis.Client) error {
 		cmds, err := cl.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, n := range names {
+			for _, n := range []string{"maxmemory", "maxclients", "io-threads", "databases"} {
 				p.ConfigGet(ctx, n)
 			}
 			return nil
@@ -84,14 +99,9 @@ func (s *scrape) collectConfig(ctx context.Context, ch chan<- prometheus.Metric)
 	}
 	if refused != nil {
 		s.t.conn.Refused(FeatConfig, refused)
-		return fallback()
+		return nil
 	}
-	gauge(ch, cfgMaxMemDesc, values["maxmemory"])
-	gauge(ch, cfgMaxClientsDesc, values["maxclients"])
-	if v, ok := values["io-threads"]; ok {
-		gauge(ch, cfgIOThreadsDesc, v)
-	}
-	s.t.setDatabases(int(values["databases"]))
+	s.t.setConfig(runID, values)
 	return nil
 }
 
@@ -264,10 +274,14 @@ func (s *scrape) collectSlowlog(ctx context.Context, ch chan<- prometheus.Metric
 // that series do not come and go as commands get slower.
 var latencyBuckets = []float64{8, 64, 512, 4096, 32768, 262144, 2097152}
 
-// collectLatency reads LATENCY HISTOGRAM (Redis 7.0+).
+// collectLatency reads LATENCY HISTOGRAM (Redis 7.0+) when asked to
+// (--latency.histogram): ten series per command the server has seen.
 func (s *scrape) collectLatency(ctx context.Context, ch chan<- prometheus.Metric) error {
 	if !s.up {
 		return errDown
+	}
+	if !s.t.opts.LatencyHistogram {
+		return promkit.ErrSkipped
 	}
 	if caps := s.t.conn.Caps(); !caps.Version.AtLeast(7, 0) || !s.t.conn.Enabled(FeatLatency) {
 		return promkit.ErrSkipped

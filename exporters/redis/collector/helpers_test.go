@@ -46,7 +46,7 @@ func validate(t testing.TB, r *testkit.Redis, file string, mod func(*config.Targ
 func newTarget(t testing.TB, r *testkit.Redis, mod func(*config.Target)) *Target {
 	t.Helper()
 	v := validate(t, r, "", mod)
-	tg := NewTarget(v.Targets[0], Options{ClientName: v.ClientName, ClientsTopN: v.ClientsTopN, SlowlogTop: v.SlowlogTop, Scan: v.Scan})
+	tg := NewTarget(v.Targets[0], Options{ClientName: v.ClientName, ClientsTopN: v.ClientsTopN, SlowlogTop: v.SlowlogTop, Scan: v.Scan, LatencyHistogram: true})
 	t.Cleanup(func() { tg.Close() })
 	return tg
 }

@@ -147,11 +147,11 @@ func (s *scrape) emitInfo(ch chan<- prometheus.Metric) {
 		if m.scale != 0 {
 			v *= m.scale
 		}
-		help := "Redis INFO field " + f.Key + " (" + f.Section + ")."
+		d := s.t.infoDesc(m.name, f)
 		if m.counter {
-			counter(ch, desc(m.name, help), v)
+			counter(ch, d, v)
 		} else {
-			gauge(ch, desc(m.name, help), v)
+			gauge(ch, d, v)
 		}
 	}
 	s.emitKeyspace(ch)

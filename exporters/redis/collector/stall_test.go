@@ -46,7 +46,7 @@ func TestStalledRedisAnswersInTime(t *testing.T) {
 		t.Fatalf("healthy server: %v", got)
 	}
 	stalls := []struct {
-		name         string
+		name          string
 		stall, resume func()
 	}{
 		{"CLIENT PAUSE 5000", func() { r.MustDo(t, "CLIENT", "PAUSE", "5000") }, func() { r.MustDo(t, "CLIENT", "UNPAUSE") }},

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/redis/config"
+	"github.com/outrigger/outrigger/exporters/redis/info"
 	"github.com/outrigger/outrigger/internal/promkit"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options tune what a scrape reads.
@@ -15,8 +17,11 @@ type Options struct {
 	ClientName  string
 	ClientsTopN int
 	SlowlogTop  int
-	Scan        config.Scan
-	Logger      *slog.Logger
+	// LatencyHistogram adds redis_command_latency_seconds from LATENCY
+	// HISTOGRAM; the percentiles of INFO latencystats are always reported.
+	LatencyHistogram bool
+	Scan             config.Scan
+	Logger           *slog.Logger
 }
 
 // Target is one Redis server: its connection, the state kept between scrapes
@@ -35,7 +40,26 @@ type Target struct {
 	ownHits    float64 // key lookups the exporter itself made since the last INFO
 	ownMisses  float64
 	scrapes    float64
-	dbs        int // CONFIG databases, 0 until known
+	dbs        int                // CONFIG databases, 0 until known
+	config     map[string]float64 // CONFIG values, read once per server run
+	configRun  string             // run_id of the server CONFIG was read from
+	descs      map[string]*prometheus.Desc
+}
+
+// infoDesc returns the Desc of an INFO field's metric, built once per target
+// (building Descs is most of a scrape's CPU otherwise).
+func (t *Target) infoDesc(name string, f info.Field) *prometheus.Desc {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d, ok := t.descs[name]; ok {
+		return d
+	}
+	if t.descs == nil {
+		t.descs = map[string]*prometheus.Desc{}
+	}
+	d := desc(name, "Redis INFO field "+f.Key+" ("+f.Section+").")
+	t.descs[name] = d
+	return d
 }
 
 // NewTarget prepares a target; nothing is dialled yet. Call Start to run its
@@ -156,8 +180,20 @@ func (t *Target) databases() int {
 	return t.dbs
 }
 
-func (t *Target) setDatabases(n int) {
+func (t *Target) setConfig(runID string, values map[string]float64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.dbs = n
+	t.configRun, t.config, t.dbs = runID, values, int(values["databases"])
+}
+
+func (t *Target) configRunID() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.configRun
+}
+
+func (t *Target) configValues() map[string]float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.config
 }

@@ -49,6 +49,7 @@ func run(args []string) int {
 	scanBatch := flag("keys.scan-batch", "SCAN COUNT of one step (one step holds the connection).").Default("1000").Int()
 	topN := flag("clients.top-n", "Client groups (name, user, db) reported before folding the rest into \"other\".").Default("10").Int()
 	slowTop := flag("slowlog.top", "Slowest recent slowlog entries whose durations are reported.").Default("5").Int()
+	latHist := flag("latency.histogram", "Also report redis_command_latency_seconds, a histogram per command from LATENCY HISTOGRAM (Redis 7+).").Default("false").Bool()
 	configFile := flag("config.file", "YAML file of targets for /scrape?target=NAME, each with its own credentials and keys.").Default("").String()
 	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
 	if _, err := app.Parse(args); err != nil {
@@ -92,7 +93,7 @@ func run(args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	targets := collector.NewTargets(ctx, valid, collector.Options{ClientName: valid.ClientName,
-		ClientsTopN: valid.ClientsTopN, SlowlogTop: valid.SlowlogTop, Scan: valid.Scan, Logger: logger})
+		ClientsTopN: valid.ClientsTopN, SlowlogTop: valid.SlowlogTop, LatencyHistogram: *latHist, Scan: valid.Scan, Logger: logger})
 	defer targets.Close()
 
 	srv, err := promkit.NewServer(vc, promkit.Options{

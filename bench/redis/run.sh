@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Benchmarks redis-exporter against Debian's prometheus-redis-exporter on one
+# redis-server holding 1,000,000 keys: CPU per scrape, RSS, scrape latency
+# p50/p99 and commands sent per scrape (INFO commandstats delta), then the key
+# groups of redis-exporter over the 1M keys: exact counts, and the slowest
+# scrape while the background scan runs.
+#
+# Usage: bench/redis/run.sh            (SCRAPES=200 KEYS=1000000 by default)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+SCRAPES=${SCRAPES:-200}
+KEYS=${KEYS:-1000000}
+work=$(mktemp -d /tmp/outrigger-bench-redis.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+
+echo "building redis-exporter"
+(cd exporters/redis && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/redis-exporter" ./cmd/redis-exporter)
+incumbent=/usr/bin/prometheus-redis-exporter
+[ -x "$incumbent" ] || { echo "$incumbent missing: apt-get install prometheus-redis-exporter" >&2; exit 1; }
+
+rport=$(freeport)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --daemonize no \
+  --enable-debug-command yes >"$work/redis.log" 2>&1 &
+pids+=($!)
+rcli() { redis-cli -p "$rport" "$@"; }
+for _ in $(seq 100); do rcli PING >/dev/null 2>&1 && break; sleep 0.1; done
+echo "populating $KEYS keys"
+rcli DEBUG POPULATE $((KEYS * 6 / 10)) cache >/dev/null
+rcli DEBUG POPULATE $((KEYS * 3 / 10)) session >/dev/null
+rcli DEBUG POPULATE $((KEYS / 10)) celery >/dev/null
+echo "redis: $(rcli DBSIZE) keys, $(rcli INFO memory | sed -n 's/^used_memory_human:\(.*\)\r/\1/p') used"
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+commands() { rcli INFO stats | sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'; }
+hz=$(getconf CLK_TCK)
+
+# measure NAME URL PID: scrapes URL SCRAPES times with a 10 s timeout header.
+measure() {
+  local name=$1 url=$2 pid=$3
+  curl -fs -o /dev/null "$url" # warm up: connections, capability detection
+  local c0 t0 c1 t1
+  c0=$(commands); t0=$(cpu_ticks "$pid")
+  for _ in $(seq "$SCRAPES"); do
+    curl -fs -o /dev/null -H 'X-Prometheus-Scrape-Timeout-Seconds: 10' -w '%{time_total}\n' "$url"
+  done >"$work/$name.lat"
+  t1=$(cpu_ticks "$pid"); c1=$(commands)
+  # Each commands() call is one INFO the bench itself sends.
+  local cmds=$(( (c1 - c0 - 1) ))
+  sort -n "$work/$name.lat" | awk -v n="$SCRAPES" -v name="$name" -v ticks=$((t1 - t0)) -v hz="$hz" \
+    -v cmds="$cmds" -v rss="$(rss_kb "$pid")" -v hwm="$(hwm_kb "$pid")" '
+    { v[NR] = $1 }
+    END {
+      p50 = v[int(n * 0.50) > 0 ? int(n * 0.50) : 1]; p99 = v[int(n * 0.99) > 0 ? int(n * 0.99) : 1]
+      printf "| %-34s | %8.2f | %7.1f | %7.1f | %8.2f | %8.2f | %6.1f |\n", name, ticks / hz * 1000 / n, rss / 1024, hwm / 1024, p50 * 1000, p99 * 1000, cmds / n
+    }' >>"$work/table"
+}
+
+header='| exporter                           | CPU ms/scrape | RSS MiB | peak MiB | p50 ms | p99 ms | commands/scrape |'
+rule='|------------------------------------|---------:|--------:|--------:|---------:|---------:|-------:|'
+
+iport=$(freeport)
+$incumbent --redis.addr "redis://127.0.0.1:$rport" --web.listen-address "127.0.0.1:$iport" >"$work/incumbent.log" 2>&1 &
+ipid=$!; pids+=($ipid)
+oport=$(freeport)
+"$work/redis-exporter" --redis.addr "redis://127.0.0.1:$rport" --web.listen-address "127.0.0.1:$oport" >"$work/ours.log" 2>&1 &
+opid=$!; pids+=($opid)
+wait_http "http://127.0.0.1:$iport/metrics"; wait_http "http://127.0.0.1:$oport/metrics"
+
+echo "scraping each exporter $SCRAPES times"
+measure "prometheus-redis-exporter 1.45" "http://127.0.0.1:$iport/metrics" "$ipid"
+measure "redis-exporter (outrigger)" "http://127.0.0.1:$oport/metrics" "$opid"
+kill "$ipid" "$opid"; wait "$ipid" "$opid" 2>/dev/null || true
+
+# The incumbent's key counting (--count-keys) scans the whole keyspace on every scrape.
+iport=$(freeport)
+$incumbent --redis.addr "redis://127.0.0.1:$rport" --web.listen-address "127.0.0.1:$iport" --count-keys 'cache:*' >"$work/incumbent-keys.log" 2>&1 &
+ipid=$!; pids+=($ipid)
+wait_http "http://127.0.0.1:$iport/health" || true
+SCRAPES=5 measure "prometheus-redis-exporter --count-keys" "http://127.0.0.1:$iport/metrics" "$ipid"
+kill "$ipid"; wait "$ipid" 2>/dev/null || true
+
+echo "key groups over $KEYS keys"
+oport=$(freeport)
+"$work/redis-exporter" --redis.addr "redis://127.0.0.1:$rport" --web.listen-address "127.0.0.1:$oport" \
+  --keys.group 'cache:*' --keys.group 'session:*' --keys.group 'celery:*' --keys.group 'cache:1*' \
+  --keys.scan-interval 1s --keys.scan-budget 500ms >"$work/ours-keys.log" 2>&1 &
+opid=$!; pids+=($opid)
+wait_http "http://127.0.0.1:$oport/health"
+start=$(date +%s.%N)
+: >"$work/keys.lat"
+while true; do
+  curl -fs -H 'X-Prometheus-Scrape-Timeout-Seconds: 10' -w '%{time_total}\n' -o "$work/keys.prom" "http://127.0.0.1:$oport/metrics" >>"$work/keys.lat"
+  grep -q '^redis_key_group_scans_total [1-9]' "$work/keys.prom" && break
+  sleep 0.1
+done
+end=$(date +%s.%N)
+val() { awk -v m="$1" '$1 == m {print $2}' "$work/keys.prom"; }
+got_cache=$(val 'redis_key_group_keys{db="db0",group="cache:*"}')
+got_session=$(val 'redis_key_group_keys{db="db0",group="session:*"}')
+got_celery=$(val 'redis_key_group_keys{db="db0",group="celery:*"}')
+got_cache1=$(val 'redis_key_group_keys{db="db0",group="cache:1*"}')
+want_cache1=$(rcli --scan --pattern 'cache:1*' | wc -l)
+n=$(wc -l <"$work/keys.lat")
+slowest=$(sort -n "$work/keys.lat" | tail -1)
+mem=$(val 'redis_key_group_memory_bytes{db="db0",group="cache:*"}')
+
+echo
+echo "## Scrapes of a $KEYS-key redis-server $(redis-server --version | awk '{print $3}'), $SCRAPES scrapes each"
+echo "$header"; echo "$rule"; cat "$work/table"
+echo
+echo "## Key groups over $KEYS keys (scan interval 1s, budget 500ms, batch 1000)"
+printf '| group | counted | expected |\n|---|---:|---:|\n'
+printf '| cache:* | %s | %d |\n| session:* | %s | %d |\n| celery:* | %s | %d |\n| cache:1* | %s | %d |\n' \
+  "$got_cache" $((KEYS * 6 / 10)) "$got_session" $((KEYS * 3 / 10)) "$got_celery" $((KEYS / 10)) "$got_cache1" "$want_cache1"
+awk -v s="$start" -v e="$end" -v n="$n" -v slow="$slowest" -v mem="$mem" 'BEGIN {
+  printf "\nfirst complete pass after %.1f s; %d scrapes meanwhile, slowest %.1f ms; cache:* memory %.0f MiB\n", e - s, n, slow * 1000, mem / 1048576 }'
+ok=1
+[ "$got_cache" = "$((KEYS * 6 / 10))" ] && [ "$got_session" = "$((KEYS * 3 / 10))" ] && [ "$got_celery" = "$((KEYS / 10))" ] && [ "$got_cache1" = "$want_cache1" ] || ok=0
+awk -v slow="$slowest" 'BEGIN { exit !(slow < 0.050) }' || { echo "a scrape took over 50 ms during the scan"; ok=0; }
+[ $ok = 1 ] && echo "key groups: exact, no scrape over 50 ms" || { echo "key groups: FAILED"; exit 1; }
