@@ -104,11 +104,10 @@ type series struct {
 }
 
 type worker struct {
-	lastBeat  time.Time // local receive time of the last worker event
-	freq      float64
-	active    int
-	processed bool
-	offline   bool
+	lastBeat time.Time // local receive time of the last worker event
+	freq     float64
+	active   int
+	offline  bool
 }
 
 // Stats are the tracker's own counters.
