@@ -543,8 +543,18 @@ func (t *Tailer) read(ctx context.Context, s *Source, f *os.File) {
 	lastData := time.Now()
 	lastCheck := time.Now()
 	poll := 5 * time.Millisecond
+	atEOF := false
 	for ctx.Err() == nil {
 		n, err := f.ReadAt(buf, off)
+		if n > 0 && atEOF {
+			// New data after a pause: make sure it is the same file and not
+			// one truncated and written again past our offset.
+			if head, herr := readHead(f, s.fpLen); herr == nil && (len(head) < s.fpLen || fingerprint(head) != s.fp) {
+				reason = endTruncated
+				return
+			}
+		}
+		atEOF = n == 0
 		if n > 0 {
 			lines := fr.Feed(buf[:n], off)
 			off += int64(n)
@@ -607,8 +617,9 @@ func (t *Tailer) check(s *Source, f *os.File, off int64, fr *Framer, lastData ti
 	_, nlink := statIdentity(fi)
 	idle := time.Since(lastData)
 	pend, _ := fr.Pending()
+	gen := t.scanGen() // before s.mu: the scan locks t.mu, then s.mu
 	s.mu.Lock()
-	renamed, gone := s.renamed, s.seen != t.scanGen()
+	renamed, gone := s.renamed, s.seen != gen
 	if renamed {
 		s.drained = true
 	}

@@ -346,7 +346,7 @@ func (s *Server) store(streams []Stream) (int, string) {
 				msgs = append(msgs, fmt.Sprintf("entry with timestamp %s ignored, reason: 'entry too far behind, entry timestamp is: %s, oldest acceptable timestamp is: %s' for stream: %s", time.Unix(0, e.TimeNs).UTC().Format(time.RFC3339), time.Unix(0, e.TimeNs).UTC().Format(time.RFC3339), time.Unix(0, st.newest-lim.MaxBehind.Nanoseconds()).UTC().Format(time.RFC3339), in.Labels))
 			case s.reject != nil:
 				if reason = s.reject(in.Labels, e); reason != "" {
-					msgs = append(msgs, fmt.Sprintf("entry for stream '%s' rejected: %s", in.Labels, reason))
+					msgs = append(msgs, rejectMessage(reason, in.Labels, e, now))
 				}
 			}
 			if reason != "" {
@@ -461,4 +461,20 @@ func validName(n string) bool {
 		}
 	}
 	return true
+}
+
+// rejectMessage words an injected rejection as Loki words that reason.
+func rejectMessage(reason, labels string, e Entry, now time.Time) string {
+	ts := time.Unix(0, e.TimeNs).UTC().Format(time.RFC3339)
+	switch reason {
+	case "too_old":
+		return fmt.Sprintf("entry for stream '%s' has timestamp too old: %s, oldest acceptable timestamp is: %s", labels, ts, now.UTC().Format(time.RFC3339))
+	case "too_new":
+		return fmt.Sprintf("entry for stream '%s' has timestamp too new: %s", labels, ts)
+	case "line_too_long":
+		return fmt.Sprintf("Max entry size '1' bytes exceeded for stream '%s' while adding an entry with length '%d' bytes", labels, len(e.Line))
+	case "too_far_behind":
+		return fmt.Sprintf("entry with timestamp %s ignored, reason: 'entry too far behind' for stream: %s", ts, labels)
+	}
+	return fmt.Sprintf("entry for stream '%s' rejected: %s", labels, reason)
 }
