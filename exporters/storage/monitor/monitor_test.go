@@ -196,29 +196,33 @@ func TestScrapeDuringWalkServesLastResultFast(t *testing.T) {
 	addFile(t, root)
 	lbl := map[string]string{"path": "shots"}
 	// A scrape that waited for the held walk would hang until the gate
-	// opens; one served from memory answers in about a millisecond (the
-	// median must be under 10 ms; single scrapes may be slowed by a busy CI
-	// machine, never by the walk). Scrapes ask for no gzip: under the race
-	// detector compressing costs ~10 ms of CPU per scrape, walk or no walk.
-	var took []time.Duration
-	for range 21 {
-		fams, _, d := f.scrape(t)
-		took = append(took, d)
-		if got := testkit.MustValue(t, fams, "storage_path_apparent_bytes", lbl); got != before {
-			t.Fatalf("during the walk apparent bytes = %v, want the last walk's %v", got, before)
+	// opens; one served from memory answers in about a millisecond. The
+	// median of a round of scrapes must be under 10 ms; a machine busy with
+	// other work can slow a round (never because of the walk), so up to five
+	// rounds are tried. Scrapes ask for no gzip: under the race detector
+	// compressing costs ~10 ms of CPU per scrape, walk or no walk.
+	best := time.Hour
+	for round := 0; round < 5 && best >= 10*time.Millisecond; round++ {
+		var took []time.Duration
+		for range 21 {
+			fams, _, d := f.scrape(t)
+			took = append(took, d)
+			if d >= time.Second {
+				t.Errorf("a scrape during a walk took %s: it waited for something", d)
+			}
+			if got := testkit.MustValue(t, fams, "storage_path_apparent_bytes", lbl); got != before {
+				t.Fatalf("during the walk apparent bytes = %v, want the last walk's %v", got, before)
+			}
+			if testkit.MustValue(t, fams, "storage_walk_in_progress", lbl) != 1 {
+				t.Fatal("the walk is no longer reported in progress while held")
+			}
 		}
-		if testkit.MustValue(t, fams, "storage_walk_in_progress", lbl) != 1 {
-			t.Fatal("the walk is no longer reported in progress while held")
-		}
+		slices.Sort(took)
+		t.Logf("round %d: 21 scrapes during a walk: median %s, slowest %s", round+1, took[len(took)/2], took[len(took)-1])
+		best = min(best, took[len(took)/2])
 	}
-	slices.Sort(took)
-	median, slowest := took[len(took)/2], took[len(took)-1]
-	t.Logf("21 scrapes during a walk: median %s, slowest %s", median, slowest)
-	if median >= 10*time.Millisecond {
-		t.Errorf("median scrape during a walk took %s, want under 10ms", median)
-	}
-	if slowest >= time.Second {
-		t.Errorf("a scrape during a walk took %s: it waited for something", slowest)
+	if best >= 10*time.Millisecond {
+		t.Errorf("best median scrape during a walk took %s, want under 10ms", best)
 	}
 	if gate.held() == 0 {
 		t.Fatal("the walk left the gate while held")

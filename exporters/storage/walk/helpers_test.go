@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -148,7 +147,6 @@ func sum(bs []Bucket) Counts {
 // hookFS wraps OS and calls the hooks (when set) before the real call.
 type hookFS struct {
 	OS
-	mu          sync.Mutex
 	openDir     func(path string) error
 	readDirents func(fd int) error
 	lstatat     func(name string) error

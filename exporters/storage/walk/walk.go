@@ -193,7 +193,7 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	rootTask := task{path: resolved, dev: st.Dev, ino: st.Ino}
 	readErr := first.readDir(fd, rootTask)
 	w.fs.Close(fd)
-	if readErr != nil {
+	if readErr != nil && !errors.Is(readErr, errStopped) {
 		return nil, fmt.Errorf("reading walk root: %w", readErr)
 	}
 
@@ -289,8 +289,6 @@ func (w *walker) newBucket(path string) int32 {
 func cString(buf []byte, s string) []byte {
 	return append(append(buf, s...), 0)
 }
-
-var errRead = errors.New("reading directory")
 
 func joinPath(dir string, name []byte) string {
 	if dir == "/" {

@@ -56,7 +56,9 @@ func TestWalkMatchesDu(t *testing.T) {
 			for _, b := range res.Extensions {
 				exts[b.Name] = b.Files
 			}
-			exts[OtherBucket] = exts[OtherBucket] // present, zero: fewer than 20 extensions
+			if n, ok := exts[OtherBucket]; !ok || n != 0 {
+				t.Errorf("\"other\" extension bucket: %d files (present %v), want 0: there are fewer than 20 extensions", n, ok)
+			}
 			for ext, n := range want.extFiles {
 				if exts[ext] != n {
 					t.Errorf("extension %q: %d files, want %d", ext, exts[ext], n)
@@ -177,6 +179,9 @@ func TestEntriesVanishingMidWalk(t *testing.T) {
 		},
 	}
 	res := mustWalk(t, root, Options{FS: fs, Workers: 2})
+	if deleted.Load() != 2 {
+		t.Fatalf("the hook deleted %d files, want 2", deleted.Load())
+	}
 	if res.Vanished != 4 || res.UnreadableDirs != 0 || res.StatErrors != 0 || res.Partial {
 		t.Errorf("vanished %d unreadable %d stat errors %d partial %v; want 4, 0, 0, false",
 			res.Vanished, res.UnreadableDirs, res.StatErrors, res.Partial)

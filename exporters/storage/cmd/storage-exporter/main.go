@@ -108,7 +108,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 	if *once {
-		return printOnce(ctx, mon, runner, stdout, stderr)
+		// A walk stuck in a hung mount cannot be interrupted: print what
+		// there is once every budget has passed.
+		longest := time.Duration(0)
+		for _, t := range vc.Targets() {
+			longest = max(longest, t.Budget)
+		}
+		onceCtx, cancel := context.WithTimeout(ctx, longest+*statfsTimeout+10*time.Second)
+		defer cancel()
+		return printOnce(onceCtx, mon, runner, stdout, stderr)
 	}
 	reload := func() error {
 		nvc, err := cfg.Validate()
@@ -127,12 +135,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // printOnce waits for the first walk of every tree and prints the metrics.
 func printOnce(ctx context.Context, mon *monitor.Monitor, runner *promkit.Runner, stdout, stderr io.Writer) int {
+	code := 0
 	if err := mon.WaitFirst(ctx); err != nil {
-		fmt.Fprintf(stderr, "storage-exporter: %v\n", err)
-		return 1
+		fmt.Fprintf(stderr, "storage-exporter: %v; printing what there is\n", err)
+		code = 1
 	}
+	// The collectors only read memory: a fresh context lets them finish
+	// even when the wait above used up ctx.
+	collectCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(promkit.Metrics(runner.Start(ctx).Wait(ctx)))
+	reg.MustRegister(promkit.Metrics(runner.Start(collectCtx).Wait(collectCtx)))
 	fams, err := reg.Gather()
 	if err != nil {
 		fmt.Fprintf(stderr, "storage-exporter: gathering metrics: %v\n", err)
@@ -145,5 +158,5 @@ func printOnce(ctx context.Context, mon *monitor.Monitor, runner *promkit.Runner
 			return 1
 		}
 	}
-	return 0
+	return code
 }
