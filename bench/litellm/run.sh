@@ -35,3 +35,5 @@ grep -E 'loaded [0-9]+ spend-log rows' "$log" | sed 's/^ *//'
 echo
 echo "results ($((($(date +%s) - start))) s in all; $fresh new rows per refresh, median of $rounds refreshes, 100 scrapes, 3 GROUP BYs):"
 cat "$out"
+echo
+echo "load average during the run (the machine may be shared): $(cut -d" " -f1-3 /proc/loadavg)"

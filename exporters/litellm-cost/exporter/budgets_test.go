@@ -3,6 +3,8 @@ package exporter
 import (
 	"testing"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/testkit"
 )
 
 func ptime(t time.Time) *time.Time { return &t }
@@ -63,7 +65,8 @@ func TestBudgetsMatchHandComputation(t *testing.T) {
 	h := newHarness(t, p, opts{now: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)})
 	h.refresh(t)
 	secrets := []string{token("sk-one"), token("sk-two"), token("sk-three"), token("sk-four"), "sk-one", "alice@example.com"}
-	fams, _ := h.scrape(t, secrets...)
+	fams, body := h.scrape(t, secrets...)
+	testkit.CheckMetrics(t, body, compatNames...)
 
 	key := func(k, alias string) map[string]string {
 		return map[string]string{"scope": "key", "id": KeyID(token(k)), "name": alias}

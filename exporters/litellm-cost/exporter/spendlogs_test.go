@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/testkit"
 )
 
 // insertLogs writes one batch of spend-log rows, as the proxy's batch writer does.
@@ -57,7 +59,8 @@ func TestSpendLogsReadIncrementallyWithALagWindow(t *testing.T) {
 
 	h.clock.Set(time.Date(2026, 3, 10, 12, 2, 0, 0, time.UTC)) // reads (12:00:10, 12:01:00]
 	h.refresh(t)
-	fams, _ = h.scrape(t)
+	fams, body := h.scrape(t)
+	testkit.CheckMetrics(t, body, compatNames...)
 	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "claude", "cache_hit": "false", "status": "failure"}, 1)
 	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "claude", "cache_hit": "false", "status": "success"}, 1)
 	// Only the four new rows were ever read, not the thousand old ones.
