@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,32 +25,45 @@ import (
 // million).
 const testFiles = 20000
 
-// shared is the tree most tests read (and never change).
+// shared is the tree most tests read (and never change). It is made on first
+// use, not in TestMain, so that fuzz workers (which run TestMain too) do not
+// each write 20,000 files.
 type shared struct {
+	once sync.Once
+	dir  string
 	root string
 	man  *treegen.Manifest
+	err  error
 }
 
-var tree shared // set once by TestMain, read-only afterwards
+var tree shared // made once, read-only afterwards, removed by TestMain
+
+// sharedTree returns the shared tree, generating it on first use.
+func sharedTree(t testing.TB) *shared {
+	t.Helper()
+	tree.once.Do(func() {
+		tree.dir, tree.err = os.MkdirTemp("", "outrigger-walk-")
+		if tree.err != nil {
+			return
+		}
+		tree.root = tree.dir
+		tree.man, tree.err = treegen.Generate(context.Background(), tree.dir, treegen.Spec{Files: testFiles, Extras: true})
+	})
+	if tree.err != nil {
+		t.Fatalf("generating the shared tree: %v", tree.err)
+	}
+	return &tree
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "outrigger-walk-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	man, err := treegen.Generate(context.Background(), dir, treegen.Spec{Files: testFiles, Extras: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	tree = shared{root: dir, man: man}
 	code := m.Run()
+	if tree.dir != "" {
+		os.RemoveAll(tree.dir)
+	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)

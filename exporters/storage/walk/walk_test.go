@@ -17,6 +17,7 @@ import (
 // symlink to /usr, a FIFO and odd names: every figure must equal du's and an
 // independent serial walk's, whatever the number of workers.
 func TestWalkMatchesDu(t *testing.T) {
+	tree := sharedTree(t)
 	apparent := du(t, tree.root, "-sb")
 	allocated := du(t, tree.root, "-s", "-B1")
 	want := measure(t, tree.root)
@@ -73,6 +74,7 @@ func TestWalkMatchesDu(t *testing.T) {
 
 // A root that is a symlink is resolved once; symlinks below it never are.
 func TestWalkResolvesASymlinkedRootOnly(t *testing.T) {
+	tree := sharedTree(t)
 	link := filepath.Join(t.TempDir(), "link")
 	if err := os.Symlink(tree.root, link); err != nil {
 		t.Fatal(err)
@@ -93,6 +95,7 @@ func TestWalkResolvesASymlinkedRootOnly(t *testing.T) {
 // cmd/storage-exporter makes a real unreadable directory by running the
 // binary as nobody.)
 func TestUnreadableDirectoryIsCountedNotFatal(t *testing.T) {
+	tree := sharedTree(t)
 	locked := tree.man.Locked
 	var lockedSt unix.Stat_t
 	if err := unix.Lstat(locked, &lockedSt); err != nil {
@@ -132,6 +135,7 @@ func TestUnreadableDirectoryIsCountedNotFatal(t *testing.T) {
 }
 
 func TestUnreadableRootFailsTheWalk(t *testing.T) {
+	tree := sharedTree(t)
 	fs := &hookFS{openDir: func(string) error { return unix.EACCES }}
 	if _, err := Walk(t.Context(), tree.root, Options{FS: fs}); !errors.Is(err, unix.EACCES) {
 		t.Errorf("walking an unreadable root: %v, want EACCES", err)
@@ -195,6 +199,7 @@ func TestEntriesVanishingMidWalk(t *testing.T) {
 
 // A walk over its budget stops soon after and says its figures are partial.
 func TestBudgetCutsTheWalkShortAndSaysSo(t *testing.T) {
+	tree := sharedTree(t)
 	slow := &hookFS{openDir: func(string) error { time.Sleep(5 * time.Millisecond); return nil }}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
