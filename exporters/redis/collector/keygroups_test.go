@@ -66,8 +66,10 @@ func TestKeyGroupsExact(t *testing.T) {
 	if scrapes < 2 {
 		t.Errorf("the pass finished within one scrape: the test did not see scrapes during a scan")
 	}
-	// Timing on a shared 2-core machine: a loose bound here, the 50 ms goal in bench/redis.
-	if slowest > 500*time.Millisecond {
+	// Timing on a shared, overloaded 2-core machine: a loose bound that still
+	// catches a scrape waiting for a whole scan cycle or pass (budget 50 ms,
+	// a pass takes seconds); the 50 ms goal is measured in bench/redis.
+	if slowest > 2*time.Second {
 		t.Errorf("a scrape during the scan took %v", slowest)
 	}
 
