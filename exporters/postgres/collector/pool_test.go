@@ -200,12 +200,45 @@ func TestLockStormScrapeAnswersWithinDeadline(t *testing.T) {
 }
 
 // 20 concurrent scrapes, half of whose clients hang up early, keep the
-// exporter at one backend, and leave no query of it running.
-func TestConcurrentScrapesUseOneConnection(t *testing.T) {
-	slow := config.Query{Name: "slow", SQL: "SELECT 1 AS one FROM pg_sleep(0.4)", Values: []config.Value{{Column: "one", Type: "gauge"}}}
-	f := newFixture(t, fixtureOptions{queries: []config.Query{slow}, opts: Options{Databases: DatabaseOptions{Enabled: false}}})
-	f.pg.PSQL(t, "postgres", "CREATE DATABASE other")
+// exporter within its connection cap (1 with database-scoped statistics off,
+// 1 + 1 with them on), and leave no query of it running.
+func TestConcurrentScrapesStayWithinConnectionCap(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		databases bool
+		cap       int
+	}{{"databases off", false, 1}, {"databases on", true, 2}} {
+		t.Run(c.name, func(t *testing.T) {
+			slow := config.Query{Name: "slow", SQL: "SELECT 1 AS one FROM pg_sleep(0.4)", Values: []config.Value{{Column: "one", Type: "gauge"}}}
+			f := newFixture(t, fixtureOptions{queries: []config.Query{slow},
+				opts: Options{Databases: DatabaseOptions{Enabled: c.databases, TTL: time.Nanosecond}}})
+			for _, db := range []string{"other1", "other2", "other3"} {
+				f.pg.PSQL(t, "postgres", "CREATE DATABASE "+db)
+			}
+			maxSeen := concurrentScrapes(t, f)
+			if maxSeen > c.cap {
+				t.Errorf("the exporter held %d backends at once, want at most %d", maxSeen, c.cap)
+			}
+			if c.databases && f.target.extraConnects.Load() == 0 {
+				t.Error("no database-scoped connection was opened: the cap was not exercised")
+			}
+			testkit.Eventually(t, 5*time.Second, "no exporter query left running", func() error {
+				if n := exporterBackends(t, f.pg, " AND state <> 'idle'"); n != 0 {
+					return fmt.Errorf("%d exporter sessions not idle", n)
+				}
+				return nil
+			})
+			if n := exporterBackends(t, f.pg, ""); n > 1 {
+				t.Errorf("%d exporter backends left, want at most 1", n)
+			}
+		})
+	}
+}
 
+// concurrentScrapes runs 20 scrapes at once, half of them by clients that
+// hang up after 150 ms, then 5 more, and returns the most exporter backends
+// seen at any moment.
+func concurrentScrapes(t *testing.T, f *fixture) int {
 	stop := make(chan struct{})
 	var maxSeen int
 	var watch sync.WaitGroup
@@ -237,25 +270,13 @@ func TestConcurrentScrapesUseOneConnection(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// A second wave after the first one's clients went away.
 	for range 5 {
 		wg.Go(func() { f.scrape(t, "3") })
 	}
 	wg.Wait()
 	close(stop)
 	watch.Wait()
-	if maxSeen > 1 {
-		t.Errorf("the exporter held %d backends at once, want at most 1", maxSeen)
-	}
-	testkit.Eventually(t, 5*time.Second, "no exporter query left running", func() error {
-		if n := exporterBackends(t, f.pg, " AND state <> 'idle'"); n != 0 {
-			return fmt.Errorf("%d exporter sessions not idle", n)
-		}
-		return nil
-	})
-	if n := exporterBackends(t, f.pg, ""); n > 1 {
-		t.Errorf("%d exporter backends left, want at most 1", n)
-	}
+	return maxSeen
 }
 
 // The server stopped and started again: pg_up goes to 0 (answer still 200,
