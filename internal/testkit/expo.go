@@ -31,7 +31,8 @@ func Get(t TB, url string, header http.Header) (int, []byte) {
 			req.Header.Add(k, v)
 		}
 	}
-	client := &http.Client{Timeout: 60 * time.Second}
+	// No keep-alive: a pooled connection would outlive the test and trip goleak.
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
