@@ -25,6 +25,9 @@ type worker struct {
 	subdirs          []Counts // by bucket index
 	exts             map[string]*Counts
 	extNone, extOver Counts
+	lastExt          [maxExtLen]byte // the extension met last, and its counters
+	lastExtLen       int
+	lastExtCounts    *Counts
 
 	unreadable, statErrs, vanished int64
 }
@@ -212,14 +215,20 @@ func (wk *worker) ext(name []byte) *Counts {
 			lower[i] = c + 'a' - 'A'
 		}
 	}
-	if c, ok := wk.exts[string(lower[:n])]; ok {
-		return c
+	// Files of one directory tend to share their extension: try the last
+	// one before hashing.
+	if n == wk.lastExtLen && lower == wk.lastExt && wk.lastExtCounts != nil {
+		return wk.lastExtCounts
 	}
-	if len(wk.exts) >= wk.w.opts.MaxExtensions {
+	c, ok := wk.exts[string(lower[:n])]
+	if !ok && len(wk.exts) >= wk.w.opts.MaxExtensions {
 		return &wk.extOver
 	}
-	c := &Counts{}
-	wk.exts[string(lower[:n])] = c
+	if !ok {
+		c = &Counts{}
+		wk.exts[string(lower[:n])] = c
+	}
+	wk.lastExt, wk.lastExtLen, wk.lastExtCounts = lower, n, c
 	return c
 }
 

@@ -255,6 +255,13 @@ func TestBasicAuthFromWebConfigFile(t *testing.T) {
 	if code, _ := e.Get(t, "/metrics", http.Header{"Authorization": {"Basic " + basic("prometheus", "wrong")}}); code != http.StatusUnauthorized {
 		t.Errorf("wrong password: %d, want 401", code)
 	}
+	// The container healthcheck probes the daemon (a 401 means alive) and
+	// walks nothing itself.
+	addr := strings.TrimPrefix(e.URL, "http://")
+	if out, err := exec.Command(binary, "--web.healthcheck", "--web.listen-address="+addr, "--web.config.file="+webCfg,
+		"--path=tmp=/nonexistent").CombinedOutput(); err != nil {
+		t.Errorf("--web.healthcheck against the running daemon: %v\n%s", err, out)
+	}
 }
 
 func basic(user, pw string) string {
