@@ -21,7 +21,7 @@ import (
 // ByteSize is a size in bytes, written as a number or with a unit (64MiB, 1MB, 512KiB).
 type ByteSize int64
 
-var sizeRe = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B?)\s*$`)
+var sizeRe = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?I?B?)\s*$`)
 
 // ParseByteSize parses 1024, 64MiB, 1.5MB, 512k.
 func ParseByteSize(s string) (ByteSize, error) {

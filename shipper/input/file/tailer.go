@@ -219,6 +219,7 @@ func (t *Tailer) scan(ctx context.Context) {
 	if t.first {
 		files = append(t.orphans(onDisk), files...)
 	}
+	discovered := false
 	for _, f := range files {
 		t.mu.Lock()
 		s := t.live[f.id]
@@ -229,6 +230,14 @@ func (t *Tailer) scan(ctx context.Context) {
 		}
 		if err := t.discover(f); err != nil {
 			t.log.Warn("opening file", "path", f.path, "err", err)
+		}
+		discovered = true
+	}
+	if discovered {
+		// Know new files from now on, even across a crash: rotation may
+		// rename one out of the globs before the next periodic save.
+		if err := t.cfg.Registry.Save(); err != nil {
+			t.log.Error("saving registry", "err", err)
 		}
 	}
 	t.first = false

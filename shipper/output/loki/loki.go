@@ -115,6 +115,14 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 	}
 	o := &Output{cfg: cfg, index: index, m: m, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}}
 	m.OutputUp.WithLabelValues(cfg.Name).Set(1)
+	for _, r := range []string{"network", "rate_limited", "server_error", "not_stored", "unauthorized", "client_error"} {
+		m.Retries.WithLabelValues(cfg.Name, r)
+	}
+	for _, r := range []string{"too_old", "too_new", "too_far_behind", "line_too_long", "invalid_labels", "too_large", "other"} {
+		m.Dropped.WithLabelValues(cfg.Name, r)
+	}
+	m.ShippedLines.WithLabelValues(cfg.Name)
+	m.ShippedBytes.WithLabelValues(cfg.Name)
 	return o, nil
 }
 
