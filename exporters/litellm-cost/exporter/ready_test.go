@@ -89,6 +89,17 @@ func TestReconnectsAndDetectsColumnsAgain(t *testing.T) {
 	expect(t, fams, "litellm_database_up", nil, 1)
 	expect(t, fams, "litellm_budget_soft_usd", team, 80)
 	expect(t, fams, "litellm_scrape_collector_success", map[string]string{"collector": "budgets"}, 1)
+
+	// A restart between two refreshes: the next refresh finds its connection
+	// broken and replaces it at once, without a failed round.
+	p.pg.Stop(t)
+	p.pg.Start(t)
+	p.exec(t, `UPDATE "LiteLLM_TeamTable" SET "spend" = 90`)
+	h.refresh(t)
+	fams, _ = h.scrape(t)
+	expect(t, fams, "litellm_scrape_collector_success", map[string]string{"collector": "budgets"}, 1)
+	expect(t, fams, "litellm_budget_utilization_ratio", team, 0.9)
+	expect(t, fams, "litellm_exporter_refreshes_total", map[string]string{"result": "error"}, 1)
 }
 
 func TestOlderSchemaDegradesGracefully(t *testing.T) {
