@@ -20,6 +20,7 @@ type descs struct {
 	extApparent, extAllocated, extFiles                            *prometheus.Desc
 	walkSuccess, walkPartial, walkDuration, walkAge, walkTS        *prometheus.Desc
 	walkRunning, walks, unreadable, statErrors, vanished, linkFull *prometheus.Desc
+	cycles                                                         *prometheus.Desc
 	fsSize, fsFree, fsAvail, fsFiles, fsFilesFree, fsOK            *prometheus.Desc
 }
 
@@ -56,6 +57,7 @@ func newDescs() *descs {
 		unreadable:   d("walk", "unreadable_directories", "Directories the last walk could not open or read; their content is not counted."),
 		statErrors:   d("walk", "stat_errors", "Entries the last walk could not stat for another reason than having vanished."),
 		vanished:     d("walk", "vanished_entries", "Entries that disappeared during the last walk (deleted between listing and stat)."),
+		cycles:       d("walk", "directory_cycles", "Directories the last walk met again below themselves (bind mounts) and skipped, as du does."),
 		linkFull:     d("walk", "hardlink_set_full", "Whether the last walk met more hard-linked files than it tracks, so some were counted more than once."),
 
 		fsSize:      d("filesystem", "size_bytes", "Size of the filesystem holding the path."),
@@ -124,6 +126,7 @@ func (m *Monitor) collectWalks(ctx context.Context, ch chan<- prometheus.Metric)
 		g(d.unreadable, float64(r.UnreadableDirs))
 		g(d.statErrors, float64(r.StatErrors))
 		g(d.vanished, float64(r.Vanished))
+		g(d.cycles, float64(r.Cycles))
 		g(d.linkFull, b2f(r.HardlinkSetFull))
 		if ctx.Err() != nil {
 			return ctx.Err()

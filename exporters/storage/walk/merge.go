@@ -21,6 +21,7 @@ func (w *walker) merge(workers []*worker) *Result {
 		res.UnreadableDirs += wk.unreadable
 		res.StatErrors += wk.statErrs
 		res.Vanished += wk.vanished
+		res.Cycles += wk.cycles
 		for i, c := range wk.subdirs {
 			subdirs[i].add(c)
 		}

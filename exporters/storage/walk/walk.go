@@ -125,7 +125,10 @@ type Result struct {
 	StatErrors int64
 	// Vanished counts entries that disappeared between being listed and
 	// being stat'ed or opened (deleted or replaced mid-walk).
-	Vanished        int64
+	Vanished int64
+	// Cycles counts directories met again below themselves (bind mounts):
+	// like du, they are skipped and not counted.
+	Cycles          int64
 	HardlinkSetFull bool
 }
 
@@ -134,6 +137,23 @@ type task struct {
 	dev, ino uint64
 	depth    int32
 	bucket   int32
+	anc      *ancestor // this directory and those above it
+}
+
+// ancestor is a link of the chain from a directory up to the root, to spot
+// a directory that contains itself (a bind mount of an ancestor).
+type ancestor struct {
+	dev, ino uint64
+	up       *ancestor
+}
+
+func (a *ancestor) contains(dev, ino uint64) bool {
+	for ; a != nil; a = a.up {
+		if a.dev == dev && a.ino == ino {
+			return true
+		}
+	}
+	return false
 }
 
 type fileID struct{ dev, ino uint64 }
@@ -190,7 +210,7 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	first.account(&st, 0, nil)
 	first.tot.Directories++
 	first.bucket(0).Directories++
-	rootTask := task{path: resolved, dev: st.Dev, ino: st.Ino}
+	rootTask := task{path: resolved, dev: st.Dev, ino: st.Ino, anc: &ancestor{dev: st.Dev, ino: st.Ino}}
 	readErr := first.readDir(fd, rootTask)
 	w.fs.Close(fd)
 	if readErr != nil && !errors.Is(readErr, errStopped) {

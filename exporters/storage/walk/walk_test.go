@@ -311,3 +311,38 @@ func (f *fakeDirents) ReadDirents(_ int, buf []byte) (int, error) {
 }
 
 func (f *fakeDirents) Lstatat(int, []byte, *unix.Stat_t) error { return unix.ENOENT }
+
+// A directory that contains itself (a bind mount of an ancestor, faked here
+// by the FS layer; root could mount one, CI containers may not) is skipped and
+// not counted, as du does, instead of being walked again.
+func TestDirectoryCycleIsSkippedLikeDu(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "b", "f"), 10000)
+	writeFile(t, filepath.Join(root, "loop", "inner", "g"), 5000)
+	var rootSt unix.Stat_t
+	if err := unix.Stat(root, &rootSt); err != nil {
+		t.Fatal(err)
+	}
+	fs := &cycleFS{name: "loop", as: rootSt}
+	res := mustWalk(t, root, Options{FS: fs})
+	want := du(t, root, "-sb") - du(t, filepath.Join(root, "loop"), "-sb")
+	if res.Totals.ApparentBytes != want || res.Cycles != 1 || res.Totals.Files != 1 || res.Totals.Directories != 2 {
+		t.Errorf("apparent %d cycles %d files %d dirs %d; want %d, 1, 1, 2", res.Totals.ApparentBytes, res.Cycles,
+			res.Totals.Files, res.Totals.Directories, want)
+	}
+}
+
+// cycleFS makes the entry name stat as the directory as.
+type cycleFS struct {
+	OS
+	name string
+	as   unix.Stat_t
+}
+
+func (c *cycleFS) Lstatat(dirfd int, name []byte, st *unix.Stat_t) error {
+	if string(name[:len(name)-1]) == c.name {
+		*st = c.as
+		return nil
+	}
+	return c.OS.Lstatat(dirfd, name, st)
+}

@@ -29,7 +29,7 @@ type worker struct {
 	lastExtLen       int
 	lastExtCounts    *Counts
 
-	unreadable, statErrs, vanished int64
+	unreadable, statErrs, vanished, cycles int64
 }
 
 func newWorker(w *walker) *worker {
@@ -137,6 +137,10 @@ func (wk *worker) entry(fd int, t task, name []byte) {
 	if mode != unix.S_IFDIR && st.Nlink > 1 && !wk.w.firstLink(st.Dev, st.Ino) {
 		return
 	}
+	if mode == unix.S_IFDIR && t.anc.contains(st.Dev, st.Ino) {
+		wk.cycles++
+		return
+	}
 	bucket := t.bucket
 	switch mode {
 	case unix.S_IFDIR:
@@ -145,7 +149,8 @@ func (wk *worker) entry(fd int, t task, name []byte) {
 		if int(depth) == wk.w.opts.SubdirDepth {
 			bucket = wk.w.newBucket(path)
 		}
-		wk.pending = append(wk.pending, task{path: path, dev: st.Dev, ino: st.Ino, depth: depth, bucket: bucket})
+		wk.pending = append(wk.pending, task{path: path, dev: st.Dev, ino: st.Ino, depth: depth, bucket: bucket,
+			anc: &ancestor{dev: st.Dev, ino: st.Ino, up: t.anc}})
 		wk.tot.Directories++
 		wk.bucket(bucket).Directories++
 		wk.account(st, bucket, nil)
