@@ -45,7 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	depth := flag("walk.subdir-depth", "Depth of the per-subdirectory breakdown (1: the tree's children; 0: none).").Default("1").Int()
 	topSubdirs := flag("walk.top-subdirs", "Subdirectories reported by name; the rest are summed as \"other\".").Default("10").Int()
 	topExts := flag("walk.top-extensions", "File extensions reported by name; the rest are summed as \"other\".").Default("10").Int()
-	workers := flag("walk.workers", "Directories read in parallel within one walk.").Default(strconv.Itoa(max(4, 2*runtime.NumCPU()))).Int()
+	workers := flag("walk.workers", "Directories read in parallel within one walk.").Default(strconv.Itoa(max(4, 2*runtime.GOMAXPROCS(0)))).Int()
 	maxConcurrent := flag("walk.max-concurrent", "Walks running at once over all trees.").Default("1").Int()
 	maxLinks := flag("walk.max-hardlinks", "Hard-linked files a walk remembers to count them once; past it they may count twice.").Default("1000000").Int()
 	statfsInterval := flag("statfs.interval", "Time between two reads of a tree's filesystem size and free space.").Default("15s").Duration()
