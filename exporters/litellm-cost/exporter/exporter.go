@@ -153,62 +153,66 @@ func (e *Exporter) Refresh(ctx context.Context) {
 func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 	c := e.cfg.Config()
 	now := e.cfg.Now()
-	step := func(name string, fn func() error) error {
-		err := fn()
+	next.spendOff = !c.SpendLogs || !e.schema.CanReadSpendLogs()
+	steps := []struct {
+		name string
+		err  *error
+		run  func() error
+	}{
+		{"budgets", &next.budgets.err, func() error {
+			b, err := litellm.ReadBudgets(ctx, e.conn, e.schema, c.MaxSeries)
+			if err == nil {
+				next.budgets.data, next.budgets.at = b, now
+			}
+			return err
+		}},
+		{"daily usage", &next.usage.err, func() error {
+			v, err := e.usage.refresh(ctx, e.conn, e.schema, e.cfg.Location(), now)
+			if err == nil {
+				v, err = e.resolveUsage(ctx, v)
+			}
+			if err == nil {
+				next.usage.data, next.usage.at = v, now
+			}
+			return err
+		}},
+		{"daily tag usage", &next.tags.err, func() error {
+			v, err := e.tags.refresh(ctx, e.conn, e.schema, e.cfg.Location(), now)
+			if err == nil {
+				next.tags.data, next.tags.at = v, now
+			}
+			return err
+		}},
+		{"spend logs", &next.spend.err, func() error {
+			if next.spendOff {
+				return nil
+			}
+			v, rows, err := e.spend.refresh(ctx, e.conn, e.schema, now, c.SpendLogsLag, c.SpendLogsMaxWindow)
+			e.self.spendRows.Add(float64(rows))
+			if err == nil {
+				next.spend.data, next.spend.at = v, now
+			}
+			return err
+		}},
+	}
+	// Once the connection is lost, the remaining steps fail with its error.
+	var lost error
+	for _, st := range steps {
+		if lost != nil {
+			*st.err = lost
+			continue
+		}
+		err := st.run()
 		if err != nil {
-			err = e.scrub(fmt.Errorf("refreshing %s: %w", name, err))
-			e.logger.Warn("refresh failed", "part", name, "err", err)
+			err = e.scrub(fmt.Errorf("refreshing %s: %w", st.name, err))
+			e.logger.Warn("refresh failed", "part", st.name, "err", err)
 			e.afterError(ctx, err)
 		}
-		return err
-	}
-	next.budgets.err = step("budgets", func() error {
-		b, err := litellm.ReadBudgets(ctx, e.conn, e.schema, c.MaxSeries)
-		if err == nil {
-			next.budgets.data, next.budgets.at = b, now
-		}
-		return err
-	})
-	if e.conn == nil {
-		next.usage.err, next.tags.err, next.spend.err = next.budgets.err, next.budgets.err, next.budgets.err
-		return
-	}
-	next.usage.err = step("daily usage", func() error {
-		v, err := e.usage.refresh(ctx, e.conn, e.schema, e.cfg.Location(), now)
-		if err == nil {
-			v, err = e.resolveUsage(ctx, v)
-		}
-		if err == nil {
-			next.usage.data, next.usage.at = v, now
-		}
-		return err
-	})
-	if e.conn == nil {
-		next.tags.err, next.spend.err = next.usage.err, next.usage.err
-		return
-	}
-	next.tags.err = step("daily tag usage", func() error {
-		v, err := e.tags.refresh(ctx, e.conn, e.schema, e.cfg.Location(), now)
-		if err == nil {
-			next.tags.data, next.tags.at = v, now
-		}
-		return err
-	})
-	next.spendOff = !c.SpendLogs || !e.schema.CanReadSpendLogs()
-	if next.spendOff || e.conn == nil {
+		*st.err = err
 		if e.conn == nil {
-			next.spend.err = next.tags.err
+			lost = err
 		}
-		return
 	}
-	next.spend.err = step("spend logs", func() error {
-		v, rows, err := e.spend.refresh(ctx, e.conn, e.schema, now, c.SpendLogsLag, c.SpendLogsMaxWindow)
-		e.self.spendRows.Add(float64(rows))
-		if err == nil {
-			next.spend.data, next.spend.at = v, now
-		}
-		return err
-	})
 }
 
 // afterError drops a broken connection (it is reopened, and the schema read
