@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Member is one top-level member of a JSON object.
@@ -122,7 +121,15 @@ func Valid(b []byte) bool {
 	return p.i == len(p.b)
 }
 
-const maxDepth = 1000
+const maxDepth = 10000
+
+// plain marks the bytes a JSON string holds as they are.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 type parser struct {
 	b []byte
@@ -277,6 +284,13 @@ func (p *parser) str() error {
 	}
 	p.i++
 	for p.i < len(p.b) {
+		// Plain bytes in a tight loop; the switch handles the rest.
+		for p.i < len(p.b) && plain[p.b[p.i]] {
+			p.i++
+		}
+		if p.i >= len(p.b) {
+			break
+		}
 		c := p.b[p.i]
 		switch {
 		case c == '"':
@@ -300,14 +314,10 @@ func (p *parser) str() error {
 			}
 		case c < 0x20:
 			return &SyntaxError{p.i, "control character in string"}
-		case c < utf8.RuneSelf:
-			p.i++
 		default:
-			r, n := utf8.DecodeRune(p.b[p.i:])
-			if r == utf8.RuneError && n == 1 {
-				return &SyntaxError{p.i, "invalid UTF-8 in string"}
-			}
-			p.i += n
+			// Bytes >= 0x80 pass: like encoding/json, invalid UTF-8 is
+			// tolerated (the framer already repaired it).
+			p.i++
 		}
 	}
 	return &SyntaxError{p.i, "unfinished string"}

@@ -113,7 +113,7 @@ func (f TimeFormat) parse(s string, isString bool) (int64, bool) {
 			}
 		}
 		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v <= 0 {
+		if err != nil || v <= 0 || math.IsInf(v, 0) {
 			return 0, false
 		}
 		// By magnitude: seconds until 5e9 (year 2128), then ms, us, ns.
@@ -137,20 +137,36 @@ func (f TimeFormat) parse(s string, isString bool) (int64, bool) {
 	return 0, false
 }
 
-func epoch(s string, unit float64) (int64, bool) {
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if unit == 1 {
-			return i, true
-		}
-		if math.Abs(float64(i)) > math.MaxInt64/unit {
-			return 0, false
-		}
-		return i * int64(unit), true
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v*unit) > math.MaxInt64 {
+func epoch(s string, unit int64) (int64, bool) {
+	neg := strings.HasPrefix(s, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	if whole == "" || strings.ContainsAny(whole, "eE+-") {
 		return 0, false
 	}
-	whole, frac := math.Modf(v)
-	return int64(whole)*int64(unit) + int64(math.Round(frac*unit)), true
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w > math.MaxInt64/unit {
+		return 0, false
+	}
+	ns := w * unit
+	// The fraction, exactly: as many digits as the unit has.
+	digits := len(strconv.FormatInt(unit, 10)) - 1
+	if frac != "" {
+		for _, c := range frac {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+		}
+		if len(frac) > digits {
+			frac = frac[:digits]
+		}
+		frac += strings.Repeat("0", digits-len(frac))
+		if digits > 0 {
+			f, _ := strconv.ParseInt(frac, 10, 64)
+			ns += f
+		}
+	}
+	if neg {
+		ns = -ns
+	}
+	return ns, true
 }

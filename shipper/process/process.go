@@ -248,7 +248,7 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 		}
 		members = kept
 	}
-	if p.redact.Fields() && p.redact.MayHaveField(line) {
+	if p.redact.Fields() && p.mayHaveField(members) {
 		for i, mb := range members {
 			if p.redact.IsField(mb.KeyString()) {
 				members[i].Value = []byte(`"` + Redacted + `"`)
@@ -287,6 +287,20 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 		return line, redactions
 	}
 	return AppendObject(nil, members), redactions
+}
+
+// mayHaveField: a top-level key is a redacted field, or a nested value may
+// hold one.
+func (p *Processor) mayHaveField(members []decode.Member) bool {
+	for _, m := range members {
+		if p.redact.IsFieldBytes(m.Key) {
+			return true
+		}
+		if len(m.Value) > 0 && (m.Value[0] == '{' || m.Value[0] == '[') && p.redact.MayHaveField(m.Value) {
+			return true
+		}
+	}
+	return false
 }
 
 func indexOf(members []decode.Member, key string) int {

@@ -19,7 +19,6 @@ var DefaultRedactFields = []string{"password", "passwd", "secret", "client_secre
 type Redactor struct {
 	patterns bool
 	fields   map[string]bool
-	needles  [][]byte
 }
 
 // NewRedactor returns a Redactor; patterns enables the built-in patterns.
@@ -27,12 +26,7 @@ func NewRedactor(patterns bool, fields []string) *Redactor {
 	r := &Redactor{patterns: patterns, fields: map[string]bool{}}
 	for _, f := range fields {
 		lf := strings.ToLower(f)
-		if r.fields[lf] {
-			continue
-		}
 		r.fields[lf] = true
-		// Prefilter: the key as written, lower case and capitalised.
-		r.needles = append(r.needles, []byte(`"`+lf+`"`), []byte(`"`+strings.ToUpper(lf[:1])+lf[1:]+`"`), []byte(`"`+strings.ToUpper(lf)+`"`))
 	}
 	return r
 }
@@ -40,14 +34,51 @@ func NewRedactor(patterns bool, fields []string) *Redactor {
 // Fields reports whether the redactor looks at keys at all.
 func (r *Redactor) Fields() bool { return len(r.fields) > 0 }
 
-// MayHaveField is a cheap check whether line may hold a configured key.
+// MayHaveField is a cheap check whether line may hold a configured key:
+// it looks up the key before every `":` in the line.
 func (r *Redactor) MayHaveField(line []byte) bool {
-	for _, n := range r.needles {
-		if bytes.Contains(line, n) {
-			return true
+	if len(r.fields) == 0 {
+		return false
+	}
+	var buf [40]byte
+	for i := 0; i < len(line); {
+		j := bytes.Index(line[i:], []byte(`":`))
+		if j < 0 {
+			return false
 		}
+		end := i + j
+		start := bytes.LastIndexByte(line[i:end], '"')
+		if start >= 0 && end-(i+start+1) <= len(buf) {
+			key := buf[:0]
+			for _, c := range line[i+start+1 : end] {
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				key = append(key, c)
+			}
+			if r.fields[string(key)] {
+				return true
+			}
+		}
+		i = end + 2
 	}
 	return false
+}
+
+// IsFieldBytes is IsField for a raw key, without allocating.
+func (r *Redactor) IsFieldBytes(key []byte) bool {
+	var buf [40]byte
+	if len(key) > len(buf) {
+		return r.IsField(string(key))
+	}
+	k := buf[:0]
+	for _, c := range key {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		k = append(k, c)
+	}
+	return r.fields[string(k)]
 }
 
 // IsField reports whether key's value is to be redacted.
