@@ -172,6 +172,7 @@ type opts struct {
 	lag       time.Duration
 	now       time.Time
 	dsn       string
+	interval  time.Duration
 }
 
 func newHarness(t testing.TB, p *proxyDB, o opts) *harness {
@@ -191,8 +192,11 @@ func newHarness(t testing.TB, p *proxyDB, o opts) *harness {
 	if o.dsn == "" {
 		o.dsn = p.pg.DSN(p.db)
 	}
+	if o.interval == 0 {
+		o.interval = time.Hour
+	}
 	clk := &clock{t: o.now}
-	cfg, err := config.Config{DatabaseURL: o.dsn, RefreshInterval: time.Hour, RefreshTimeout: 10 * time.Second,
+	cfg, err := config.Config{DatabaseURL: o.dsn, RefreshInterval: o.interval, RefreshTimeout: 10 * time.Second,
 		Zone: o.zone, SpendLogs: true, SpendLogsLag: o.lag, SpendLogsMaxWindow: 24 * time.Hour,
 		MaxSeries: o.maxSeries, Now: clk.Now}.Validate()
 	if err != nil {

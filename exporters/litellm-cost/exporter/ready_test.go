@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -134,4 +135,41 @@ func TestOlderSchemaDegradesGracefully(t *testing.T) {
 	for _, c := range []string{"database", "budgets", "usage", "spendlogs"} {
 		expect(t, fams, "litellm_scrape_collector_success", map[string]string{"collector": c}, 1)
 	}
+}
+
+// The background loop refreshes on its interval, scrapes follow the
+// database without querying it, and cancelling the context stops the loop
+// and closes the connection (goleak checks nothing is left behind).
+func TestRunRefreshesInTheBackgroundAndStops(t *testing.T) {
+	p := startProxyDB(t, "../testdata/schema.sql")
+	p.exec(t, `INSERT INTO "LiteLLM_TeamTable" ("team_id", "max_budget", "spend") VALUES ('t1', 10, 1)`)
+	h := newHarness(t, p, opts{interval: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.exp.Run(ctx)
+	}()
+	p.exec(t, `UPDATE "LiteLLM_TeamTable" SET "spend" = 9`)
+	testkit.Eventually(t, 10*time.Second, "the new spend is served", func() error {
+		code, body := testkit.Get(t, h.url+"/metrics", nil)
+		fams := testkit.Families(t, body)
+		if v, ok := testkit.Value(fams, "litellm_budget_utilization_ratio", map[string]string{"id": "t1"}); code != 200 || !ok || v != 0.9 {
+			return fmt.Errorf("ratio %v (%v)", v, ok)
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	// The server notices the closed session a moment after the client.
+	testkit.Eventually(t, 5*time.Second, "the exporter's connection is closed", func() error {
+		if n := p.exec(t, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'litellm-exporter'`); n != "0" {
+			return fmt.Errorf("%s exporter connections open", n)
+		}
+		return nil
+	})
 }
