@@ -269,7 +269,9 @@ func (e *Exporter) scrub(err error) error {
 	if err == nil {
 		return nil
 	}
-	if pw := e.cfg.Password(); pw != "" && strings.Contains(err.Error(), pw) {
+	// Passwords this short would mangle ordinary words ("tcp" for "p") and
+	// are not worth hiding; drivers do not echo passwords in any case.
+	if pw := e.cfg.Password(); len(pw) >= 4 && strings.Contains(err.Error(), pw) {
 		return scrubbed{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
 	}
 	return err

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+	// The image is FROM scratch: --time-zone needs the zone database built in.
+	_ "time/tzdata"
 
 	"github.com/alecthomas/kingpin/v2"
 
