@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -125,7 +124,7 @@ type CeleryWorker struct {
 }
 
 // celeryDir writes the tasks and client modules into a temp dir.
-func celeryDir(t testing.TB, opts CeleryOptions) (string, []string) {
+func celeryDir(t TB, opts CeleryOptions) (string, []string) {
 	t.Helper()
 	if _, err := os.Stat(celeryPython); err != nil {
 		t.Fatalf("%s is missing: apt-get install -y python3-celery python3-redis", celeryPython)
@@ -160,7 +159,7 @@ func celeryDir(t testing.TB, opts CeleryOptions) (string, []string) {
 // StartCeleryWorker runs a real Celery worker (Debian's python3-celery) with
 // the test tasks module, and waits until it is ready to consume. It is
 // stopped at cleanup.
-func StartCeleryWorker(t testing.TB, opts CeleryOptions) *CeleryWorker {
+func StartCeleryWorker(t TB, opts CeleryOptions) *CeleryWorker {
 	t.Helper()
 	dir, env := celeryDir(t, opts)
 	if opts.Hostname == "" {
@@ -201,7 +200,7 @@ func StartCeleryWorker(t testing.TB, opts CeleryOptions) *CeleryWorker {
 
 // Stop shuts the worker down warmly (SIGTERM: it finishes running tasks and
 // sends worker-offline).
-func (w *CeleryWorker) Stop(t testing.TB) {
+func (w *CeleryWorker) Stop(t TB) {
 	t.Helper()
 	w.proc.Stop(t)
 }
@@ -229,7 +228,7 @@ func Priority(p int) *int { return &p }
 // SendTasks publishes tasks with Celery's own client (app.send_task) and
 // returns their ids in order. With opts.NoSentEvents unset the client also
 // sends task-sent events.
-func SendTasks(t testing.TB, opts CeleryOptions, tasks ...CeleryTask) []string {
+func SendTasks(t TB, opts CeleryOptions, tasks ...CeleryTask) []string {
 	t.Helper()
 	var in bytes.Buffer
 	for _, task := range tasks {
@@ -246,13 +245,13 @@ func SendTasks(t testing.TB, opts CeleryOptions, tasks ...CeleryTask) []string {
 }
 
 // RevokeTask revokes a task by id (a broadcast every worker acts on).
-func RevokeTask(t testing.TB, opts CeleryOptions, id string, terminate bool) {
+func RevokeTask(t TB, opts CeleryOptions, id string, terminate bool) {
 	t.Helper()
 	b, _ := json.Marshal(map[string]any{"op": "revoke", "id": id, "terminate": terminate})
 	celeryClient(t, opts, bytes.NewReader(append(b, '\n')))
 }
 
-func celeryClient(t testing.TB, opts CeleryOptions, in io.Reader) []string {
+func celeryClient(t TB, opts CeleryOptions, in io.Reader) []string {
 	t.Helper()
 	dir, env := celeryDir(t, opts)
 	cmd := exec.Command(celeryPython, filepath.Join(dir, "outrigger_client.py"))

@@ -13,8 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"testing"
 	"time"
 )
 
@@ -51,7 +49,7 @@ type RabbitMQ struct {
 // and log directories and HOME (for the Erlang cookie), all under a temporary
 // directory and on free loopback ports. It is killed at cleanup. Start-up takes
 // 5-10 seconds: share one node per test package where you can.
-func StartRabbitMQ(t testing.TB, opts RabbitMQOptions) *RabbitMQ {
+func StartRabbitMQ(t TB, opts RabbitMQOptions) *RabbitMQ {
 	t.Helper()
 	bin := Binary(t, "rabbitmq-server", rabbitmqScripts)
 	epmdBin := Binary(t, "epmd", "/usr/bin")
@@ -121,7 +119,7 @@ func StartRabbitMQ(t testing.TB, opts RabbitMQOptions) *RabbitMQ {
 
 // Start starts the node (again, after Stop) and waits until it accepts AMQP
 // connections (and, with Management, answers the HTTP API).
-func (r *RabbitMQ) Start(t testing.TB) {
+func (r *RabbitMQ) Start(t TB) {
 	t.Helper()
 	r.proc.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -141,7 +139,7 @@ func (r *RabbitMQ) Start(t testing.TB) {
 }
 
 // Stop shuts the node down gracefully (it takes several seconds).
-func (r *RabbitMQ) Stop(t testing.TB) {
+func (r *RabbitMQ) Stop(t TB) {
 	t.Helper()
 	r.proc.Stop(t)
 }
@@ -166,7 +164,7 @@ func (r *RabbitMQ) ManagementURL() string {
 }
 
 // Ctl runs rabbitmqctl against this node and returns its output.
-func (r *RabbitMQ) Ctl(t testing.TB, args ...string) string {
+func (r *RabbitMQ) Ctl(t TB, args ...string) string {
 	t.Helper()
 	out, err := r.ctl(args...)
 	if err != nil {
@@ -189,7 +187,7 @@ type QueueInfo struct {
 }
 
 // Queues lists the queues of the default vhost.
-func (r *RabbitMQ) Queues(t testing.TB) map[string]QueueInfo {
+func (r *RabbitMQ) Queues(t TB) map[string]QueueInfo {
 	t.Helper()
 	out := r.Ctl(t, "list_queues", "--no-table-headers", "name", "messages_ready", "messages_unacknowledged", "consumers")
 	qs := map[string]QueueInfo{}
@@ -211,7 +209,7 @@ func (r *RabbitMQ) Queues(t testing.TB) map[string]QueueInfo {
 
 // CloseConnections closes every client connection (as a broker restart or a
 // network cut would), leaving the node running.
-func (r *RabbitMQ) CloseConnections(t testing.TB) {
+func (r *RabbitMQ) CloseConnections(t TB) {
 	t.Helper()
 	r.Ctl(t, "close_all_connections", "closed by test")
 }
@@ -239,7 +237,7 @@ func (r *RabbitMQ) api(ctx context.Context, method, path string, body io.Reader,
 }
 
 // ManagementQueue fetches one queue from the management API (vhost "/").
-func (r *RabbitMQ) ManagementQueue(t testing.TB, name string) map[string]any {
+func (r *RabbitMQ) ManagementQueue(t TB, name string) map[string]any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -274,7 +272,7 @@ func amqpHandshake(ctx context.Context, addr string) error {
 	return nil
 }
 
-func writeFile(t testing.TB, path, content string) {
+func writeFile(t TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -288,68 +286,4 @@ func outputEnv(env []string, name string, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
-}
-
-// PackageTB is a testing.TB for fixtures shared by a whole test package and
-// started from TestMain, where no *testing.T exists: Fatal panics (failing
-// the package), Cleanup functions run at Close. Only the methods testkit's
-// Start functions use are implemented.
-type PackageTB struct {
-	testing.TB
-	name     string
-	mu       sync.Mutex
-	cleanups []func()
-	failed   bool
-}
-
-// NewPackageTB returns a PackageTB; call Close after m.Run.
-func NewPackageTB(name string) *PackageTB { return &PackageTB{name: name} }
-
-func (p *PackageTB) Helper()      {}
-func (p *PackageTB) Name() string { return p.name }
-func (p *PackageTB) Logf(f string, a ...any) {
-	fmt.Fprintf(os.Stderr, p.name+": "+f+"\n", a...)
-}
-func (p *PackageTB) Log(a ...any) { fmt.Fprintln(os.Stderr, append([]any{p.name + ":"}, a...)...) }
-func (p *PackageTB) Errorf(f string, a ...any) {
-	p.mu.Lock()
-	p.failed = true
-	p.mu.Unlock()
-	p.Logf(f, a...)
-}
-func (p *PackageTB) Error(a ...any) { p.Errorf("%s", fmt.Sprint(a...)) }
-func (p *PackageTB) Fatalf(f string, a ...any) {
-	p.Errorf(f, a...)
-	panic(fmt.Sprintf(p.name+": "+f, a...))
-}
-func (p *PackageTB) Fatal(a ...any) { p.Fatalf("%s", fmt.Sprint(a...)) }
-func (p *PackageTB) FailNow()       { p.Fatalf("FailNow") }
-func (p *PackageTB) Failed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.failed
-}
-func (p *PackageTB) Cleanup(f func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cleanups = append(p.cleanups, f)
-}
-func (p *PackageTB) TempDir() string {
-	d, err := os.MkdirTemp("", "outrigger-pkg-")
-	if err != nil {
-		p.Fatal(err)
-	}
-	p.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
-// Close runs the cleanups, last registered first.
-func (p *PackageTB) Close() {
-	p.mu.Lock()
-	cs := p.cleanups
-	p.cleanups = nil
-	p.mu.Unlock()
-	for i := len(cs) - 1; i >= 0; i-- {
-		cs[i]()
-	}
 }

@@ -26,5 +26,18 @@ func startExtras(t testkit.TB, _ string, s *services) []string {
 		t.Fatal(err)
 	}
 	s.pg.PSQL(t, "postgres", "CREATE DATABASE litellm")
-	return []string{"screenshots        " + filepath.Join(s.workDir, "screenshots"), "logs               " + filepath.Join(s.workDir, "logs")}
+
+	s.rabbit = testkit.StartRabbitMQ(t, testkit.RabbitMQOptions{})
+	celery := testkit.CeleryOptions{BrokerURL: s.rabbit.URL(), Hostname: "worker1@demo"}
+	testkit.StartCeleryWorker(t, celery)
+	// Some work for the Celery panels: successes, a failure, a retry, and a
+	// backlog on a queue nobody consumes.
+	tasks := []testkit.CeleryTask{{Name: testkit.TaskBoom}, {Name: testkit.TaskFlaky, Kwargs: map[string]any{"failures": 1}}}
+	for i := range 20 {
+		tasks = append(tasks, testkit.CeleryTask{Name: testkit.TaskAdd, Args: []any{i, i}},
+			testkit.CeleryTask{Name: testkit.TaskAdd, Args: []any{i, 1}, Queue: "reports"})
+	}
+	testkit.SendTasks(t, celery, tasks...)
+	return []string{"RabbitMQ           " + s.rabbit.URL() + " (Celery worker worker1@demo, queue celery; 20 tasks waiting in reports)",
+		"screenshots        " + filepath.Join(s.workDir, "screenshots"), "logs               " + filepath.Join(s.workDir, "logs")}
 }

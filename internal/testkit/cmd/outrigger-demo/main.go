@@ -25,14 +25,13 @@ func main() { os.Exit(run()) }
 func run() int {
 	root := flag.String("root", ".", "the repository root (holds bin/ and deploy/)")
 	flag.Parse()
-	d := &demoTB{}
+	// Failures stop the demo (PackageTB panics); cleanups run in reverse at the end.
+	d := testkit.NewPackageTB("demo")
 	code := 0
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				if _, ok := r.(fatal); !ok {
-					panic(r)
-				}
+				fmt.Fprintln(os.Stderr, "demo failed:", r)
 				code = 1
 			}
 		}()
@@ -43,7 +42,7 @@ func run() int {
 		<-ctx.Done()
 		fmt.Println("\nstopping...")
 	}()
-	d.cleanup()
+	d.Close()
 	return code
 }
 
@@ -66,11 +65,12 @@ type daemon struct {
 type services struct {
 	pg      *testkit.Postgres
 	redis   *testkit.Redis
+	rabbit  *testkit.RabbitMQ
 	workDir string
 }
 
-func start(t *demoTB, root string) {
-	fmt.Println("starting PostgreSQL, Redis and Prometheus on free loopback ports...")
+func start(t testkit.TB, root string) {
+	fmt.Println("starting PostgreSQL, Redis, RabbitMQ with a Celery worker, and Prometheus on free loopback ports...")
 	s := &services{workDir: testkit.TempDir(t, "demo")}
 	s.pg = testkit.StartPostgres(t, testkit.PostgresOptions{MaxConnections: 50, StatStatements: true})
 	s.redis = testkit.StartRedis(t, testkit.RedisOptions{Args: []string{"--maxmemory", "64mb"}})
@@ -79,7 +79,7 @@ func start(t *demoTB, root string) {
 	daemons := []daemon{
 		{"postgres-exporter", 9187, func(s *services) []string { return []string{"--postgres.dsn=" + s.pg.DSN("postgres")} }},
 		{"redis-exporter", 9121, func(s *services) []string { return []string{"--redis.addr=redis://" + s.redis.Addr} }},
-		{"celery-exporter", 9808, func(s *services) []string { return []string{"--broker-url=" + s.redis.URL(0)} }},
+		{"celery-exporter", 9808, func(s *services) []string { return []string{"--broker-url=" + s.rabbit.URL()} }},
 		{"litellm-exporter", 9842, func(s *services) []string { return []string{"--database-url=" + s.pg.DSN("litellm")} }},
 		{"storage-exporter", 9843, func(s *services) []string {
 			return []string{"--path=screenshots=" + filepath.Join(s.workDir, "screenshots")}
@@ -155,40 +155,3 @@ func startDaemon(t testkit.TB, bin string, port int, args ...string) string {
 	return ""
 }
 
-// demoTB lets testkit start services outside a test: failures stop the demo,
-// cleanups run in reverse order at the end.
-type demoTB struct {
-	cleanups []func()
-	failed   bool
-}
-
-type fatal struct{}
-
-func (d *demoTB) Helper()          {}
-func (d *demoTB) Cleanup(f func()) { d.cleanups = append(d.cleanups, f) }
-func (d *demoTB) Failed() bool     { return d.failed }
-func (d *demoTB) Fatal(args ...any) {
-	d.failed = true
-	fmt.Fprintln(os.Stderr, append([]any{"demo:"}, args...)...)
-	panic(fatal{})
-}
-func (d *demoTB) Fatalf(format string, args ...any) { d.Fatal(fmt.Sprintf(format, args...)) }
-func (d *demoTB) Errorf(format string, args ...any) {
-	d.failed = true
-	fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...)
-}
-func (d *demoTB) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-func (d *demoTB) TempDir() string {
-	dir, err := os.MkdirTemp("", "outrigger-demo-")
-	if err != nil {
-		d.Fatal(err)
-	}
-	d.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-func (d *demoTB) cleanup() {
-	for i := len(d.cleanups) - 1; i >= 0; i-- {
-		d.cleanups[i]()
-	}
-}
