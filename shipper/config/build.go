@@ -143,7 +143,7 @@ func (f *File) Validate() (*Validated, error) {
 		}
 		mem := int64(f.MemoryLimit)
 		if mem == 0 {
-			mem = 64 << 20
+			mem = 16 << 20
 		}
 		batch := int64(l.BatchBytes)
 		if batch == 0 {
@@ -192,7 +192,7 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 		cfg.RegistryPath = DefaultRegistryPath
 	}
 	if cfg.MemoryLimit == 0 {
-		cfg.MemoryLimit = 64 << 20
+		cfg.MemoryLimit = 16 << 20
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.RegistryPath), 0o750); err != nil {
 		return cfg, fmt.Errorf("creating registry directory: %w", err)

@@ -180,7 +180,7 @@ func (r *Redactor) Patterns(line []byte) ([]byte, int) {
 		line, k = redactSK(line)
 		n += k
 	}
-	if bytes.Contains(line, []byte("earer")) || bytes.Contains(line, []byte("EARER")) {
+	if bytes.Contains(line, []byte("earer ")) || bytes.Contains(line, []byte("EARER ")) {
 		line, k = redactBearer(line)
 		n += k
 	}

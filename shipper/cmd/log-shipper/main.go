@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -18,6 +19,18 @@ import (
 )
 
 const envPrefix = "LOG_SHIPPER_"
+
+// tuneGC trades the Go default (GC at twice the live heap) for fewer
+// collections, bounded by a soft memory limit derived from the buffer cap,
+// unless GOGC or GOMEMLIMIT say otherwise.
+func tuneGC(bufferCap int64) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(max(2*bufferCap+24<<20, 48<<20))
+	}
+}
 
 func main() { os.Exit(run(os.Args[1:])) }
 
@@ -93,6 +106,7 @@ func run(args []string) int {
 		return 1
 	}
 	srv.Registry().MustRegister(p.Collector())
+	tuneGC(pcfg.MemoryLimit)
 	logger.Info("shipping", "config", valid.Summary(), "registry", pcfg.RegistryPath)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -75,7 +75,7 @@ func (c *Config) Defaults() {
 	defInt(&c.ReadBufferBytes, 64<<10)
 	defInt(&c.MaxOpenFiles, 1024)
 	def(&c.ScanInterval, time.Second)
-	def(&c.PollInterval, 250*time.Millisecond)
+	def(&c.PollInterval, 100*time.Millisecond)
 	def(&c.PartialLineTimeout, 5*time.Second)
 	def(&c.CloseInactive, 5*time.Minute)
 	def(&c.CloseRenamedAfter, 5*time.Second)

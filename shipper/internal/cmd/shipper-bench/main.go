@@ -1,0 +1,282 @@
+// Command shipper-bench measures the log-shipper binary against the
+// in-process Loki receiver on loopback: throughput per CPU-second, RSS, and
+// end-to-end latency at a steady rate. bench/shipper/run.sh runs it.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/outrigger/outrigger/shipper/internal/lokitest"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	bin := flag.String("binary", "", "log-shipper binary")
+	work := flag.String("dir", "", "work directory (emptied)")
+	lines := flag.Int("lines", 1_000_000, "lines per throughput run")
+	rate := flag.Int("rate", 20000, "lines per second of the latency run")
+	steady := flag.Duration("steady", 20*time.Second, "length of the latency run")
+	pile := flag.Int64("pile", 1<<30, "bytes piled up while Loki is down (memory run; 0 skips)")
+	flag.Parse()
+	if *bin == "" || *work == "" {
+		fmt.Fprintln(os.Stderr, "shipper-bench: -binary and -dir are required")
+		return 2
+	}
+	fmt.Printf("%-28s %10s %8s %8s %14s %8s %8s\n", "scenario", "lines/s", "MiB/s", "CPU s", "lines/CPU-s", "RSS MiB", "p99")
+	for _, sc := range []struct{ size, files int }{{256, 1}, {256, 16}, {1024, 1}, {1024, 16}} {
+		n := *lines
+		if sc.size == 1024 {
+			n = *lines / 2
+		}
+		if err := throughput(*bin, *work, sc.size, sc.files, n); err != nil {
+			fmt.Fprintln(os.Stderr, "shipper-bench:", err)
+			return 1
+		}
+	}
+	if err := latency(*bin, *work, *rate, *steady); err != nil {
+		fmt.Fprintln(os.Stderr, "shipper-bench:", err)
+		return 1
+	}
+	if *pile > 0 {
+		if err := memory(*bin, *work, *pile); err != nil {
+			fmt.Fprintln(os.Stderr, "shipper-bench:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func reset(dir string) (string, error) {
+	os.RemoveAll(dir)
+	logs := filepath.Join(dir, "logs")
+	return logs, os.MkdirAll(logs, 0o755)
+}
+
+func writeFiles(logs string, size, files, n int, base time.Time) (int64, error) {
+	var total int64
+	seq := 0
+	for f := range files {
+		fh, err := os.Create(filepath.Join(logs, fmt.Sprintf("app%02d.log", f)))
+		if err != nil {
+			return 0, err
+		}
+		w := bufio.NewWriterSize(fh, 1<<20)
+		for range n / files {
+			seq++
+			l := lokitest.Line(seq, base.Add(time.Duration(seq)*time.Microsecond), size)
+			w.WriteString(l)
+			w.WriteByte('\n')
+			total += int64(len(l) + 1)
+		}
+		if err := w.Flush(); err != nil {
+			return 0, err
+		}
+		fh.Close()
+	}
+	return total, nil
+}
+
+type proc struct {
+	cmd *exec.Cmd
+}
+
+func start(bin, dir, url string, extra ...string) (*proc, error) {
+	args := append([]string{"--web.listen-address=127.0.0.1:0", "--registry.path=" + filepath.Join(dir, "registry.json"),
+		"--path=" + filepath.Join(dir, "logs", "*.log"), "--loki.url=" + url + "/loki/api/v1/push", "--log.level=warn"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return &proc{cmd: cmd}, cmd.Start()
+}
+
+func (p *proc) stop() {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+}
+
+// cpu returns user+system seconds of the process so far.
+func (p *proc) cpu() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+func (p *proc) statusKB(field string) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, field+":") {
+			v, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func waitCount(srv *lokitest.Server, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for srv.Count() < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("receiver has %d of %d lines after %s", srv.Count(), n, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+func throughput(bin, work string, size, files, n int) error {
+	dir := filepath.Join(work, fmt.Sprintf("tp-%d-%d", size, files))
+	logs, err := reset(dir)
+	if err != nil {
+		return err
+	}
+	bytes, err := writeFiles(logs, size, files, n, time.Now().Add(-30*time.Minute))
+	if err != nil {
+		return err
+	}
+	n = n / files * files
+	srv, err := lokitest.New("127.0.0.1:0", lokitest.Options{CountOnly: true})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	t0 := time.Now()
+	p, err := start(bin, dir, srv.URL)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	if err := waitCount(srv, n, 10*time.Minute); err != nil {
+		return err
+	}
+	el := time.Since(t0).Seconds()
+	cpu := p.cpu()
+	rss := p.statusKB("VmHWM") >> 10
+	fmt.Printf("%-28s %10.0f %8.1f %8.2f %14.0f %8d %8s\n", fmt.Sprintf("%d B lines, %d file(s)", size, files),
+		float64(n)/el, float64(bytes)/el/(1<<20), cpu, float64(n)/cpu, rss, "-")
+	p.stop()
+	os.RemoveAll(dir)
+	return nil
+}
+
+func latency(bin, work string, rate int, dur time.Duration) error {
+	dir := filepath.Join(work, "latency")
+	logs, err := reset(dir)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	srv, err := lokitest.New("127.0.0.1:0", lokitest.Options{CountOnly: true, OnEntry: func(_ string, e lokitest.Entry) {
+		d := time.Since(time.Unix(0, e.TimeNs))
+		mu.Lock()
+		lat = append(lat, d)
+		mu.Unlock()
+	}})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fh, err := os.Create(filepath.Join(logs, "app.log"))
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	p, err := start(bin, dir, srv.URL)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	time.Sleep(time.Second)
+	cpu0 := p.cpu()
+	// Write in 10 ms ticks, each line stamped when written.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	per := rate / 100
+	seq := 0
+	var buf []byte
+	end := time.Now().Add(dur)
+	for time.Now().Before(end) {
+		<-tick.C
+		buf = buf[:0]
+		for range per {
+			seq++
+			buf = append(buf, lokitest.Line(seq, time.Now(), 256)...)
+			buf = append(buf, '\n')
+		}
+		if _, err := fh.Write(buf); err != nil {
+			return err
+		}
+	}
+	if err := waitCount(srv, seq, time.Minute); err != nil {
+		return err
+	}
+	cpu := p.cpu() - cpu0
+	mu.Lock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	mu.Unlock()
+	fmt.Printf("%-28s %10d %8.1f %8.2f %14s %8d %8s  (p50 %s)\n", fmt.Sprintf("steady %d lines/s, 256 B", rate), rate,
+		float64(rate*256)/(1<<20), cpu, fmt.Sprintf("%.0f%% of a core", 100*cpu/dur.Seconds()), p.statusKB("VmHWM")>>10,
+		p99.Round(time.Millisecond), p50.Round(time.Millisecond))
+	return nil
+}
+
+func memory(bin, work string, pile int64) error {
+	dir := filepath.Join(work, "memory")
+	logs, err := reset(dir)
+	if err != nil {
+		return err
+	}
+	n := int(pile / 1024)
+	if _, err := writeFiles(logs, 1024, 4, n, time.Now().Add(-50*time.Minute)); err != nil {
+		return err
+	}
+	n = n / 4 * 4
+	srv, err := lokitest.New("127.0.0.1:0", lokitest.Options{CountOnly: true})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	srv.Down()
+	p, err := start(bin, dir, srv.URL) // the default cap: 16 MiB
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	time.Sleep(10 * time.Second)
+	down := p.statusKB("VmHWM") >> 10
+	if err := srv.Up(); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := waitCount(srv, n, 20*time.Minute); err != nil {
+		return err
+	}
+	fmt.Printf("%-28s %10.0f %8s %8s %14s %8d %8s  (peak %d MiB while Loki was down 10 s; default cap 16 MiB)\n",
+		fmt.Sprintf("%d MiB piled up, Loki down", pile>>20), float64(n)/time.Since(t0).Seconds(), "-", "-", "-",
+		p.statusKB("VmHWM")>>10, "-", down)
+	p.stop()
+	os.RemoveAll(dir)
+	return nil
+}

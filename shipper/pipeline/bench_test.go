@@ -1,0 +1,55 @@
+package pipeline_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/outrigger/outrigger/shipper/config"
+	"github.com/outrigger/outrigger/shipper/internal/lokitest"
+	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/pipeline"
+)
+
+// BenchmarkPipeline ships b.N lines of 256 bytes from one file to a
+// counting receiver (for profiling; bench/shipper measures the binary).
+func BenchmarkPipeline(b *testing.B) {
+	dir := b.TempDir()
+	f, _ := os.Create(filepath.Join(dir, "app.log"))
+	w := bufio.NewWriterSize(f, 1<<20)
+	base := time.Now().Add(-30 * time.Minute)
+	for i := range b.N {
+		w.WriteString(lokitest.Line(i+1, base.Add(time.Duration(i)*time.Microsecond), 256) + "\n")
+	}
+	w.Flush()
+	f.Close()
+	srv := lokitest.Start(b, lokitest.Options{CountOnly: true})
+	cf := &config.File{Registry: config.Registry{Path: filepath.Join(dir, "reg.json")},
+		Inputs:  []config.Input{{Paths: []string{filepath.Join(dir, "*.log")}}},
+		Outputs: config.Outputs{Loki: &config.Loki{URL: srv.URL + "/loki/api/v1/push"}}}
+	v, err := cf.Validate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := v.Build(metrics.New(nil), slogDiscard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	for srv.Count() < b.N {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+}
