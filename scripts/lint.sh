@@ -18,7 +18,7 @@ for mod in $(scripts/modules.sh); do
     if ! GOWORK=off GOFLAGS=-mod=mod go mod tidy -diff >/tmp/tidy.$$ 2>&1; then
       echo "$mod: go.mod/go.sum are not tidy; run 'cd $mod && GOWORK=off go mod tidy':"; cat /tmp/tidy.$$; exit 1
     fi
-  ) || fail=1
+  ) || { echo "lint: $mod has problems (above)"; fail=1; }
 done
 rm -f /tmp/tidy.$$
 [ $fail -eq 0 ] && echo "lint: clean"

@@ -383,7 +383,7 @@ func (s *Server) checkMapping(index string, source map[string]any) string {
 }
 
 func kind(v any) string {
-	switch v.(type) {
+	switch v := v.(type) {
 	case nil:
 		return "null"
 	case string:
@@ -396,8 +396,8 @@ func kind(v any) string {
 		return "object"
 	case []any:
 		// Elasticsearch maps an array by the type of its elements.
-		if a := v.([]any); len(a) > 0 {
-			return kind(a[0])
+		if len(v) > 0 {
+			return kind(v[0])
 		}
 		return "null"
 	}
