@@ -49,9 +49,3 @@ func (b *budget) release(n int64) {
 	b.mu.Unlock()
 	b.onSet(used)
 }
-
-func (b *budget) inUse() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.used
-}

@@ -168,9 +168,9 @@ type handler struct {
 }
 
 type pending struct {
-	data              []byte
-	offset, end       int64
-	truncated, repair bool
+	data        []byte
+	offset, end int64
+	truncated   bool
 }
 
 // handle processes one read of a file; it runs on the file's goroutine.

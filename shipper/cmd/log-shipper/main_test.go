@@ -352,3 +352,16 @@ func vmHWM(t *testing.T, pid int) int64 {
 	t.Fatal("no VmHWM")
 	return 0
 }
+
+func TestStdoutByDefault(t *testing.T) {
+	dir := testkit.TempDir(t, "shipper")
+	line := lokitest.Line(1, time.Now(), 150)
+	os.WriteFile(filepath.Join(dir, "app.log"), []byte(line+"\n"), 0o644)
+	s := startShipper(t, dir, "--path="+dir+"/*.log")
+	testkit.Eventually(t, 10*time.Second, "line on standard output", func() error {
+		if !strings.Contains(s.Log(), line) {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+}

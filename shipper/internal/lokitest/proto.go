@@ -1,7 +1,6 @@
 package lokitest
 
 import (
-	"errors"
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -25,8 +24,6 @@ type Stream struct {
 	Labels  string
 	Entries []Entry
 }
-
-var errTruncated = errors.New("truncated field")
 
 // DecodePushRequest decodes a logproto.PushRequest. Unknown fields are
 // skipped, as protobuf decoders do.

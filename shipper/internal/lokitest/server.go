@@ -88,7 +88,6 @@ type Server struct {
 	rng      *rand.Rand
 	reject   func(labels string, e Entry) string
 	stats    Stats
-	lastReq  time.Time
 }
 
 // Start starts a receiver on a free loopback port; it stops at cleanup.
