@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -122,6 +123,18 @@ func Valid(b []byte) bool {
 }
 
 const maxDepth = 10000
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZero is non-zero when a byte of x is zero (may flag extra bytes above
+// a real one, which the byte loop then sorts out).
+func hasZero(x uint64) uint64 { return (x - lsb) & ^x & msb }
+
+// hasLess is non-zero when a byte of x is below n (n <= 128), with the same caveat.
+func hasLess(x uint64, n uint64) uint64 { return (x - lsb*n) & ^x & msb }
 
 // plain marks the bytes a JSON string holds as they are.
 var plain = func() (t [256]bool) {
@@ -284,7 +297,15 @@ func (p *parser) str() error {
 	}
 	p.i++
 	for p.i < len(p.b) {
-		// Plain bytes in a tight loop; the switch handles the rest.
+		// Eight plain bytes at a time, then one at a time; the switch
+		// handles the rest.
+		for p.i+8 <= len(p.b) {
+			x := binary.LittleEndian.Uint64(p.b[p.i:])
+			if hasLess(x, 0x20)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\')) != 0 {
+				break
+			}
+			p.i += 8
+		}
 		for p.i < len(p.b) && plain[p.b[p.i]] {
 			p.i++
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func BenchmarkPipeline(b *testing.B) {
 	w := bufio.NewWriterSize(f, 1<<20)
 	base := time.Now().Add(-30 * time.Minute)
 	for i := range b.N {
-		w.WriteString(lokitest.Line(i+1, base.Add(time.Duration(i)*time.Microsecond), 256) + "\n")
+		w.WriteString(lokitest.Line(i+1, base.Add(time.Duration(i)*time.Microsecond), benchLineSize) + "\n")
 	}
 	w.Flush()
 	f.Close()
@@ -53,3 +54,11 @@ func BenchmarkPipeline(b *testing.B) {
 	cancel()
 	<-done
 }
+
+// benchLineSize is the line size of BenchmarkPipeline (BENCH_LINE_SIZE).
+var benchLineSize = func() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_LINE_SIZE")); err == nil {
+		return n
+	}
+	return 256
+}()
