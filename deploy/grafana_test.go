@@ -1,0 +1,1245 @@
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+	promparser "github.com/prometheus/prometheus/promql/parser"
+	"sigs.k8s.io/yaml"
+)
+
+// The provisioned Grafana dashboards (deploy/grafana) are checked here the way
+// Grafana and Prometheus would read them: strict JSON, sane layout, every
+// panel query parsed by Prometheus's own PromQL parser, and every metric a
+// panel selects found among the names the daemons' Go source can produce.
+
+const grafanaDashboardDir = "grafana/dashboards"
+
+// wantDashboards are the dashboards Outrigger ships, by file.
+var wantDashboards = []string{
+	"celery.json", "llm-cost.json", "log-shipping.json", "overview.json", "postgres.json", "redis.json", "storage.json",
+}
+
+// Grafana's built-in variables, replaced by values that make valid PromQL.
+var grafanaBuiltins = map[string]string{
+	"__rate_interval": "1m", "__interval": "1m", "__interval_ms": "60000", "__auto": "1m",
+	"__range": "1h", "__range_s": "3600", "__range_ms": "3600000",
+}
+
+// grafanaDashboard is the part of Grafana's dashboard model Outrigger uses.
+// Decoding is strict: a misspelt key (gridpos, target, legendformat ...) is an
+// error instead of a panel that silently shows nothing.
+type grafanaDashboard struct {
+	ID                   *int     `json:"id"`
+	UID                  string   `json:"uid"`
+	Title                string   `json:"title"`
+	Description          string   `json:"description"`
+	Tags                 []string `json:"tags"`
+	SchemaVersion        int      `json:"schemaVersion"`
+	Version              int      `json:"version"`
+	Editable             bool     `json:"editable"`
+	GraphTooltip         int      `json:"graphTooltip"`
+	LiveNow              bool     `json:"liveNow"`
+	FiscalYearStartMonth int      `json:"fiscalYearStartMonth"`
+	Timezone             string   `json:"timezone"`
+	WeekStart            string   `json:"weekStart"`
+	Time                 struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	} `json:"time"`
+	Refresh     string          `json:"refresh"`
+	Timepicker  json.RawMessage `json:"timepicker"`
+	Annotations json.RawMessage `json:"annotations"`
+	Links       json.RawMessage `json:"links"`
+	Templating  struct {
+		List []grafanaVariable `json:"list"`
+	} `json:"templating"`
+	Panels []grafanaPanel `json:"panels"`
+}
+
+type grafanaVariable struct {
+	Name       string          `json:"name"`
+	Label      string          `json:"label"`
+	Type       string          `json:"type"`
+	Query      json.RawMessage `json:"query"` // a string, or the Prometheus variable editor's object
+	Definition string          `json:"definition"`
+	Datasource *grafanaDSRef   `json:"datasource"`
+	Current    json.RawMessage `json:"current"`
+	Hide       int             `json:"hide"`
+	IncludeAll bool            `json:"includeAll"`
+	AllValue   *string         `json:"allValue"`
+	Multi      bool            `json:"multi"`
+	Options    []struct {
+		Selected bool   `json:"selected"`
+		Text     string `json:"text"`
+		Value    string `json:"value"`
+	} `json:"options"`
+	Refresh     int    `json:"refresh"`
+	Regex       string `json:"regex"`
+	SkipURLSync bool   `json:"skipUrlSync"`
+	Sort        int    `json:"sort"`
+}
+
+type grafanaDSRef struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type grafanaPanel struct {
+	ID          int             `json:"id"`
+	Type        string          `json:"type"`
+	Title       string          `json:"title"`
+	Description string          `json:"description"`
+	GridPos     *grafanaGridPos `json:"gridPos"`
+	Datasource  *grafanaDSRef   `json:"datasource"`
+	Targets     []grafanaTarget `json:"targets"`
+	FieldConfig *struct {
+		Defaults  map[string]json.RawMessage `json:"defaults"`
+		Overrides []json.RawMessage          `json:"overrides"`
+	} `json:"fieldConfig"`
+	Options         json.RawMessage `json:"options"`
+	Transformations json.RawMessage `json:"transformations"`
+	Interval        string          `json:"interval"`
+	MaxDataPoints   int             `json:"maxDataPoints"`
+	Collapsed       bool            `json:"collapsed"`
+	Panels          []grafanaPanel  `json:"panels"` // a row's, when collapsed
+	PluginVersion   string          `json:"pluginVersion"`
+}
+
+type grafanaGridPos struct {
+	H int `json:"h"`
+	W int `json:"w"`
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+type grafanaTarget struct {
+	RefID        string        `json:"refId"`
+	Datasource   *grafanaDSRef `json:"datasource"`
+	EditorMode   string        `json:"editorMode"`
+	Expr         string        `json:"expr"`
+	LegendFormat string        `json:"legendFormat"`
+	Range        bool          `json:"range"`
+	Instant      bool          `json:"instant"`
+	Format       string        `json:"format"`
+	Interval     string        `json:"interval"`
+	Hide         bool          `json:"hide"`
+	Exemplar     bool          `json:"exemplar"`
+}
+
+// Panel types the dashboards may use (Grafana 11 core panels).
+var grafanaPanelTypes = map[string]bool{
+	"stat": true, "timeseries": true, "gauge": true, "bargauge": true, "table": true, "state-timeline": true,
+	"text": true, "row": true,
+}
+
+// loadedDashboard is one dashboard file, decoded.
+type loadedDashboard struct {
+	file string
+	d    grafanaDashboard
+}
+
+// loadDashboards decodes every dashboard strictly; it fails the test on any
+// file that does not decode.
+func loadDashboards(t testing.TB) []loadedDashboard {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(grafanaDashboardDir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards under %s: %v", grafanaDashboardDir, err)
+	}
+	var out []loadedDashboard
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := decodeDashboard(b)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, loadedDashboard{file: filepath.Base(f), d: d})
+	}
+	return out
+}
+
+// decodeDashboard decodes one dashboard. encoding/json matches keys without
+// regard to case and Grafana does not ("gridpos" is no gridPos), so the keys
+// are also compared exactly with the model's.
+func decodeDashboard(b []byte) (grafanaDashboard, error) {
+	var d grafanaDashboard
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return d, err
+	}
+	if dec.More() {
+		return d, errors.New("data after the dashboard object")
+	}
+	var raw any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return d, err
+	}
+	return d, exactKeys(raw, reflect.TypeFor[grafanaDashboard](), "")
+}
+
+// exactKeys reports the first object key in v that is not spelt exactly as
+// a json tag of t; json.RawMessage and maps are not checked.
+func exactKeys(v any, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch x := v.(type) {
+	case []any:
+		if t.Kind() != reflect.Slice || t == reflect.TypeFor[json.RawMessage]() {
+			return nil
+		}
+		for i, el := range x {
+			if err := exactKeys(el, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		fields := map[string]reflect.Type{}
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" {
+				name = f.Name
+			}
+			fields[name] = f.Type
+		}
+		for k, el := range x {
+			ft, ok := fields[k]
+			if !ok {
+				return fmt.Errorf("%s: unknown key %q", path, k)
+			}
+			if err := exactKeys(el, ft, path+"."+k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// allPanels flattens rows' nested panels.
+func allPanels(ps []grafanaPanel) []grafanaPanel {
+	var out []grafanaPanel
+	for _, p := range ps {
+		out = append(out, p)
+		out = append(out, allPanels(p.Panels)...)
+	}
+	return out
+}
+
+var grafanaVarRef = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]`)
+
+// variableValues gives each template variable of d a value that keeps PromQL
+// valid where the variable is used as intended: custom variables take their
+// current value (a number for $topn), query variables a label value.
+func variableValues(d grafanaDashboard) map[string]string {
+	vals := map[string]string{}
+	for k, v := range grafanaBuiltins {
+		vals[k] = v
+	}
+	for _, v := range d.Templating.List {
+		switch v.Type {
+		case "custom", "interval", "constant":
+			var cur struct{ Value any }
+			_ = json.Unmarshal(v.Current, &cur)
+			vals[v.Name] = fmt.Sprint(cur.Value)
+		case "query", "textbox":
+			vals[v.Name] = "outrigger-test"
+		}
+		// Datasource variables stay unset: one in an expression is an error.
+	}
+	return vals
+}
+
+// expandVariables replaces $var, ${var} and [[var]]; an unknown variable is
+// an error.
+func expandVariables(expr string, vals map[string]string) (string, error) {
+	var unknown []string
+	out := grafanaVarRef.ReplaceAllStringFunc(expr, func(m string) string {
+		sm := grafanaVarRef.FindStringSubmatch(m)
+		name := sm[1] + sm[2] + sm[3]
+		v, ok := vals[name]
+		if !ok {
+			unknown = append(unknown, name)
+			return m
+		}
+		return v
+	})
+	if len(unknown) > 0 {
+		return "", fmt.Errorf("unknown template variable(s) %v", unknown)
+	}
+	return out, nil
+}
+
+// metricNamesOf parses a PromQL expression and returns the metric names its
+// selectors select. A selector without a metric name is an error: the
+// dashboards must name what they read, so that it can be verified.
+func metricNamesOf(expr string) ([]string, error) {
+	e, err := promparser.ParseExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	var selErr error
+	promparser.Inspect(e, func(n promparser.Node, _ []promparser.Node) error {
+		vs, ok := n.(*promparser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		name := vs.Name
+		if name == "" {
+			for _, m := range vs.LabelMatchers {
+				if m.Name == "__name__" && m.Type == labels.MatchEqual {
+					name = m.Value
+				}
+			}
+		}
+		if name == "" {
+			selErr = fmt.Errorf("selector %s names no metric", vs)
+			return selErr
+		}
+		names = append(names, name)
+		return nil
+	})
+	return names, selErr
+}
+
+var labelValuesQuery = regexp.MustCompile(`^\s*label_values\(\s*(.*?)\s*,\s*(\w+)\s*\)\s*$`)
+
+// variableQueryExpr returns the PromQL inside a query variable's query
+// (label_values(selector, label) or query_result(expr)).
+func variableQueryExpr(v grafanaVariable) (string, error) {
+	var q string
+	if err := json.Unmarshal(v.Query, &q); err != nil {
+		var obj struct {
+			Query string `json:"query"`
+		}
+		if err := json.Unmarshal(v.Query, &obj); err != nil {
+			return "", fmt.Errorf("query of variable %s: %w", v.Name, err)
+		}
+		q = obj.Query
+	}
+	if v.Definition != "" && v.Definition != q {
+		return "", fmt.Errorf("variable %s: definition %q differs from query %q", v.Name, v.Definition, q)
+	}
+	if m := labelValuesQuery.FindStringSubmatch(q); m != nil {
+		return m[1], nil
+	}
+	if inner, ok := strings.CutPrefix(strings.TrimSpace(q), "query_result("); ok && strings.HasSuffix(inner, ")") {
+		return strings.TrimSuffix(inner, ")"), nil
+	}
+	return "", fmt.Errorf("variable %s: query %q is neither label_values(selector, label) nor query_result(expr)", v.Name, q)
+}
+
+// dashboardMetricNames returns every metric name the shipped dashboards
+// select, each with the dashboards and panels (or variables) that use it.
+// Every query is parsed with Prometheus's parser after template variables are
+// replaced; a query that does not parse fails t.
+func dashboardMetricNames(t *testing.T) map[string][]string {
+	t.Helper()
+	uses := map[string][]string{}
+	add := func(where, expr string, vals map[string]string) {
+		x, err := expandVariables(expr, vals)
+		if err != nil {
+			t.Errorf("%s: %v", where, err)
+			return
+		}
+		names, err := metricNamesOf(x)
+		if err != nil {
+			t.Errorf("%s: %q: %v", where, x, err)
+			return
+		}
+		for _, n := range names {
+			if !slices.Contains(uses[n], where) {
+				uses[n] = append(uses[n], where)
+			}
+		}
+	}
+	for _, ld := range loadDashboards(t) {
+		vals := variableValues(ld.d)
+		for _, v := range ld.d.Templating.List {
+			if v.Type != "query" {
+				continue
+			}
+			expr, err := variableQueryExpr(v)
+			if err != nil {
+				t.Errorf("%s: %v", ld.file, err)
+				continue
+			}
+			add(fmt.Sprintf("%s: variable $%s", ld.file, v.Name), expr, vals)
+		}
+		for _, p := range allPanels(ld.d.Panels) {
+			for _, tg := range p.Targets {
+				add(fmt.Sprintf("%s: %q %s", ld.file, p.Title, tg.RefID), tg.Expr, vals)
+			}
+		}
+	}
+	for _, w := range uses {
+		sort.Strings(w)
+	}
+	return uses
+}
+
+func TestGrafanaDashboardsAreTheShippedSet(t *testing.T) {
+	var got []string
+	for _, ld := range loadDashboards(t) {
+		got = append(got, ld.file)
+	}
+	if !slices.Equal(got, wantDashboards) {
+		t.Errorf("dashboards %v, want %v", got, wantDashboards)
+	}
+}
+
+func TestGrafanaDashboardsAreWellFormed(t *testing.T) {
+	uids, titles := map[string]string{}, map[string]string{}
+	uidOK := regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+	for _, ld := range loadDashboards(t) {
+		d, file := ld.d, ld.file
+		t.Run(file, func(t *testing.T) {
+			if !uidOK.MatchString(d.UID) {
+				t.Errorf("uid %q: want a stable lower-case uid of at most 40 characters", d.UID)
+			}
+			if other, dup := uids[d.UID]; dup {
+				t.Errorf("uid %q also used by %s", d.UID, other)
+			}
+			uids[d.UID] = file
+			if other, dup := titles[d.Title]; dup || d.Title == "" {
+				t.Errorf("title %q empty or also used by %s", d.Title, other)
+			}
+			titles[d.Title] = file
+			if d.ID != nil {
+				t.Errorf("id %d: a provisioned dashboard must not carry a database id", *d.ID)
+			}
+			if d.SchemaVersion != 39 {
+				t.Errorf("schemaVersion %d, want 39", d.SchemaVersion)
+			}
+			if !slices.Contains(d.Tags, "outrigger") {
+				t.Errorf("tags %v: want \"outrigger\" (the dashboards link to each other by it)", d.Tags)
+			}
+			checkVariables(t, d)
+			checkPanels(t, d)
+		})
+	}
+}
+
+func checkVariables(t *testing.T, d grafanaDashboard) {
+	t.Helper()
+	seen := map[string]bool{}
+	hasDS := false
+	for _, v := range d.Templating.List {
+		if seen[v.Name] || v.Name == "" {
+			t.Errorf("variable %q empty or declared twice", v.Name)
+		}
+		seen[v.Name] = true
+		switch v.Type {
+		case "datasource":
+			var q string
+			if json.Unmarshal(v.Query, &q) != nil || q != "prometheus" {
+				t.Errorf("variable %s: want a prometheus data source variable, have %s", v.Name, v.Query)
+			}
+			var cur struct{ Value string }
+			_ = json.Unmarshal(v.Current, &cur)
+			if cur.Value != "prometheus" {
+				t.Errorf("variable %s defaults to %q, want the provisioned uid \"prometheus\"", v.Name, cur.Value)
+			}
+			hasDS = hasDS || v.Name == "datasource"
+		case "query":
+			if v.Datasource == nil || v.Datasource.UID != "${datasource}" {
+				t.Errorf("variable %s: datasource %+v, want ${datasource}", v.Name, v.Datasource)
+			}
+		case "custom":
+			if len(v.Options) == 0 {
+				t.Errorf("variable %s has no options", v.Name)
+			}
+		default:
+			t.Errorf("variable %s: unexpected type %q", v.Name, v.Type)
+		}
+	}
+	if !hasDS {
+		t.Error("no $datasource variable")
+	}
+}
+
+func checkPanels(t *testing.T, d grafanaDashboard) {
+	t.Helper()
+	ids := map[int]string{}
+	grid := map[[2]int]string{}
+	for _, p := range allPanels(d.Panels) {
+		name := fmt.Sprintf("panel %d %q", p.ID, p.Title)
+		if p.ID <= 0 {
+			t.Errorf("%s: id must be positive", name)
+		}
+		if other, dup := ids[p.ID]; dup {
+			t.Errorf("%s: id also used by %q", name, other)
+		}
+		ids[p.ID] = p.Title
+		if p.Title == "" {
+			t.Errorf("%s: no title", name)
+		}
+		if !grafanaPanelTypes[p.Type] {
+			t.Errorf("%s: unknown panel type %q", name, p.Type)
+		}
+		if g := p.GridPos; g == nil {
+			t.Errorf("%s: no gridPos", name)
+		} else if g.W <= 0 || g.H <= 0 || g.X < 0 || g.Y < 0 || g.X+g.W > 24 {
+			t.Errorf("%s: gridPos %+v outside the 24-column grid", name, *g)
+		} else if other := occupy(grid, *g, name); other != "" {
+			t.Errorf("%s overlaps %s", name, other)
+		}
+		if p.Type == "row" {
+			if len(p.Targets) > 0 {
+				t.Errorf("%s: a row has no queries", name)
+			}
+			continue
+		}
+		checkQueries(t, name, p)
+		var unit string
+		if p.FieldConfig != nil {
+			_ = json.Unmarshal(p.FieldConfig.Defaults["unit"], &unit)
+		}
+		if unit == "" {
+			t.Errorf("%s: no unit in fieldConfig.defaults", name)
+		}
+	}
+}
+
+// occupy marks the grid cells of a panel; it returns the panel already in
+// one of them, if any.
+func occupy(grid map[[2]int]string, g grafanaGridPos, name string) string {
+	for y := g.Y; y < g.Y+g.H; y++ {
+		for x := g.X; x < g.X+g.W; x++ {
+			if other, taken := grid[[2]int{x, y}]; taken {
+				return other
+			}
+			grid[[2]int{x, y}] = name
+		}
+	}
+	return ""
+}
+
+func checkQueries(t *testing.T, name string, p grafanaPanel) {
+	t.Helper()
+	if p.Datasource == nil || p.Datasource.Type != "prometheus" || p.Datasource.UID != "${datasource}" {
+		t.Errorf("%s: datasource %+v, want {prometheus ${datasource}}", name, p.Datasource)
+		return
+	}
+	if len(p.Targets) == 0 {
+		t.Errorf("%s: no queries", name)
+	}
+	refs := map[string]bool{}
+	for _, tg := range p.Targets {
+		if tg.RefID == "" || refs[tg.RefID] {
+			t.Errorf("%s: refId %q empty or repeated", name, tg.RefID)
+		}
+		refs[tg.RefID] = true
+		if strings.TrimSpace(tg.Expr) == "" {
+			t.Errorf("%s %s: empty expression", name, tg.RefID)
+		}
+		if tg.Datasource != nil && *tg.Datasource != *p.Datasource {
+			t.Errorf("%s %s: query datasource %+v differs from the panel's", name, tg.RefID, *tg.Datasource)
+		}
+		if tg.Format == "table" && !tg.Instant {
+			t.Errorf("%s %s: a table query should be instant", name, tg.RefID)
+		}
+	}
+}
+
+func TestGrafanaQueriesParse(t *testing.T) {
+	names := dashboardMetricNames(t)
+	if len(names) < 50 {
+		t.Errorf("only %d metric names in the dashboards: the extraction is broken", len(names))
+	}
+	// The parser must reject what Grafana would show as an error, or the test
+	// above proves nothing.
+	for _, bad := range []string{`sum(rate(x[5m])`, `rate(x)`, `{job="a"}`, `topk($topn, x)`, `x{job=~"$job"`} {
+		if _, err := metricNamesOf(bad); err == nil {
+			t.Errorf("%q was accepted", bad)
+		}
+	}
+	if _, err := expandVariables(`x{job=~"$jobb"}`, map[string]string{"job": "a"}); err == nil {
+		t.Error("an undeclared variable was accepted")
+	}
+}
+
+func TestGrafanaDecodingIsStrict(t *testing.T) {
+	for _, bad := range []string{
+		`{"uid": "a", "panels": [{"id": 1, "gridpos": {"h": 1, "w": 1, "x": 0, "y": 0}}]}`,
+		`{"uid": "a", "panels": [{"id": 1, "targets": [{"refId": "A", "legendformat": "x"}]}]}`,
+		`{"uid": "a", "panels": [{"id": 1, "target": [{"refId": "A"}]}]}`,
+		`{"uid": "a", "templating": {"list": [{"name": "job", "allvalue": ".*"}]}}`,
+		`{"uid": "a"} {}`,
+	} {
+		if _, err := decodeDashboard([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+	if _, err := decodeDashboard([]byte(`{"uid": "a", "panels": [{"id": 1, "gridPos": {"h": 1, "w": 1, "x": 0, "y": 0}, "options": {"anything": 1}}]}`)); err != nil {
+		t.Errorf("rejected a valid dashboard: %v", err)
+	}
+}
+
+// Names a dashboard may use that no Outrigger daemon's source spells out,
+// each with the reason. Keep this list short.
+var metricAllowList = map[string]string{
+	"up":                            "Prometheus's own per-target series",
+	"ALERTS":                        "Prometheus's own series of pending and firing alerts",
+	"process_resident_memory_bytes": "client_golang's process collector, which promkit registers on every daemon",
+}
+
+func TestGrafanaMetricsAreOnesTheDaemonsProduce(t *testing.T) {
+	known := scanDaemonMetricNames(t, "../exporters", "../shipper", "../internal/promkit")
+	// The scan must find names of every component, and must not accept a
+	// near miss, or it could not catch a typo.
+	for _, name := range []string{"pg_up", "pg_connections_utilization_ratio", "pg_stat_database_blks_hit",
+		"pg_scrape_collector_success", "pg_exporter_queries_total", "redis_up", "redis_memory_used_bytes",
+		"celery_queue_length", "celery_task_succeeded_total", "celery_task_runtime_bucket",
+		"litellm_budget_utilization_ratio", "litellm_exporter_refreshes_total", "storage_path_apparent_bytes",
+		"storage_walks_total", "log_shipper_read_lines_total", "log_shipper_file_lag_bytes",
+		"log_shipper_batch_duration_seconds_bucket"} {
+		if known.match(name) == "" {
+			t.Errorf("the source scan misses %s", name)
+		}
+	}
+	for _, name := range []string{"pg_connections_utilisation_ratio", "redis_up_bucket", "celery_queue_lengths",
+		"storage_path_bytes", "log_shipper_lines_read_total", "litellm_usage_spend_today", "redis_"} {
+		if src := known.match(name); src != "" {
+			t.Errorf("the source scan accepts %s (from %s)", name, src)
+		}
+	}
+	uses := dashboardMetricNames(t)
+	var names []string
+	for name := range uses {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, ok := metricAllowList[name]; ok {
+			continue
+		}
+		if known.match(name) == "" {
+			t.Errorf("%s is not a name any daemon produces; used by:\n\t%s", name, strings.Join(uses[name], "\n\t"))
+		}
+	}
+	for _, site := range known.unresolved {
+		t.Logf("a name the scan cannot resolve (so no dashboard can use it): %s", site)
+	}
+}
+
+func TestGrafanaProvisioning(t *testing.T) {
+	var ds struct {
+		APIVersion  int `json:"apiVersion"`
+		Datasources []struct {
+			Name      string         `json:"name"`
+			UID       string         `json:"uid"`
+			Type      string         `json:"type"`
+			Access    string         `json:"access"`
+			URL       string         `json:"url"`
+			IsDefault bool           `json:"isDefault"`
+			Editable  bool           `json:"editable"`
+			JSONData  map[string]any `json:"jsonData"`
+		} `json:"datasources"`
+	}
+	readYAMLStrict(t, "grafana/provisioning/datasources/outrigger.yml", &ds)
+	want := map[string][2]string{"prometheus": {"prometheus", "http://prometheus:9090"}, "loki": {"loki", "http://loki:3100"}}
+	got := map[string][2]string{}
+	for _, d := range ds.Datasources {
+		got[d.UID] = [2]string{d.Type, d.URL}
+	}
+	if ds.APIVersion != 1 || len(got) != len(want) || got["prometheus"] != want["prometheus"] || got["loki"] != want["loki"] {
+		t.Errorf("datasources %v, want %v", got, want)
+	}
+
+	var prov struct {
+		APIVersion int `json:"apiVersion"`
+		Providers  []struct {
+			Name                  string `json:"name"`
+			OrgID                 int    `json:"orgId"`
+			Folder                string `json:"folder"`
+			FolderUID             string `json:"folderUid"`
+			Type                  string `json:"type"`
+			DisableDeletion       bool   `json:"disableDeletion"`
+			AllowUIUpdates        bool   `json:"allowUiUpdates"`
+			UpdateIntervalSeconds int    `json:"updateIntervalSeconds"`
+			Options               struct {
+				Path                      string `json:"path"`
+				FoldersFromFilesStructure bool   `json:"foldersFromFilesStructure"`
+			} `json:"options"`
+		} `json:"providers"`
+	}
+	readYAMLStrict(t, "grafana/provisioning/dashboards/outrigger.yml", &prov)
+	if prov.APIVersion != 1 || len(prov.Providers) != 1 || prov.Providers[0].Type != "file" ||
+		prov.Providers[0].Options.Path != "/var/lib/grafana/dashboards" {
+		t.Errorf("dashboard provider %+v, want one file provider reading /var/lib/grafana/dashboards", prov)
+	}
+}
+
+func readYAMLStrict(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Metric names in the daemons' source.
+//
+// The daemons build names in a few ways: literal names passed to
+// prometheus.NewDesc, Namespace/Subsystem/Name in prometheus.*Opts literals,
+// helpers such as desc(name) that prefix a namespace ("redis_"+name,
+// BuildFQName(ns, sub, name)), and loops over tables of suffixes
+// ("stat_database_"+c.column). The scan evaluates the name at every such site
+// with go/ast: string literals and constants (also another package's) resolve;
+// a helper whose parameter flows into the name becomes a template applied at
+// its call sites; anything else (a table field, a loop variable) is a wildcard
+// that matches one identifier-like string literal of the same package or a
+// daemon namespace. A name ending in _bucket, _sum or _count matches its base
+// name when that name is passed to a histogram or summary constructor.
+//
+// It is an approximation that errs on the side of accepting: a wildcard may
+// match a literal that is no suffix of a real name. Names wholly computed at
+// run time (pg_settings_*, custom queries, unmapped Redis INFO fields) cannot
+// be verified this way; the test logs them as unresolved.
+
+type namePart struct {
+	lit   string
+	wild  bool
+	param int  // >= 0: the template function's parameter; -1 otherwise
+	sep   bool // the "_" BuildFQName puts between non-empty parts
+}
+
+type namePattern []namePart
+
+func litPart(s string) namePart { return namePart{lit: s, param: -1} }
+
+var wildPart = namePart{wild: true, param: -1}
+
+func (p namePattern) hasParam() bool {
+	return slices.ContainsFunc(p, func(x namePart) bool { return x.param >= 0 })
+}
+
+func (p namePattern) onlyWild() bool {
+	return !slices.ContainsFunc(p, func(x namePart) bool { return !x.wild && x.lit != "" })
+}
+
+func (p namePattern) String() string {
+	var b strings.Builder
+	for _, x := range p {
+		switch {
+		case x.wild:
+			b.WriteString("*")
+		case x.param >= 0:
+			fmt.Fprintf(&b, "$%d", x.param)
+		default:
+			b.WriteString(x.lit)
+		}
+	}
+	return b.String()
+}
+
+type scannedPackage struct {
+	dir       string
+	files     []*ast.File
+	consts    map[string]string
+	imports   map[string]string // local name -> package dir
+	literals  map[string]bool
+	funcs     map[string]*ast.FuncType
+	bodies    map[string]*ast.BlockStmt
+	templates map[string]namePattern
+	histVars  map[string]bool // variables passed to a histogram or summary constructor
+}
+
+// nameSite is a name found in the source; hist when it names a histogram or
+// a summary (which expose _bucket, _sum and _count series).
+type nameSite struct {
+	pat  namePattern
+	hist bool
+}
+
+// daemonNames are the name patterns found, with their package.
+type daemonNames struct {
+	patterns   []*regexp.Regexp
+	sources    []string
+	hist       []bool
+	unresolved []string
+}
+
+// match returns the package a name comes from, or "" when no scanned site
+// makes it.
+func (d *daemonNames) match(name string) string {
+	for i, re := range d.patterns {
+		if re.MatchString(name) {
+			return d.sources[i]
+		}
+	}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		base, ok := strings.CutSuffix(name, suffix)
+		if !ok {
+			continue
+		}
+		for i, re := range d.patterns {
+			if d.hist[i] && re.MatchString(base) {
+				return d.sources[i] + " (histogram or summary)"
+			}
+		}
+	}
+	return ""
+}
+
+var metricLiteral = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+
+const outriggerModule = "github.com/outrigger/outrigger/"
+
+// scanDaemonMetricNames parses the non-test Go files under roots (relative to
+// this module) and returns the metric names their code can produce.
+func scanDaemonMetricNames(t *testing.T, roots ...string) *daemonNames {
+	t.Helper()
+	pkgs := parsePackages(t, roots)
+	for _, p := range pkgs {
+		indexPackage(p)
+	}
+	namespaces := daemonNamespaces(pkgs)
+	// Templates, to a fixed point: a helper may call a helper.
+	for changed := true; changed; {
+		changed = false
+		for _, p := range pkgs {
+			for name, ft := range p.funcs {
+				if _, done := p.templates[name]; done {
+					continue
+				}
+				for _, site := range nameSites(pkgs, p, p.bodies[name], paramEnv(ft)) {
+					if site.pat.hasParam() {
+						p.templates[name] = site.pat
+						changed = true
+						break
+					}
+				}
+			}
+		}
+	}
+	out := &daemonNames{}
+	var dirs []string
+	for dir := range pkgs {
+		dirs = append(dirs, dir)
+	}
+	sort.Strings(dirs)
+	for _, dir := range dirs {
+		p := pkgs[dir]
+		var sites []nameSite
+		for name, ft := range p.funcs {
+			for _, s := range nameSites(pkgs, p, p.bodies[name], paramEnv(ft)) {
+				if !s.pat.hasParam() { // a template's own site: its call sites count
+					sites = append(sites, s)
+				}
+			}
+		}
+		sites = append(sites, packageVarSites(pkgs, p)...)
+		domain := wildcardDomain(p.literals, namespaces)
+		for _, s := range sites {
+			if s.pat.onlyWild() {
+				out.unresolved = append(out.unresolved, fmt.Sprintf("%s: %s", dir, s.pat))
+				continue
+			}
+			out.patterns = append(out.patterns, patternRegexp(s.pat, domain))
+			out.sources = append(out.sources, dir)
+			out.hist = append(out.hist, s.hist)
+		}
+	}
+	sort.Strings(out.unresolved)
+	out.unresolved = slices.Compact(out.unresolved)
+	return out
+}
+
+func parsePackages(t *testing.T, roots []string) map[string]*scannedPackage {
+	t.Helper()
+	fset := token.NewFileSet()
+	pkgs := map[string]*scannedPackage{}
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if e.IsDir() && (e.Name() == "testdata" || strings.HasPrefix(e.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			if e.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return nil
+			}
+			f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			dir := filepath.Dir(path)
+			p := pkgs[dir]
+			if p == nil {
+				p = &scannedPackage{dir: dir, consts: map[string]string{}, imports: map[string]string{},
+					literals: map[string]bool{}, funcs: map[string]*ast.FuncType{},
+					bodies: map[string]*ast.BlockStmt{}, templates: map[string]namePattern{},
+					histVars: map[string]bool{}}
+				pkgs[dir] = p
+			}
+			p.files = append(p.files, f)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("scanning %s: %v", root, err)
+		}
+	}
+	if len(pkgs) == 0 {
+		t.Fatalf("no Go packages under %v", roots)
+	}
+	return pkgs
+}
+
+// indexPackage records a package's string constants, identifier-like string
+// literals, imports of this repository's packages and functions (declared, or
+// function literals assigned to a name).
+func indexPackage(p *scannedPackage) {
+	for _, f := range p.files {
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			rel, ok := strings.CutPrefix(path, outriggerModule)
+			if !ok {
+				continue
+			}
+			local := filepath.Base(rel)
+			if imp.Name != nil {
+				local = imp.Name.Name
+			}
+			p.imports[local] = filepath.Join("..", rel)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.BasicLit:
+				if s, err := strconv.Unquote(n.Value); err == nil && n.Kind == token.STRING && metricLiteral.MatchString(s) {
+					p.literals[s] = true
+				}
+			case *ast.GenDecl:
+				if n.Tok != token.CONST {
+					break
+				}
+				for _, spec := range n.Specs {
+					vs := spec.(*ast.ValueSpec)
+					for i, name := range vs.Names {
+						if i >= len(vs.Values) {
+							continue
+						}
+						if bl, ok := vs.Values[i].(*ast.BasicLit); ok && bl.Kind == token.STRING {
+							p.consts[name.Name], _ = strconv.Unquote(bl.Value)
+						}
+					}
+				}
+			case *ast.FuncDecl:
+				if n.Body != nil {
+					p.funcs[n.Name.Name], p.bodies[n.Name.Name] = n.Type, n.Body
+				}
+			case *ast.AssignStmt:
+				for i, rhs := range n.Rhs {
+					fl, ok := rhs.(*ast.FuncLit)
+					if !ok || i >= len(n.Lhs) {
+						continue
+					}
+					if id, ok := n.Lhs[i].(*ast.Ident); ok {
+						p.funcs[id.Name], p.bodies[id.Name] = fl.Type, fl.Body
+					}
+				}
+			case *ast.CallExpr:
+				// NewConstHistogram(desc, ...), MustNewConstSummary(desc, ...),
+				// or a wrapper named so.
+				name := calleeName(n)
+				if (strings.Contains(name, "Histogram") || strings.Contains(name, "Summary")) && len(n.Args) > 0 {
+					if id, ok := n.Args[0].(*ast.Ident); ok {
+						p.histVars[id.Name] = true
+					}
+				}
+			}
+			return true
+		})
+	}
+}
+
+// daemonNamespaces are the values of every Namespace field set in a composite
+// literal (promkit.Runner, promkit.Options, prometheus.*Opts) and of every
+// constant so named: promkit builds <namespace>_scrape_collector_* from them.
+func daemonNamespaces(pkgs map[string]*scannedPackage) map[string]bool {
+	namespaces := map[string]bool{}
+	for _, p := range pkgs {
+		for name, v := range p.consts {
+			if name == "Namespace" || name == "ns" {
+				namespaces[v] = true
+			}
+		}
+		for _, f := range p.files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				kv, ok := n.(*ast.KeyValueExpr)
+				if !ok {
+					return true
+				}
+				if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Namespace" {
+					if v := evalName(pkgs, p, kv.Value, nil); len(v) == 1 && !v[0].wild && v[0].param < 0 && v[0].lit != "" {
+						namespaces[v[0].lit] = true
+					}
+				}
+				return true
+			})
+		}
+	}
+	return namespaces
+}
+
+func wildcardDomain(a, b map[string]bool) []string {
+	var out []string
+	for _, m := range []map[string]bool{a, b} {
+		for k := range m {
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) || len(out[i]) == len(out[j]) && out[i] < out[j] })
+	return out
+}
+
+func patternRegexp(p namePattern, domain []string) *regexp.Regexp {
+	quoted := make([]string, len(domain))
+	for i, d := range domain {
+		quoted[i] = regexp.QuoteMeta(d)
+	}
+	wild := "(?:" + strings.Join(quoted, "|") + ")"
+	var b strings.Builder
+	b.WriteString("^")
+	for _, x := range p {
+		if x.wild {
+			b.WriteString(wild)
+		} else {
+			b.WriteString(regexp.QuoteMeta(x.lit))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+// paramEnv maps a function's parameters to placeholders.
+func paramEnv(ft *ast.FuncType) map[string]namePattern {
+	env := map[string]namePattern{}
+	i := 0
+	for _, field := range ft.Params.List {
+		for _, n := range field.Names {
+			env[n.Name] = namePattern{{param: i}}
+			i++
+		}
+	}
+	return env
+}
+
+// packageVarSites are the names set up in package-level variables
+// (var d = desc("up", ...)), histograms known by the variable's use.
+func packageVarSites(pkgs map[string]*scannedPackage, p *scannedPackage) []nameSite {
+	var out []nameSite
+	for _, f := range p.files {
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.VAR {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, v := range vs.Values {
+					for _, s := range nameSites(pkgs, p, v, nil) {
+						s.hist = s.hist || i < len(vs.Names) && p.histVars[vs.Names[i].Name]
+						out = append(out, s)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// nameSites evaluates the metric name at every naming site under n: calls to
+// NewDesc, prometheus.*Opts literals and calls to templates. Function literals
+// assigned to a name are skipped: they are scanned as functions of their own.
+func nameSites(pkgs map[string]*scannedPackage, p *scannedPackage, n ast.Node, env map[string]namePattern) []nameSite {
+	if n == nil {
+		return nil
+	}
+	named := map[*ast.FuncLit]bool{}
+	ast.Inspect(n, func(x ast.Node) bool {
+		if as, ok := x.(*ast.AssignStmt); ok {
+			for _, rhs := range as.Rhs {
+				if fl, ok := rhs.(*ast.FuncLit); ok {
+					named[fl] = true
+				}
+			}
+		}
+		return true
+	})
+	var out []nameSite
+	ast.Inspect(n, func(x ast.Node) bool {
+		switch x := x.(type) {
+		case *ast.FuncLit:
+			return !named[x]
+		case *ast.CallExpr:
+			name := calleeName(x)
+			if name == "NewDesc" && len(x.Args) > 0 {
+				out = append(out, nameSite{pat: evalName(pkgs, p, x.Args[0], env)})
+			} else if tmpl, ok := p.templates[name]; ok {
+				out = append(out, nameSite{pat: applyTemplate(pkgs, p, tmpl, x.Args, env)})
+			}
+		case *ast.CompositeLit:
+			if s, ok := optsName(pkgs, p, x, env); ok {
+				out = append(out, s)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// optsName is the name a prometheus.CounterOpts (GaugeOpts, HistogramOpts
+// ...) literal gives; false for any other literal.
+func optsName(pkgs map[string]*scannedPackage, p *scannedPackage, x *ast.CompositeLit, env map[string]namePattern) (nameSite, bool) {
+	sel, ok := x.Type.(*ast.SelectorExpr)
+	if !ok || !strings.HasSuffix(sel.Sel.Name, "Opts") {
+		return nameSite{}, false
+	}
+	if id, ok := sel.X.(*ast.Ident); !ok || id.Name != "prometheus" {
+		return nameSite{}, false
+	}
+	fields := map[string]namePattern{}
+	for _, el := range x.Elts {
+		if kv, ok := el.(*ast.KeyValueExpr); ok {
+			if k, ok := kv.Key.(*ast.Ident); ok {
+				fields[k.Name] = evalName(pkgs, p, kv.Value, env)
+			}
+		}
+	}
+	if fields["Name"] == nil {
+		return nameSite{}, false
+	}
+	return nameSite{
+		pat:  fqName(fields["Namespace"], fields["Subsystem"], fields["Name"]),
+		hist: sel.Sel.Name == "HistogramOpts" || sel.Sel.Name == "SummaryOpts",
+	}, true
+}
+
+func calleeName(c *ast.CallExpr) string {
+	switch f := c.Fun.(type) {
+	case *ast.Ident:
+		return f.Name
+	case *ast.SelectorExpr:
+		return f.Sel.Name
+	}
+	return ""
+}
+
+func applyTemplate(pkgs map[string]*scannedPackage, p *scannedPackage, tmpl namePattern, args []ast.Expr, env map[string]namePattern) namePattern {
+	var out namePattern
+	for _, x := range tmpl {
+		switch {
+		case x.param < 0:
+			out = append(out, x)
+		case x.param < len(args):
+			out = append(out, evalName(pkgs, p, args[x.param], env)...)
+		default:
+			out = append(out, wildPart)
+		}
+	}
+	return dropEmptyParts(out)
+}
+
+// dropEmptyParts finishes BuildFQName once a template's parameters are known:
+// an empty part takes its separator with it.
+func dropEmptyParts(p namePattern) namePattern {
+	var out namePattern
+	for _, x := range p {
+		if !x.wild && x.param < 0 && x.lit == "" {
+			continue
+		}
+		if x.sep && (len(out) == 0 || out[len(out)-1].sep) {
+			continue
+		}
+		out = append(out, x)
+	}
+	if len(out) > 0 && out[len(out)-1].sep {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
+// fqName is prometheus.BuildFQName over patterns: empty parts are left out.
+func fqName(parts ...namePattern) namePattern {
+	var out namePattern
+	for _, p := range parts {
+		if len(p) == 0 || len(p) == 1 && !p[0].wild && p[0].param < 0 && p[0].lit == "" {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, namePart{lit: "_", param: -1, sep: true})
+		}
+		out = append(out, p...)
+	}
+	return out
+}
+
+func evalName(pkgs map[string]*scannedPackage, p *scannedPackage, e ast.Expr, env map[string]namePattern) namePattern {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if s, err := strconv.Unquote(e.Value); err == nil && e.Kind == token.STRING {
+			return namePattern{litPart(s)}
+		}
+	case *ast.ParenExpr:
+		return evalName(pkgs, p, e.X, env)
+	case *ast.Ident:
+		if v, ok := env[e.Name]; ok {
+			return v
+		}
+		if v, ok := p.consts[e.Name]; ok {
+			return namePattern{litPart(v)}
+		}
+	case *ast.SelectorExpr:
+		if id, ok := e.X.(*ast.Ident); ok {
+			if q := pkgs[p.imports[id.Name]]; q != nil {
+				if v, ok := q.consts[e.Sel.Name]; ok {
+					return namePattern{litPart(v)}
+				}
+			}
+		}
+	case *ast.BinaryExpr:
+		if e.Op == token.ADD {
+			return append(slices.Clone(evalName(pkgs, p, e.X, env)), evalName(pkgs, p, e.Y, env)...)
+		}
+	case *ast.CallExpr:
+		name := calleeName(e)
+		if name == "BuildFQName" && len(e.Args) == 3 {
+			return fqName(evalName(pkgs, p, e.Args[0], env), evalName(pkgs, p, e.Args[1], env), evalName(pkgs, p, e.Args[2], env))
+		}
+		if tmpl, ok := p.templates[name]; ok {
+			return applyTemplate(pkgs, p, tmpl, e.Args, env)
+		}
+	}
+	return namePattern{wildPart}
+}
