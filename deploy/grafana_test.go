@@ -9,6 +9,8 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,10 +20,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	promparser "github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
+
+	"github.com/outrigger/outrigger/internal/testkit"
 )
 
 // The provisioned Grafana dashboards (deploy/grafana) are checked here the way
@@ -353,29 +358,25 @@ func variableQueryExpr(v grafanaVariable) (string, error) {
 	return "", fmt.Errorf("variable %s: query %q is neither label_values(selector, label) nor query_result(expr)", v.Name, q)
 }
 
-// dashboardMetricNames returns every metric name the shipped dashboards
-// select, each with the dashboards and panels (or variables) that use it.
-// Every query is parsed with Prometheus's parser after template variables are
-// replaced; a query that does not parse fails t.
-func dashboardMetricNames(t *testing.T) map[string][]string {
+// dashboardQuery is one PromQL expression of a dashboard, template
+// variables replaced.
+type dashboardQuery struct {
+	where string // "postgres.json: \"Pool utilization\" A", "celery.json: variable $queue"
+	expr  string
+}
+
+// dashboardQueries returns every panel and variable query of the shipped
+// dashboards; an undeclared variable or a malformed variable query fails t.
+func dashboardQueries(t *testing.T) []dashboardQuery {
 	t.Helper()
-	uses := map[string][]string{}
+	var out []dashboardQuery
 	add := func(where, expr string, vals map[string]string) {
 		x, err := expandVariables(expr, vals)
 		if err != nil {
 			t.Errorf("%s: %v", where, err)
 			return
 		}
-		names, err := metricNamesOf(x)
-		if err != nil {
-			t.Errorf("%s: %q: %v", where, x, err)
-			return
-		}
-		for _, n := range names {
-			if !slices.Contains(uses[n], where) {
-				uses[n] = append(uses[n], where)
-			}
-		}
+		out = append(out, dashboardQuery{where: where, expr: x})
 	}
 	for _, ld := range loadDashboards(t) {
 		vals := variableValues(ld.d)
@@ -393,6 +394,28 @@ func dashboardMetricNames(t *testing.T) map[string][]string {
 		for _, p := range allPanels(ld.d.Panels) {
 			for _, tg := range p.Targets {
 				add(fmt.Sprintf("%s: %q %s", ld.file, p.Title, tg.RefID), tg.Expr, vals)
+			}
+		}
+	}
+	return out
+}
+
+// dashboardMetricNames returns every metric name the shipped dashboards
+// select, each with the dashboards and panels (or variables) that use it.
+// Every query is parsed with Prometheus's parser after template variables are
+// replaced; a query that does not parse fails t.
+func dashboardMetricNames(t *testing.T) map[string][]string {
+	t.Helper()
+	uses := map[string][]string{}
+	for _, q := range dashboardQueries(t) {
+		names, err := metricNamesOf(q.expr)
+		if err != nil {
+			t.Errorf("%s: %q: %v", q.where, q.expr, err)
+			continue
+		}
+		for _, n := range names {
+			if !slices.Contains(uses[n], q.where) {
+				uses[n] = append(uses[n], q.where)
 			}
 		}
 	}
@@ -598,6 +621,59 @@ func TestGrafanaDecodingIsStrict(t *testing.T) {
 	if _, err := decodeDashboard([]byte(`{"uid": "a", "panels": [{"id": 1, "gridPos": {"h": 1, "w": 1, "x": 0, "y": 0}, "options": {"anything": 1}}]}`)); err != nil {
 		t.Errorf("rejected a valid dashboard: %v", err)
 	}
+}
+
+// TestGrafanaQueriesRunOnDebianPrometheus runs every query on Debian's
+// Prometheus 2.x: the parser above is Prometheus 3's, and the stacks (and
+// the demo) still run 2.x, which lacks some of 3's functions and syntax.
+func TestGrafanaQueriesRunOnDebianPrometheus(t *testing.T) {
+	prom := testkit.StartPrometheus(t, testkit.PrometheusOptions{Config: "global:\n  scrape_interval: 15s\n"})
+	queries := dashboardQueries(t)
+	end := time.Now()
+	for _, q := range queries {
+		for _, path := range []string{"/api/v1/query", "/api/v1/query_range"} {
+			params := url.Values{"query": {q.expr}}
+			if path == "/api/v1/query_range" {
+				params.Set("start", strconv.FormatInt(end.Add(-time.Hour).Unix(), 10))
+				params.Set("end", strconv.FormatInt(end.Unix(), 10))
+				params.Set("step", "60")
+			}
+			if err := prometheusQuery(prom.URL + path + "?" + params.Encode()); err != nil {
+				t.Errorf("%s: %q: %v", q.where, q.expr, err)
+			}
+		}
+	}
+	if len(queries) < 100 {
+		t.Errorf("only %d queries ran", len(queries))
+	}
+	if err := prometheusQuery(prom.URL + "/api/v1/query?" + url.Values{"query": {"sum(rate(x[5m])"}}.Encode()); err == nil {
+		t.Error("Prometheus accepted a broken query: the check above proves nothing")
+	}
+}
+
+// prometheusQuery returns the error Prometheus answers a query with.
+func prometheusQuery(u string) error {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Close = true // no idle connection outlives the test
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return fmt.Errorf("decoding the answer (HTTP %d): %w", resp.StatusCode, err)
+	}
+	if env.Status != "success" {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, env.Error)
+	}
+	return nil
 }
 
 // Names a dashboard may use that no Outrigger daemon's source spells out,
