@@ -1,8 +1,3 @@
-// Package treegen generates directory trees with known content for the
-// walker's tests and benchmark: many small files of deterministic sizes over
-// two levels of directories, and on request the awkward cases (hard links,
-// sparse files, symlink loops, a symlink out of the tree, a FIFO, odd names
-// and a directory to be made unreadable).
 package treegen
 
 import (
@@ -42,9 +37,6 @@ type Manifest struct {
 	Oldest time.Time `json:"oldest"`
 }
 
-// Extensions of the bulk files, cycled through by index.
-var bulkExts = [...]string{".png", ".jpg", ".json", ".log", ".txt", ".PNG", "", ".gz"}
-
 // FileSize is the deterministic size of bulk file i: a quarter are empty,
 // the rest up to 2 KiB.
 func FileSize(i int) int64 {
@@ -63,6 +55,8 @@ func Generate(ctx context.Context, root string, s Spec) (*Manifest, error) {
 		s.Workers = 2
 	}
 	m := &Manifest{Dirs: 1}
+	// Extensions of the bulk files, cycled through by index.
+	bulkExts := [...]string{".png", ".jpg", ".json", ".log", ".txt", ".PNG", "", ".gz"}
 	leaves := (s.Files + s.FilesPerDir - 1) / s.FilesPerDir
 	top := int(math.Ceil(math.Sqrt(float64(leaves))))
 	type leaf struct {
