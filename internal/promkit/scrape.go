@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TargetFunc resolves a scrape request to a coalescing key and the collection
@@ -17,7 +17,9 @@ type TargetFunc func(r *http.Request) (key string, start StartFunc, err error)
 // ScrapeHandler serves a target's metrics: it cuts the request to the scrape
 // deadline, coalesces concurrent scrapes of one target, and exposes the result
 // beside the daemon's own registry. It never answers HTTP 500 for a failed
-// collection: failures show as scrape_collector_success 0.
+// collection: failures show as scrape_collector_success 0, and a series that
+// cannot be exposed (its Write fails, it is invalid, its name came with
+// another type or help, it is a duplicate) is left out and counted in Errors.
 type ScrapeHandler struct {
 	Deadline  Deadline
 	Coalescer *Coalescer
@@ -26,9 +28,29 @@ type ScrapeHandler struct {
 	Target      TargetFunc
 	MaxInFlight int
 	Logger      *slog.Logger
+	// Errors counts the series left out of an exposition, by reason (see
+	// NewScrapeErrors); may be nil.
+	Errors *prometheus.CounterVec
 
-	semOnce sync.Once
-	sem     chan struct{}
+	semOnce  sync.Once
+	sem      chan struct{}
+	descs    descCache
+	gzipPool sync.Pool
+	slabPool sync.Pool
+}
+
+// NewScrapeErrors builds the <namespace>_exporter_scrape_errors_total counter
+// that ScrapeHandler.Errors takes, with every reason at 0.
+func NewScrapeErrors(namespace string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: buildInfoNamespace(namespace) + "_scrape_errors_total",
+		Help: "Series left out of a scrape's exposition, by reason: write (the series could not be read), " +
+			"invalid, conflict (its name came with another type or help), duplicate, gather (the daemon's own metrics).",
+	}, []string{"reason"})
+	for r := range numDropReasons {
+		c.WithLabelValues(r.String())
+	}
+	return c
 }
 
 func (h *ScrapeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,18 +71,62 @@ func (h *ScrapeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.Deadline.Context(r)
 	defer cancel()
-	metrics := h.Coalescer.Do(ctx, key, start)
+	h.serveMetrics(w, r, h.Coalescer.Do(ctx, key, start))
+}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(Metrics(metrics))
-	gatherers := prometheus.Gatherers{reg}
+// serveMetrics writes metrics and the daemon's own registry as one
+// exposition. Drops found before the own registry is gathered show in this
+// scrape's Errors; the few found later (conflicts with the own registry,
+// duplicates in it) show in the next one.
+func (h *ScrapeHandler) serveMetrics(w http.ResponseWriter, r *http.Request, metrics []prometheus.Metric) {
+	slab := h.slab(len(metrics))
+	defer h.releaseSlab(slab)
+	e := newExposition()
+	e.addMetrics(metrics, &h.descs, slab)
+	e.normalize()
+	var counted [numDropReasons]int
+	h.count(e, &counted)
 	if h.Own != nil {
-		gatherers = append(gatherers, h.Own)
+		mfs, err := h.Own.Gather()
+		if err != nil {
+			e.drop(dropGather, 1, "gathering the daemon's own metrics: %w", err)
+		}
+		e.addFamilies(mfs)
 	}
-	promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-		ErrorLog:      slogAdapter{h.Logger},
-	}).ServeHTTP(w, r)
+	fams, escape := e.families()
+	h.count(e, &counted)
+	if e.total() > 0 && h.Logger != nil {
+		// One line per scrape, however many series were dropped.
+		h.Logger.Warn("left series out of the exposition", "write", e.dropped[dropWrite],
+			"invalid", e.dropped[dropInvalid], "conflict", e.dropped[dropConflict],
+			"duplicate", e.dropped[dropDuplicate], "gather", e.dropped[dropGather], "first", e.firstErr)
+	}
+	h.encode(w, r, fams, escape)
+}
+
+// slab returns n zeroed dto.Metrics to write a scrape into. Slabs are reused
+// across scrapes: at thousands of series per scrape, allocating them anew was
+// the larger part of the garbage a scrape made.
+func (h *ScrapeHandler) slab(n int) []dto.Metric {
+	if p, ok := h.slabPool.Get().(*[]dto.Metric); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]dto.Metric, n, n+n/4)
+}
+
+func (h *ScrapeHandler) releaseSlab(s []dto.Metric) {
+	clear(s) // drop the references to label pairs and values
+	h.slabPool.Put(&s)
+}
+
+// count adds to Errors what e dropped since the last call.
+func (h *ScrapeHandler) count(e *exposition, counted *[numDropReasons]int) {
+	for r, n := range e.dropped {
+		if d := n - counted[r]; d > 0 && h.Errors != nil {
+			h.Errors.WithLabelValues(dropReason(r).String()).Add(float64(d))
+		}
+		counted[r] = n
+	}
 }
 
 // Metrics is a prometheus.Collector that yields a fixed set of metrics.
@@ -73,13 +139,5 @@ func (Metrics) Describe(chan<- *prometheus.Desc) {}
 func (m Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, x := range m {
 		ch <- x
-	}
-}
-
-type slogAdapter struct{ l *slog.Logger }
-
-func (a slogAdapter) Println(v ...any) {
-	if a.l != nil {
-		a.l.Warn("serving metrics", "err", v)
 	}
 }

@@ -43,6 +43,9 @@ type Server struct {
 	mux      *http.ServeMux
 	scrapes  *Coalescer
 
+	errorsOnce   sync.Once
+	scrapeErrors *prometheus.CounterVec
+
 	mu        sync.Mutex
 	listeners []net.Listener
 }
@@ -78,9 +81,28 @@ func NewServer(cfg ValidatedConfig, opts Options) (*Server, error) {
 
 // ScrapeHandler returns a handler for another scrape route (such as /probe
 // for multi-target scraping) sharing the server's coalescing, limits and
-// registry.
+// registry. The first call registers <ns>_exporter_scrape_errors_total there,
+// shared by every scrape route.
 func (s *Server) ScrapeHandler(target TargetFunc) *ScrapeHandler {
+	s.errorsOnce.Do(func() {
+		c := NewScrapeErrors(s.opts.Namespace)
+		if err := s.registry.Register(c); err != nil {
+			are := prometheus.AlreadyRegisteredError{}
+			if !errors.As(err, &are) {
+				s.logger.Error("registering the scrape error counter", "err", err)
+				return
+			}
+			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
+			if !ok {
+				s.logger.Error("registering the scrape error counter", "err", err)
+				return
+			}
+			c = existing
+		}
+		s.scrapeErrors = c
+	})
 	return &ScrapeHandler{
+		Errors:      s.scrapeErrors,
 		Deadline:    s.cfg.Deadline(),
 		Coalescer:   s.scrapes,
 		Own:         s.registry,
