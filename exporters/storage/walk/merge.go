@@ -22,6 +22,7 @@ func (w *walker) merge(workers []*worker) *Result {
 		res.StatErrors += wk.statErrs
 		res.Vanished += wk.vanished
 		res.Cycles += wk.cycles
+		res.batches += wk.batches
 		for i, c := range wk.subdirs {
 			subdirs[i].add(c)
 		}

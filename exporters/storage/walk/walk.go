@@ -3,7 +3,6 @@ package walk
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -48,6 +47,10 @@ type Options struct {
 	MaxHardlinks int
 	// FS is the system-call layer (default OS).
 	FS FS
+
+	// batchAlways hands every full getdents buffer to another worker, idle or
+	// not (tests use it to exercise the hand-off on small trees).
+	batchAlways bool
 }
 
 func (o Options) withDefaults() Options {
@@ -130,6 +133,8 @@ type Result struct {
 	// like du, they are skipped and not counted.
 	Cycles          int64
 	HardlinkSetFull bool
+
+	batches int64 // getdents buffers handed to another worker (for tests)
 }
 
 type task struct {
@@ -138,6 +143,25 @@ type task struct {
 	depth    int32
 	bucket   int32
 	anc      *ancestor // this directory and those above it
+	// h is set for a directory opened already (the root).
+	h *dirHandle
+	// batch is set for a task that stats entries of a directory being read
+	// by another worker, instead of reading a directory.
+	batch *batch
+}
+
+// dirHandle is an open directory shared by its reader and the batches it
+// handed out; the last one done closes it.
+type dirHandle struct {
+	fd   int
+	refs atomic.Int32
+}
+
+// batch is one getdents buffer of a large directory, handed to an idle worker
+// so that a directory of a million files is stat'ed in parallel too.
+type batch struct {
+	h    *dirHandle
+	data []byte // linux_dirent64 records
 }
 
 // ancestor is a link of the chain from a directory up to the root, to spot
@@ -168,7 +192,9 @@ type walker struct {
 	stack   []task
 	active  int
 	stopped atomic.Bool
-	cut     atomic.Bool // some work was abandoned because of the stop
+	cut     atomic.Bool  // some work was abandoned because of the stop
+	idle    atomic.Int32 // workers waiting for work
+	rootErr error        // reading the root failed (set by its one reader)
 
 	linksMu  sync.Mutex
 	links    map[fileID]struct{}
@@ -210,12 +236,10 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	first.account(&st, 0, nil)
 	first.tot.Directories++
 	first.bucket(0).Directories++
-	rootTask := task{path: resolved, dev: st.Dev, ino: st.Ino, anc: &ancestor{dev: st.Dev, ino: st.Ino}}
-	readErr := first.readDir(fd, rootTask)
-	w.fs.Close(fd)
-	if readErr != nil && !errors.Is(readErr, errStopped) {
-		return nil, fmt.Errorf("reading walk root: %w", readErr)
-	}
+	rootHandle := &dirHandle{fd: fd}
+	rootHandle.refs.Store(1)
+	w.stack = append(w.stack, task{path: resolved, dev: st.Dev, ino: st.Ino, h: rootHandle,
+		anc: &ancestor{dev: st.Dev, ino: st.Ino}})
 
 	stopWatch := make(chan struct{})
 	watchDone := make(chan struct{})
@@ -235,8 +259,6 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	for range opts.Workers - 1 {
 		workers = append(workers, newWorker(w))
 	}
-	w.stack = append(w.stack, first.pending...)
-	first.pending = first.pending[:0]
 	var wg sync.WaitGroup
 	for _, wk := range workers {
 		wg.Go(wk.run)
@@ -244,6 +266,9 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	wg.Wait()
 	close(stopWatch)
 	<-watchDone
+	if w.rootErr != nil {
+		return nil, fmt.Errorf("reading walk root: %w", w.rootErr)
+	}
 
 	res := w.merge(workers)
 	res.Root, res.Started, res.Duration = root, started, time.Since(started)
@@ -255,7 +280,9 @@ func (w *walker) next() (task, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for len(w.stack) == 0 && w.active > 0 && !w.stopped.Load() {
+		w.idle.Add(1)
 		w.cond.Wait()
+		w.idle.Add(-1)
 	}
 	if len(w.stack) == 0 || w.stopped.Load() {
 		return task{}, false
@@ -276,6 +303,21 @@ func (w *walker) finish(pending []task) {
 		w.cond.Signal()
 	}
 	w.mu.Unlock()
+}
+
+// push adds a task while its pusher is still active.
+func (w *walker) push(t task) {
+	w.mu.Lock()
+	w.stack = append(w.stack, t)
+	w.cond.Signal()
+	w.mu.Unlock()
+}
+
+// release drops a reference to an open directory, closing it after the last.
+func (w *walker) release(h *dirHandle) {
+	if h.refs.Add(-1) == 0 {
+		w.fs.Close(h.fd)
+	}
 }
 
 // firstLink reports whether a hard-linked inode is met for the first time.

@@ -3,6 +3,7 @@ package walk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,7 +292,9 @@ func FuzzReadDirents(f *testing.F) {
 		w := &walker{opts: Options{}.withDefaults(), links: map[fileID]struct{}{}, buckets: []string{RootBucket, OtherBucket}}
 		w.fs = &fakeDirents{data: data}
 		wk := newWorker(w)
-		_ = wk.readDir(3, task{path: "/x"})
+		h := &dirHandle{fd: 3}
+		h.refs.Store(2) // never closed: fd 3 is not ours
+		_ = wk.readDir(h, task{path: "/x"})
 	})
 }
 
@@ -345,4 +348,42 @@ func (c *cycleFS) Lstatat(dirfd int, name []byte, st *unix.Stat_t) error {
 		return nil
 	}
 	return c.OS.Lstatat(dirfd, name, st)
+}
+
+// A flat directory (a screenshot store without subdirectories) is read by one
+// worker but stat'ed by all: full getdents buffers go to idle workers. The
+// figures stay exact, hard links inside included, and a budget still stops it.
+func TestFlatDirectoryIsSharedBetweenWorkers(t *testing.T) {
+	root := t.TempDir()
+	for i := range 5000 {
+		writeFile(t, filepath.Join(root, fmt.Sprintf("shot-%06d.png", i)), i%3000)
+	}
+	for i := range 50 {
+		if err := os.Link(filepath.Join(root, fmt.Sprintf("shot-%06d.png", i)), filepath.Join(root, fmt.Sprintf("link-%06d.png", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apparent, allocated := du(t, root, "-sb"), du(t, root, "-s", "-B1")
+	res := mustWalk(t, root, Options{Workers: 4, batchAlways: true})
+	if res.batches == 0 {
+		t.Error("no buffer of a 5000-entry directory was handed to another worker")
+	}
+	if res.Totals.ApparentBytes != apparent || res.Totals.AllocatedBytes != allocated || res.Totals.Files != 5000 {
+		t.Errorf("apparent/allocated/files %d/%d/%d, want %d/%d/5000", res.Totals.ApparentBytes,
+			res.Totals.AllocatedBytes, res.Totals.Files, apparent, allocated)
+	}
+	if e := res.Extensions; e[0].Name != ".png" || e[0].Files != 5000 {
+		t.Errorf("extensions %+v, want 5000 .png files", e)
+	}
+
+	slow := &hookFS{lstatat: func(string) error { time.Sleep(100 * time.Microsecond); return nil }}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	res, err := Walk(ctx, root, Options{Workers: 4, batchAlways: true, FS: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Partial || res.Totals.Files >= 5000 {
+		t.Errorf("over budget: partial %v with %d files, want partial and fewer than 5000", res.Partial, res.Totals.Files)
+	}
 }

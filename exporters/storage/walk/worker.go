@@ -30,6 +30,7 @@ type worker struct {
 	lastExtCounts    *Counts
 
 	unreadable, statErrs, vanished, cycles int64
+	batches                                int64
 }
 
 func newWorker(w *walker) *worker {
@@ -43,7 +44,11 @@ func (wk *worker) run() {
 		if !ok {
 			return
 		}
-		wk.dir(t)
+		if t.batch != nil {
+			wk.statBatch(t)
+		} else {
+			wk.dir(t)
+		}
 		wk.w.finish(wk.pending)
 		wk.pending = wk.pending[:0]
 	}
@@ -53,62 +58,108 @@ func (wk *worker) run() {
 // parent listed (so a directory swapped for a symlink mid-walk is not
 // followed out of the tree).
 func (wk *worker) dir(t task) {
-	fs := wk.w.fs
-	wk.pathBuf = cString(wk.pathBuf[:0], t.path)
-	fd, err := fs.OpenDir(wk.pathBuf)
-	if err != nil {
-		if vanishedErr(err) {
-			wk.vanished++
-		} else {
-			wk.unreadable++
+	h := t.h
+	if h == nil {
+		fs := wk.w.fs
+		wk.pathBuf = cString(wk.pathBuf[:0], t.path)
+		fd, err := fs.OpenDir(wk.pathBuf)
+		if err != nil {
+			if vanishedErr(err) {
+				wk.vanished++
+			} else {
+				wk.unreadable++
+			}
+			return
 		}
-		return
+		if err := fs.Fstat(fd, &wk.st); err != nil || wk.st.Dev != t.dev || wk.st.Ino != t.ino {
+			fs.Close(fd)
+			wk.vanished++
+			return
+		}
+		h = &dirHandle{fd: fd}
+		h.refs.Store(1)
 	}
-	defer fs.Close(fd)
-	if err := fs.Fstat(fd, &wk.st); err != nil || wk.st.Dev != t.dev || wk.st.Ino != t.ino {
-		wk.vanished++
-		return
-	}
-	if err := wk.readDir(fd, t); err != nil && !errors.Is(err, errStopped) {
+	err := wk.readDir(h, t)
+	wk.w.release(h)
+	switch {
+	case err == nil || errors.Is(err, errStopped):
+	case t.h != nil: // the root, opened by Walk
+		wk.w.rootErr = err
+	default:
 		wk.unreadable++
 	}
 }
 
 var errStopped = errors.New("walk stopped")
 
-// readDir reads the entries of the open directory fd and stats each one.
-func (wk *worker) readDir(fd int, t task) error {
-	fs := wk.w.fs
+// minBatch is the least of a getdents buffer worth handing to another worker
+// (a few hundred entries); smaller directories are read by one worker.
+const minBatch = 8 << 10
+
+// readDir reads the entries of the open directory h and stats each one, or,
+// when another worker is idle, hands it a copy of a full buffer to stat.
+func (wk *worker) readDir(h *dirHandle, t task) error {
+	w := wk.w
 	for {
-		if wk.w.stopped.Load() {
-			wk.w.cut.Store(true)
+		if w.stopped.Load() {
+			w.cut.Store(true)
 			return errStopped
 		}
-		n, err := fs.ReadDirents(fd, wk.buf)
+		n, err := w.fs.ReadDirents(h.fd, wk.buf)
 		if err != nil {
 			return err
 		}
 		if n <= 0 {
 			return nil
 		}
-		for off := 0; off+19 <= n; {
-			reclen := int(binary.NativeEndian.Uint16(wk.buf[off+16:]))
-			if reclen < 19 || off+reclen > n {
-				return errBadDirent
-			}
-			name := wk.buf[off+19 : off+reclen]
-			off += reclen
-			end := indexNUL(name)
-			if end < 0 {
-				return errBadDirent
-			}
-			name = name[:end+1]
-			if isDots(name[:end]) {
-				continue
-			}
-			wk.entry(fd, t, name)
+		if n >= minBatch && (w.opts.batchAlways || w.idle.Load() > 0) {
+			h.refs.Add(1)
+			bt := t
+			bt.h, bt.batch = nil, &batch{h: h, data: append([]byte(nil), wk.buf[:n]...)}
+			w.push(bt)
+			continue
+		}
+		if err := wk.entries(h.fd, t, wk.buf[:n]); err != nil {
+			return err
 		}
 	}
+}
+
+// statBatch stats the entries of a buffer another worker read.
+func (wk *worker) statBatch(t task) {
+	b := t.batch
+	defer wk.w.release(b.h)
+	wk.batches++
+	if wk.w.stopped.Load() {
+		wk.w.cut.Store(true)
+		return
+	}
+	if err := wk.entries(b.h.fd, t, b.data); err != nil {
+		wk.unreadable++
+	}
+}
+
+// entries stats every entry of the linux_dirent64 records in data, which
+// were read from the directory fd of task t.
+func (wk *worker) entries(fd int, t task, data []byte) error {
+	for off := 0; off+19 <= len(data); {
+		reclen := int(binary.NativeEndian.Uint16(data[off+16:]))
+		if reclen < 19 || off+reclen > len(data) {
+			return errBadDirent
+		}
+		name := data[off+19 : off+reclen]
+		off += reclen
+		end := indexNUL(name)
+		if end < 0 {
+			return errBadDirent
+		}
+		name = name[:end+1]
+		if isDots(name[:end]) {
+			continue
+		}
+		wk.entry(fd, t, name)
+	}
+	return nil
 }
 
 var errBadDirent = errors.New("malformed directory entry")
