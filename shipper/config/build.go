@@ -153,6 +153,15 @@ func (f *File) Validate() (*Validated, error) {
 			errs = append(errs, f.errAt("outputs.loki.batch_bytes", fmt.Errorf("%d bytes: keep it under a quarter of memory_limit (%d)", batch, mem), "outputs", "loki", "batch_bytes"))
 		}
 	}
+	if o := f.Outputs.Stdout; o != nil && o.Path != "" && o.Path != "-" {
+		for i, in := range f.Inputs {
+			for _, g := range in.Paths {
+				if ok, _ := filepath.Match(g, o.Path); ok {
+					errs = append(errs, f.errAt("outputs.stdout.path", fmt.Errorf("%s is read by inputs[%d] (%s): the shipper would read its own output", o.Path, i, g), "outputs", "stdout", "path"))
+				}
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ func TestBadConfigs(t *testing.T) {
 		"bad-regexp.yml":              "bad-regexp.yml:5: inputs[0].drop_when: regexp:",
 		"loki-credentials-in-url.yml": "loki-credentials-in-url.yml:5: outputs.loki.url: must not hold credentials",
 		"bad-size.yml":                "line 1: size \"lots\"",
+		"output-read-back.yml":        "output-read-back.yml:5: outputs.stdout.path: /app/logs/shipped.log is read by inputs[0]",
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
 	if len(files) != len(want) {

@@ -182,7 +182,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	}
 	web := filepath.Join(dir, "web.yml")
 	os.WriteFile(web, []byte("basic_auth_users:\n  prom: "+string(hash)+"\n"), 0o644)
-	s := startShipper(t, dir, "--path="+dir+"/*.log", "--web.config.file="+web)
+	s := startShipper(t, dir, "--path="+dir+"/logs/*.log", "--web.config.file="+web)
 	if code, _ := testkit.Get(t, "http://"+s.addr+"/metrics", nil); code != 401 {
 		t.Errorf("/metrics without credentials: %d, want 401", code)
 	}
@@ -356,8 +356,10 @@ func vmHWM(t *testing.T, pid int) int64 {
 func TestStdoutByDefault(t *testing.T) {
 	dir := testkit.TempDir(t, "shipper")
 	line := lokitest.Line(1, time.Now(), 150)
-	os.WriteFile(filepath.Join(dir, "app.log"), []byte(line+"\n"), 0o644)
-	s := startShipper(t, dir, "--path="+dir+"/*.log")
+	logs := filepath.Join(dir, "logs") // not the directory of the shipper's own output
+	os.MkdirAll(logs, 0o755)
+	os.WriteFile(filepath.Join(logs, "app.log"), []byte(line+"\n"), 0o644)
+	s := startShipper(t, dir, "--path="+logs+"/*.log")
 	testkit.Eventually(t, 10*time.Second, "line on standard output", func() error {
 		if !strings.Contains(s.Log(), line) {
 			return fmt.Errorf("not yet")

@@ -35,6 +35,7 @@ type Source struct {
 	renamed   bool // its path no longer leads to it
 	drained   bool // at EOF after being renamed
 	running   bool // a goroutine reads it
+	started   bool // a goroutine read it once
 	seen      int  // scan generation that last saw it
 	size      int64
 }

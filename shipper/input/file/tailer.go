@@ -404,7 +404,9 @@ func (t *Tailer) settle(ctx context.Context) {
 	t.sources = keep
 	for _, s := range t.sources {
 		s.mu.Lock()
-		want := !s.running && !s.ended && (s.size > s.readOff || s.size < s.readOff)
+		// New files start at once, even empty, so their first lines are not
+		// held until the next scan; idle ones restart when they change.
+		want := !s.running && !s.ended && (!s.started || s.size != s.readOff)
 		s.mu.Unlock()
 		if !want || t.running >= t.cfg.MaxOpenFiles || t.blockedLocked(s) {
 			continue
@@ -475,7 +477,7 @@ func (t *Tailer) startLocked(ctx context.Context, s *Source) {
 		return
 	}
 	s.mu.Lock()
-	s.running = true
+	s.running, s.started = true, true
 	s.mu.Unlock()
 	t.running++
 	t.wg.Add(1)
