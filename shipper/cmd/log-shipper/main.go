@@ -28,7 +28,7 @@ func tuneGC(bufferCap int64) {
 		debug.SetGCPercent(200)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(max(2*bufferCap+24<<20, 48<<20))
+		debug.SetMemoryLimit(max(2*bufferCap+16<<20, 40<<20))
 	}
 }
 
