@@ -2,6 +2,7 @@ package lokitest
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,8 @@ type Options struct {
 	OnEntry func(labels string, e Entry)
 	// Now is the receiver's clock (time.Now when nil).
 	Now func() time.Time
+	// TLS, when set, makes the receiver serve HTTPS (URL starts with https://).
+	TLS *tls.Config
 }
 
 type stream struct {
@@ -117,6 +120,9 @@ func New(addr string, opts Options) (*Server, error) {
 	}
 	s.addr = ln.Addr().String()
 	s.URL = "http://" + s.addr
+	if opts.TLS != nil {
+		s.URL = "https://" + s.addr
+	}
 	s.serve(ln)
 	return s, nil
 }
@@ -126,6 +132,9 @@ func (s *Server) serve(ln net.Listener) {
 	mux.HandleFunc("/loki/api/v1/push", s.push)
 	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ready\n") })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if s.opts.TLS != nil {
+		ln = tls.NewListener(ln, s.opts.TLS)
+	}
 	s.ln, s.srv = ln, srv
 	go func() { _ = srv.Serve(ln) }()
 }

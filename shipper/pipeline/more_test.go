@@ -1,0 +1,67 @@
+package pipeline_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outrigger/outrigger/shipper/config"
+	"github.com/outrigger/outrigger/shipper/internal/lokitest"
+)
+
+func TestOpenFileCap(t *testing.T) {
+	h := newHarness(t, lokitest.Options{})
+	h.mutate = func(f *config.File) {
+		f.Inputs[0].MaxOpenFiles = 3
+		f.Inputs[0].CloseInactive = config.Duration(150 * time.Millisecond)
+	}
+	for i := range 10 {
+		h.write(fmt.Sprintf("f%d.log", i), 20, 200)
+	}
+	h.start()
+	h.waitAll(15 * time.Second)
+	// Idle files were closed; new lines reopen them.
+	for i := range 10 {
+		h.write(fmt.Sprintf("f%d.log", i), 5, 200)
+	}
+	h.waitAll(15 * time.Second)
+}
+
+func TestMultilineTracebacks(t *testing.T) {
+	h := newHarness(t, lokitest.Options{})
+	h.glob = h.path("*.txt")
+	h.mutate = func(f *config.File) {
+		f.Inputs[0].Format = "raw"
+		f.Inputs[0].Multiline = &config.Multiline{Pattern: `^\d{4}-\d{2}-\d{2}`, Negate: true, Timeout: config.Duration(200 * time.Millisecond)}
+	}
+	h.start()
+	var b strings.Builder
+	for i := 1; i <= 50; i++ {
+		fmt.Fprintf(&b, "2026-11-22 01:00:%02d,000 ERROR task %d failed\n", i%60, i)
+		if i%5 == 0 {
+			b.WriteString("Traceback (most recent call last):\n  File \"worker.py\", line 9, in run\nValueError: sk-abcdefghijklmnopqrstuvwx\n")
+		}
+	}
+	if err := os.WriteFile(h.path("worker.txt"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stream := lokitest.StreamFor(h.path("worker.txt"))
+	testDeadline := time.Now().Add(10 * time.Second)
+	for len(h.loki.Streams()[stream]) < 50 && time.Now().Before(testDeadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := h.loki.Streams()[stream]
+	if len(got) != 50 {
+		t.Fatalf("%d records, want 50 (the last one flushed by the timeout)", len(got))
+	}
+	for i, e := range got {
+		if !strings.Contains(e.Line, fmt.Sprintf("task %d failed", i+1)) {
+			t.Fatalf("record %d: %q", i, e.Line)
+		}
+		if (i+1)%5 == 0 && (!strings.Contains(e.Line, "\nValueError: sk-[REDACTED]") || strings.Count(e.Line, "\n") != 3) {
+			t.Fatalf("record %d lost its traceback or a secret: %q", i, e.Line)
+		}
+	}
+}
