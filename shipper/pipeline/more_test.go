@@ -65,3 +65,24 @@ func TestMultilineTracebacks(t *testing.T) {
 		}
 	}
 }
+
+// TestGracefulStopCommitsWhatWasDelivered stops the pipeline while lines
+// flow: in-flight batches are delivered and their offsets saved at
+// shutdown (the periodic save is off here), so a restart resends (almost)
+// nothing.
+func TestGracefulStopCommitsWhatWasDelivered(t *testing.T) {
+	h := newHarness(t, lokitest.Options{})
+	h.mutate = func(f *config.File) { f.Registry.FlushInterval = config.Duration(time.Hour) }
+	h.write("app.log", 20000, 200)
+	h.start()
+	h.waitSome(2000)
+	h.stop()
+	delivered := h.loki.Count()
+	h.start()
+	h.waitAll(20 * time.Second)
+	dups := h.loki.Stats().Duplicates
+	t.Logf("%d delivered before the stop, %d resent after it", delivered, dups)
+	if dups > delivered/10 {
+		t.Errorf("%d of %d delivered lines were sent again after a graceful stop", dups, delivered)
+	}
+}
