@@ -1,6 +1,7 @@
 package promkit
 
 import (
+	"bufio"
 	"compress/gzip"
 	"io"
 	"mime"
@@ -25,13 +26,17 @@ func (h *ScrapeHandler) encode(w http.ResponseWriter, r *http.Request, fams []*d
 	hdr.Add("Vary", "Accept-Encoding")
 	hdr.Set("Content-Type", string(format))
 
-	var out io.Writer = w
+	var dst io.Writer = w
 	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
 		hdr.Set("Content-Encoding", "gzip")
 		gz := h.gzipWriter(w)
 		defer h.releaseGzip(gz)
-		out = gz
+		dst = gz
 	}
+	// One large buffer in front: expfmt flushes a buffer of its own after
+	// every family otherwise, and the response goes out in few large writes.
+	out := h.bufWriter(dst)
+	defer h.releaseBuf(out)
 
 	var only map[string]bool
 	if r.URL != nil {
@@ -63,8 +68,27 @@ func (h *ScrapeHandler) encode(w http.ResponseWriter, r *http.Request, fams []*d
 		// OpenMetrics ends with "# EOF".
 		if err := c.Close(); err != nil {
 			h.debug("writing the exposition", err)
+			return
 		}
 	}
+	if err := out.Flush(); err != nil {
+		h.debug("writing the exposition", err)
+	}
+}
+
+const encodeBufferSize = 32 << 10
+
+func (h *ScrapeHandler) bufWriter(w io.Writer) *bufio.Writer {
+	if b, ok := h.bufPool.Get().(*bufio.Writer); ok {
+		b.Reset(w)
+		return b
+	}
+	return bufio.NewWriterSize(w, encodeBufferSize)
+}
+
+func (h *ScrapeHandler) releaseBuf(b *bufio.Writer) {
+	b.Reset(io.Discard) // let go of the response
+	h.bufPool.Put(b)
 }
 
 // directEncoder returns the text or OpenMetrics 1.0 writer that

@@ -3,6 +3,7 @@ package promkit
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -734,4 +736,87 @@ func benchMetrics(n int) []prometheus.Metric {
 		out = append(out, gauge(succ, 1, fmt.Sprintf("c%d", i)), gauge(dur, 0.001*float64(i), fmt.Sprintf("c%d", i)))
 	}
 	return out
+}
+
+// TestPrometheusIngestsTheExposition has a real Prometheus scrape the direct
+// path. Prometheus asks for OpenMetrics first, so this is the format it gets:
+// every sample must arrive, names unchanged (counters without _total too),
+// label values intact.
+func TestPrometheusIngestsTheExposition(t *testing.T) {
+	var sets []prometheus.Metric
+	for _, set := range comparisonSets() {
+		sets = append(sets, set.metrics()...)
+	}
+	runner := &Runner{Namespace: "t", Collectors: []Collector{CollectorFunc{ID: "sets", Fn: func(ctx context.Context, ch chan<- prometheus.Metric) error {
+		for _, m := range sets {
+			ch <- m
+		}
+		return nil
+	}}}}
+	reg := prometheus.NewRegistry()
+	errs := NewScrapeErrors("t")
+	reg.MustRegister(errs)
+	h := &ScrapeHandler{Deadline: Deadline{Max: 5 * time.Second}, Coalescer: &Coalescer{}, Own: reg, Errors: errs,
+		Target: func(*http.Request) (string, StartFunc, error) { return "t", runner.Start, nil }}
+	var accept atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		accept.Store(r.Header.Get("Accept"))
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	p := testkit.StartPrometheus(t, testkit.PrometheusOptions{Config: fmt.Sprintf(`
+global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: direct
+    static_configs: [{targets: [%q]}]
+`, strings.TrimPrefix(srv.URL, "http://"))})
+	value := func(expr string) (float64, error) {
+		res := p.Query(t, expr)
+		if len(res) != 1 {
+			return 0, fmt.Errorf("%s: %d results", expr, len(res))
+		}
+		var v float64
+		_, err := fmt.Sscan(res[0].Value[1].(string), &v)
+		return v, err
+	}
+	testkit.Eventually(t, 30*time.Second, "a successful scrape", func() error {
+		if v, err := value(`up{job="direct"}`); err != nil || v != 1 {
+			return fmt.Errorf("up = %v (%v)", v, err)
+		}
+		return nil
+	})
+	if a, _ := accept.Load().(string); !strings.Contains(a, "openmetrics") {
+		t.Fatalf("Prometheus sent Accept %q; this test means to exercise OpenMetrics", a)
+	}
+	_, body := testkit.Get(t, srv.URL, nil)
+	want := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(string(body)), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			want++
+		}
+	}
+	if v, err := value(`scrape_samples_scraped{job="direct"}`); err != nil || int(v) != want {
+		t.Errorf("Prometheus ingested %v samples (%v), the text exposition has %d", v, err, want)
+	}
+	for expr, want := range map[string]float64{
+		`t_scans_total{relname="b"}`:                             1e9,
+		`t_events_total`:                                         5,
+		`t_latency_seconds_count{op="read"}`:                     10,
+		`t_query{query="line one\nline two"}`:                    2,
+		`t_city{name="東京"}`:                                      2,
+		`t_dotted_name{label_with_dots="x"}`:                     1,
+		`t_dup{k="a"}`:                                           1,
+		`t_exporter_targets{kind="c"}`:                           9,
+		`t_exporter_scrape_errors_total{reason="duplicate"} > 0`: 0, // only that it exists
+		`t_scrape_collector_success{collector="sets"}`:           1,
+		`t_size_bytes{op="read",quantile="0.99"}`:                200,
+		`t_live_seconds_bucket{le="+Inf"}`:                       2,
+		`t_untyped{k="a"}`:                                       1, // k="b" has a 2023 timestamp: too old to ingest
+	} {
+		v, err := value(expr)
+		if err != nil || (want != 0 && v != want) {
+			t.Errorf("%s = %v (%v), want %v", expr, v, err, want)
+		}
+	}
 }

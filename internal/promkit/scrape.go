@@ -36,6 +36,7 @@ type ScrapeHandler struct {
 	sem      chan struct{}
 	descs    descCache
 	gzipPool sync.Pool
+	bufPool  sync.Pool
 	slabPool sync.Pool
 }
 
