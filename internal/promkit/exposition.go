@@ -54,9 +54,9 @@ type exposition struct {
 }
 
 type family struct {
-	name, help, unit string
-	typ              dto.MetricType
-	metrics          []*dto.Metric
+	name, help string
+	typ        dto.MetricType
+	metrics    []*dto.Metric
 	// normalized: metrics are sorted and free of duplicates.
 	normalized bool
 	// escape: a label name is outside the legacy character set, so the
@@ -126,7 +126,7 @@ func (e *exposition) addMetrics(metrics []prometheus.Metric, descs *descCache, s
 		if fam == nil || fam.typ != typ {
 			// The family is made before the labels are checked, as the
 			// registry does: the first series of a name sets its type.
-			if fam = e.family(info.name, info.help, info.unit, typ, 1); fam == nil {
+			if fam = e.family(info.name, info.help, typ, 1); fam == nil {
 				continue
 			}
 			checked = checked[:0]
@@ -148,7 +148,7 @@ func (e *exposition) addFamilies(mfs []*dto.MetricFamily) {
 			continue
 		}
 		_, existed := e.byName[mf.GetName()]
-		fam := e.family(mf.GetName(), mf.GetHelp(), mf.GetUnit(), mf.GetType(), len(mf.Metric))
+		fam := e.family(mf.GetName(), mf.GetHelp(), mf.GetType(), len(mf.Metric))
 		if fam == nil {
 			continue
 		}
@@ -161,7 +161,7 @@ func (e *exposition) addFamilies(mfs []*dto.MetricFamily) {
 // family returns the family called name, creating it if it is new. It
 // returns nil, and drops n series, when the name was first seen with another
 // type or help, or collides with a summary's or histogram's own series.
-func (e *exposition) family(name, help, unit string, typ dto.MetricType, n int) *family {
+func (e *exposition) family(name, help string, typ dto.MetricType, n int) *family {
 	if f, ok := e.byName[name]; ok {
 		switch {
 		case f.typ != typ:
@@ -177,7 +177,7 @@ func (e *exposition) family(name, help, unit string, typ dto.MetricType, n int) 
 		e.drop(dropConflict, n, "%w", err)
 		return nil
 	}
-	f := &family{name: name, help: help, unit: unit, typ: typ, escape: !model.LegacyValidation.IsValidMetricName(name)}
+	f := &family{name: name, help: help, typ: typ, escape: !model.LegacyValidation.IsValidMetricName(name)}
 	e.byName[name] = f
 	e.fams = append(e.fams, f)
 	return f
@@ -246,10 +246,9 @@ func (e *exposition) families() (fams []*dto.MetricFamily, escape []bool) {
 		if len(f.metrics) == 0 {
 			continue
 		}
+		// No Unit, as prometheus.Gatherers (the old path) had none: an
+		// OpenMetrics UNIT that is not the name's suffix fails the scrape.
 		mf := &dto.MetricFamily{Name: &f.name, Help: &f.help, Type: f.typ.Enum(), Metric: f.metrics}
-		if f.unit != "" {
-			mf.Unit = &f.unit
-		}
 		fams, escape = append(fams, mf), append(escape, f.escape)
 	}
 	return fams, escape
@@ -289,16 +288,16 @@ func checkLabels(m *dto.Metric, typ dto.MetricType, checked *[]string, escape *b
 		}
 	}
 	for i, lp := range m.Label {
-		if !utf8.ValidString(lp.GetValue()) {
-			return fmt.Errorf("label %q has a value that is not UTF-8", lp.GetName())
-		}
 		name := lp.GetName()
-		if i < len(*checked) && (*checked)[i] == name {
-			continue
-		}
 		switch {
 		case i > 0 && name == m.Label[i-1].GetName():
 			return fmt.Errorf("label %q appears twice", name)
+		case !utf8.ValidString(lp.GetValue()):
+			return fmt.Errorf("label %q has a value that is not UTF-8", name)
+		case i < len(*checked) && (*checked)[i] == name:
+			continue
+		}
+		switch {
 		case name == "" || !utf8.ValidString(name) || strings.HasPrefix(name, "__"):
 			return fmt.Errorf("invalid label name %q", name)
 		case typ == dto.MetricType_SUMMARY && name == "quantile":

@@ -171,7 +171,9 @@ func comparisonSets() []metricSet {
 		}},
 		{name: "const labels", metrics: func() []prometheus.Metric {
 			d := desc("t_info", "Info.", []string{"version"}, prometheus.Labels{"target": "primary", "az": "a"})
-			return []prometheus.Metric{gauge(d, 1, "15.4")}
+			withUnit := prometheus.V2.NewDesc("t_memory_bytes", "With a unit.", prometheus.UnconstrainedLabels{"kind"},
+				prometheus.Labels{"target": "primary"}, prometheus.WithUnit("bytes"))
+			return []prometheus.Metric{gauge(d, 1, "15.4"), gauge(withUnit, 1024, "rss")}
 		}},
 		{name: "label values and help needing escaping", metrics: func() []prometheus.Metric {
 			d := desc("t_query", "Help with a \\ backslash,\na newline and \"quotes\".", []string{"query"}, nil)
@@ -418,6 +420,9 @@ func TestBadSeriesAreDroppedAndCountedNever500(t *testing.T) {
 		nil,
 		badMetric{d, &dto.Metric{}}, // no value
 		badMetric{d, &dto.Metric{Label: []*dto.LabelPair{label("k", "a"), label("k", "b")}, Gauge: &dto.Gauge{Value: &one}}},
+		// Names already checked at their places must not hide a repeat.
+		badMetric{d, &dto.Metric{Label: []*dto.LabelPair{label("a", "1"), label("k", "2")}, Gauge: &dto.Gauge{Value: &one}}},
+		badMetric{d, &dto.Metric{Label: []*dto.LabelPair{label("k", "1"), label("k", "2")}, Gauge: &dto.Gauge{Value: &one}}},
 		badMetric{d, &dto.Metric{Label: []*dto.LabelPair{label("__k", "a")}, Gauge: &dto.Gauge{Value: &one}}},
 		badMetric{d, &dto.Metric{Label: []*dto.LabelPair{label("k", "\xff")}, Gauge: &dto.Gauge{Value: &one}}},
 		badMetric{desc("t_s", "S.", []string{"quantile"}, nil), &dto.Metric{Label: []*dto.LabelPair{label("quantile", "1")}, Summary: &dto.Summary{}}},
@@ -426,13 +431,13 @@ func TestBadSeriesAreDroppedAndCountedNever500(t *testing.T) {
 	}
 	got := serveNew(t, h, metrics, nil)
 	fams := testkit.Families(t, got.body)
-	if n := len(fams["t_v"].GetMetric()); n != 2 {
-		t.Errorf("t_v has %d series, want the good one and the sorted one:\n%s", n, got.body)
+	if n := len(fams["t_v"].GetMetric()); n != 3 {
+		t.Errorf("t_v has %d series, want the good one, {a,k} and the sorted one:\n%s", n, got.body)
 	}
 	if v, ok := testkit.Value(fams, "t_v", map[string]string{"k": "sorted", "z": "1"}); !ok || v != 1 {
 		t.Errorf("series with labels out of order lost:\n%s", got.body)
 	}
-	want := map[string]float64{"write": 2, "invalid": 7, "conflict": 0, "duplicate": 0, "gather": 0}
+	want := map[string]float64{"write": 2, "invalid": 8, "conflict": 0, "duplicate": 0, "gather": 0}
 	if got := errorsByReason(t, errs); !mapsEqual(got, want) {
 		t.Errorf("errors = %v, want %v", got, want)
 	}
