@@ -93,7 +93,8 @@ type Process struct {
 	err  error
 }
 
-// Start starts the process. It is stopped at test cleanup.
+// Start starts the process. The caller stops it (Stop or Kill, usually in a
+// t.Cleanup); Pdeathsig kills it if the test binary dies first.
 func (p *Process) Start(t TB) {
 	t.Helper()
 	p.mu.Lock()
@@ -126,6 +127,16 @@ func (p *Process) Start(t TB) {
 		p.mu.Unlock()
 		close(done)
 	}(p.done)
+}
+
+// Pid returns the process id, or 0 when it is not running.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
 }
 
 // Running reports whether the process is running.
