@@ -17,19 +17,26 @@ type descInfo struct {
 	err              error
 }
 
-// maxDescGeneration bounds one generation of the desc cache. Daemons hold a
-// few hundred Descs; ones made per scrape (the runner's own, a custom query's)
-// age out after two generations instead of piling up.
-const maxDescGeneration = 2048
+const (
+	// maxDescGeneration bounds one generation of the desc cache: daemons
+	// hold a few hundred Descs.
+	maxDescGeneration = 2048
+	// descScrapesPerGeneration is how many scrapes a generation lasts, so
+	// that Descs made per scrape (the runner's own, a custom query's) are let
+	// go after a few scrapes instead of being held until the cache fills.
+	descScrapesPerGeneration = 4
+)
 
 // descCache maps a Desc pointer to its parsed info. It keeps two generations:
-// when the current one is full it becomes the old one, and a hit in the old
-// one moves the entry back, so Descs still in use survive and dead ones are
-// let go. A Desc in the cache is kept alive by it, which also means its
-// address cannot be reused by another Desc while the entry exists.
+// when the current one is full or has lasted its scrapes it becomes the old
+// one, and a hit in the old one moves the entry back, so Descs still in use
+// survive and dead ones are let go. A Desc in the cache is kept alive by it,
+// which also means its address cannot be reused by another Desc while the
+// entry exists.
 type descCache struct {
 	mu       sync.Mutex
 	cur, old map[*prometheus.Desc]descInfo
+	scrapes  int
 }
 
 func (c *descCache) lookup(d *prometheus.Desc) descInfo {
@@ -57,9 +64,24 @@ func (c *descCache) lookup(d *prometheus.Desc) descInfo {
 // store adds an entry; c.mu must be held.
 func (c *descCache) store(d *prometheus.Desc, info descInfo) {
 	if c.cur == nil || len(c.cur) >= maxDescGeneration {
-		c.old, c.cur = c.cur, make(map[*prometheus.Desc]descInfo, 64)
+		c.rotate()
 	}
 	c.cur[d] = info
+}
+
+// rotate starts a new generation; c.mu must be held.
+func (c *descCache) rotate() {
+	c.old, c.cur = c.cur, make(map[*prometheus.Desc]descInfo, len(c.cur))
+	c.scrapes = 0
+}
+
+// scraped marks the end of a scrape's lookups.
+func (c *descCache) scraped() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.scrapes++; c.scrapes >= descScrapesPerGeneration {
+		c.rotate()
+	}
 }
 
 // len returns the number of cached entries (for tests).

@@ -91,7 +91,7 @@ func (e *exposition) total() int {
 // lookup and one family lookup.
 //
 // The dto.Metrics are written into slab, which must hold len(metrics) zero
-// values; they are only valid until the slab is reused.
+// values.
 func (e *exposition) addMetrics(metrics []prometheus.Metric, descs *descCache, slab []dto.Metric) {
 	var (
 		lastDesc *prometheus.Desc

@@ -578,22 +578,38 @@ func TestNameFilter(t *testing.T) {
 func TestDescCacheStaysBounded(t *testing.T) {
 	h := &ScrapeHandler{}
 	stable := desc("t_stable", "Made once.", nil, nil)
-	for i := range 3 * maxDescGeneration {
-		// A Desc made per scrape, as the runner's own are.
+	for i := range 100 {
+		// A Desc made per scrape, as a custom query's may be.
 		perScrape := desc("t_per_scrape", "Made every scrape.", nil, nil)
 		got := serveNew(t, h, []prometheus.Metric{gauge(stable, 1), gauge(perScrape, float64(i))}, nil)
-		if i == 3*maxDescGeneration-1 && !strings.Contains(string(got.body), fmt.Sprintf("t_per_scrape %d", i)) {
-			t.Fatalf("last scrape:\n%s", got.body)
+		if !strings.Contains(string(got.body), fmt.Sprintf("t_per_scrape %d\n", i)) {
+			t.Fatalf("scrape %d:\n%s", i, got.body)
 		}
 	}
-	if n := h.descs.len(); n > 2*maxDescGeneration {
-		t.Fatalf("the desc cache holds %d entries, bound is %d", n, 2*maxDescGeneration)
+	// Per-scrape Descs are let go after two generations of scrapes.
+	if n := h.descs.len(); n > 2*descScrapesPerGeneration+1 {
+		t.Fatalf("after 100 scrapes the desc cache holds %d entries", n)
 	}
 	h.descs.mu.Lock()
-	_, ok := h.descs.cur[stable]
+	_, inCur := h.descs.cur[stable]
+	_, inOld := h.descs.old[stable]
+	ok := inCur || inOld
 	h.descs.mu.Unlock()
 	if !ok {
 		t.Fatal("a Desc used on every scrape fell out of the cache")
+	}
+
+	// One scrape with more Descs than a generation holds.
+	var many []prometheus.Metric
+	for i := range 3 * maxDescGeneration {
+		many = append(many, gauge(desc(fmt.Sprintf("t_many_%d", i), "Many.", nil, nil), 1))
+	}
+	body := serveNew(t, h, many, nil).body
+	if n := bytes.Count(body, []byte("# TYPE t_many_")); n != len(many) {
+		t.Fatalf("served %d of %d families", n, len(many))
+	}
+	if n := h.descs.len(); n > 2*maxDescGeneration {
+		t.Fatalf("the desc cache holds %d entries, bound is %d", n, 2*maxDescGeneration)
 	}
 }
 

@@ -55,6 +55,9 @@ type Run struct {
 	done   chan struct{}
 	mu     sync.Mutex
 	states []*collectorState
+	// successDesc and durationDesc are made once per run: Snapshot is called
+	// by every scrape waiting for the run.
+	successDesc, durationDesc *prometheus.Desc
 }
 
 type collectorState struct {
@@ -69,7 +72,13 @@ type collectorState struct {
 
 // Start begins a collection under ctx and returns at once.
 func (r *Runner) Start(ctx context.Context) *Run {
-	run := &Run{runner: r, done: make(chan struct{})}
+	run := &Run{runner: r, done: make(chan struct{}),
+		successDesc: prometheus.NewDesc(prometheus.BuildFQName(r.Namespace, "scrape", "collector_success"),
+			"Whether a collector succeeded on this scrape (1) or failed or ran out of time (0).",
+			[]string{"collector"}, r.ExtraLabels),
+		durationDesc: prometheus.NewDesc(prometheus.BuildFQName(r.Namespace, "scrape", "collector_duration_seconds"),
+			"How long a collector ran on this scrape.", []string{"collector"}, r.ExtraLabels),
+	}
 	for _, c := range r.Collectors {
 		run.states = append(run.states, &collectorState{name: c.Name()})
 	}
@@ -153,13 +162,6 @@ func (run *Run) Wait(ctx context.Context) []prometheus.Metric {
 // Snapshot returns the metrics produced so far plus a success and a duration
 // series for every collector. Unfinished collectors report success 0.
 func (run *Run) Snapshot() []prometheus.Metric {
-	r := run.runner
-	successDesc := prometheus.NewDesc(prometheus.BuildFQName(r.Namespace, "scrape", "collector_success"),
-		"Whether a collector succeeded on this scrape (1) or failed or ran out of time (0).",
-		[]string{"collector"}, r.ExtraLabels)
-	durationDesc := prometheus.NewDesc(prometheus.BuildFQName(r.Namespace, "scrape", "collector_duration_seconds"),
-		"How long a collector ran on this scrape.", []string{"collector"}, r.ExtraLabels)
-
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	var out []prometheus.Metric
@@ -173,8 +175,8 @@ func (run *Run) Snapshot() []prometheus.Metric {
 			dur = time.Since(st.start)
 		}
 		out = append(out,
-			prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, success, st.name),
-			prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, dur.Seconds(), st.name))
+			prometheus.MustNewConstMetric(run.successDesc, prometheus.GaugeValue, success, st.name),
+			prometheus.MustNewConstMetric(run.durationDesc, prometheus.GaugeValue, dur.Seconds(), st.name))
 	}
 	return out
 }
