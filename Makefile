@@ -30,10 +30,7 @@ prereqs:
 	@scripts/prereqs.sh
 
 unit: build
-	@fail=0; for m in $$(scripts/modules.sh); do \
-	  echo "=== $$m"; \
-	  (cd $$m && go test -race -count=1 -timeout 15m $(TESTFLAGS) ./...) || fail=1; \
-	done; exit $$fail
+	@TESTFLAGS='$(TESTFLAGS)' scripts/unit.sh
 
 fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
