@@ -36,6 +36,9 @@ type Event struct {
 	// Source is the path of the file the event came from (for metrics and
 	// outputs that need it, such as a deterministic document id).
 	Source string
+	// SourceKey is a stable identity of the source (the file's registry
+	// key): with Offset it names the record across restarts and replays.
+	SourceKey string
 	// Offset is the byte offset of the record's first byte in its file.
 	Offset int64
 	// Ack is acknowledged by every output once per event.

@@ -257,7 +257,7 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 		start := len(buf)
 		buf = append(buf, ev.Line...)
 		ev.Line = buf[start:len(buf):len(buf)]
-		ev.Source, ev.Offset = path, r.offset
+		ev.Source, ev.SourceKey, ev.Offset = path, src.Key(), r.offset
 		ptrs = append(ptrs, ev)
 		ends = append(ends, r.end)
 	}

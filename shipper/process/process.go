@@ -1,6 +1,7 @@
 package process
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"regexp"
@@ -52,9 +53,20 @@ type Config struct {
 	MetadataFields map[string]string // metadata name -> field
 
 	StaticFields map[string]string
-	DropFields   []string
-	Renames      []Rename
-	DropWhen     []Condition
+	// RawFields are static fields with any JSON value (Filebeat's fields,
+	// tags), added like StaticFields.
+	RawFields  map[string]json.RawMessage
+	DropFields []string
+	Renames    []Rename
+	DropWhen   []Condition
+	// Drop are boolean conditions (Filebeat's drop_event when): a line
+	// matching any of them is dropped.
+	Drop []Expr
+	// ExtraTimestampFields are tried in order when TimestampField is absent.
+	ExtraTimestampFields []string
+	// WrapRaw ships a line that is not decoded as JSON (format raw) as
+	// {"<MessageKey>": line} plus the static fields, as Filebeat does.
+	WrapRaw bool
 
 	RedactPatterns bool
 	RedactFields   []string
@@ -93,9 +105,18 @@ func New(cfg Config) *Processor {
 	for k := range cfg.StaticFields {
 		keys = append(keys, k)
 	}
+	for k := range cfg.RawFields {
+		if _, dup := cfg.StaticFields[k]; !dup {
+			keys = append(keys, k)
+		}
+	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		p.statics = append(p.statics, decode.Member{Key: []byte(jsonEscape(k)), Value: strconv.AppendQuote(nil, cfg.StaticFields[k])})
+		v, raw := cfg.RawFields[k]
+		if !raw {
+			v = decode.AppendString(nil, cfg.StaticFields[k])
+		}
+		p.statics = append(p.statics, decode.Member{Key: []byte(jsonEscape(k)), Value: v})
 	}
 	for _, k := range cfg.DropFields {
 		p.dropKeys[k] = true
@@ -124,8 +145,9 @@ type State struct {
 }
 
 // NewState returns the state for the file whose stream is named by path.
-func (p *Processor) NewState(path string) *State {
-	st := &State{streams: map[string]*event.Stream{}}
+// extra labels (a container's name, service...) join the static labels.
+func (p *Processor) NewState(path string, extra ...event.Label) *State {
+	st := &State{streams: map[string]*event.Stream{}, static: append([]event.Label(nil), extra...)}
 	for k, v := range p.cfg.StaticLabels {
 		st.static = append(st.static, event.Label{Name: k, Value: v})
 	}
@@ -148,6 +170,13 @@ const (
 // Process fills ev from line (Line, TimeNs, Stream, Metadata). line must
 // stay valid as long as ev is used, unless the processor rewrote it.
 func (p *Processor) Process(st *State, line []byte, ev *event.Event) Result {
+	return p.ProcessAt(st, line, 0, ev)
+}
+
+// ProcessAt is Process with a fallback time for a line without a timestamp
+// (a container runtime's own stamp: reproducible, unlike the read time);
+// 0 means the read time.
+func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Event) Result {
 	m := p.cfg.Metrics
 	members := st.members[:0]
 	var err error
@@ -171,6 +200,19 @@ func (p *Processor) Process(st *State, line []byte, ev *event.Event) Result {
 				ev.TimeNs = ns
 			}
 		}
+		for _, f := range p.cfg.ExtraTimestampFields {
+			if ev.TimeNs != 0 {
+				break
+			}
+			if v := find(members, f); v != nil {
+				if ns, ok := decode.ParseTime(v, p.cfg.TimeFormats); ok {
+					ev.TimeNs = ns
+				}
+			}
+		}
+	}
+	if ev.TimeNs == 0 && given != 0 {
+		ev.TimeNs = given
 	}
 	fallback := ev.TimeNs == 0
 	if fallback {
@@ -182,6 +224,11 @@ func (p *Processor) Process(st *State, line []byte, ev *event.Event) Result {
 	// Drop conditions.
 	for i := range p.cfg.DropWhen {
 		if p.matches(&p.cfg.DropWhen[i], members, isJSON, line) {
+			return Drop
+		}
+	}
+	for i := range p.cfg.Drop {
+		if p.eval(&p.cfg.Drop[i], members, isJSON, line) {
 			return Drop
 		}
 	}
@@ -212,8 +259,15 @@ func (p *Processor) Process(st *State, line []byte, ev *event.Event) Result {
 		if key == "" {
 			key = "message"
 		}
-		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: strconv.AppendQuote(nil, string(line))},
-			{Key: []byte("error"), Value: []byte(`{"message":"line is not a JSON object","type":"json"}`)}}
+		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(line))},
+			{Key: []byte("error"), Value: errorValue(line)}}
+		out = AppendObject(nil, append(doc, p.statics...))
+	case p.cfg.WrapRaw:
+		key := p.cfg.MessageKey
+		if key == "" {
+			key = "message"
+		}
+		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(line))}}
 		out = AppendObject(nil, append(doc, p.statics...))
 	}
 	out, k := p.redact.Patterns(out)
@@ -223,6 +277,18 @@ func (p *Processor) Process(st *State, line []byte, ev *event.Event) Result {
 	}
 	ev.Line = out
 	return Keep
+}
+
+// errorValue is the error object Filebeat adds to a line that is not a JSON
+// object, with the same message (the rare bad line pays for encoding/json).
+func errorValue(line []byte) []byte {
+	var m map[string]json.RawMessage
+	msg := "line is not a JSON object"
+	if err := json.Unmarshal(line, &m); err != nil {
+		msg = err.Error()
+	}
+	v, _ := json.Marshal(map[string]string{"message": "Error decoding JSON: " + msg, "type": "json"})
+	return v
 }
 
 // edit applies field edits and key redaction; it returns line itself when
@@ -350,8 +416,8 @@ func find(members []decode.Member, field string) []byte {
 
 func (p *Processor) matches(c *Condition, members []decode.Member, isJSON bool, line []byte) bool {
 	var v []byte
-	if c.Field == "" || c.Field == "line" && !isJSON {
-		v = strconv.AppendQuote(nil, string(line))
+	if c.Field == "" || (c.Field == "line" || c.Field == "message") && !isJSON {
+		v = decode.AppendString(nil, string(line))
 	} else {
 		v = find(members, c.Field)
 	}

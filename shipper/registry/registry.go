@@ -16,6 +16,9 @@ import (
 type Entry struct {
 	// ID is unique per file identity for the registry's lifetime.
 	ID string `json:"id"`
+	// Key names the content for outputs that need a stable record identity
+	// (document ids): the ID, or for a copytruncate copy the original's key.
+	Key string `json:"key,omitempty"`
 	// Path is where the file was found first; it names its stream even after
 	// the file was renamed by rotation.
 	Path  string `json:"path"`

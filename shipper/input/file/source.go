@@ -11,6 +11,7 @@ import (
 // the events made from it and commits offsets to the registry in file order.
 type Source struct {
 	id    string
+	key   string // stable content identity (registry Entry.Key)
 	path  string // where it was found first: names its stream
 	dev   uint64
 	inode uint64
@@ -48,6 +49,15 @@ type pendingAck struct {
 
 // ID is the source's registry id.
 func (s *Source) ID() string { return s.id }
+
+// Key is a stable identity of the file's content for document ids: the
+// registry id, or the original's for a copytruncate copy.
+func (s *Source) Key() string {
+	if s.key != "" {
+		return s.key
+	}
+	return s.id
+}
 
 // Path is the path the file was first found at; it names the file's stream
 // even after rotation renamed it.

@@ -31,6 +31,11 @@ type Handler func(ctx context.Context, src *Source, lines []Line, eof bool) erro
 type Config struct {
 	Include []string
 	Exclude []string
+	// ExcludeRegexps leave out paths they match (Filebeat's exclude_files).
+	ExcludeRegexps []*regexp.Regexp
+	// Paths, when set, adds exact paths to the globs at every scan (the
+	// log files of the containers a Docker input follows).
+	Paths func() []string
 	// StartAtEnd makes files found at the first scan without a registry
 	// entry start at their end; files appearing later are always read from
 	// their start.
@@ -132,7 +137,11 @@ func (t *Tailer) Sources() []*Source {
 func (t *Tailer) glob() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, pat := range t.cfg.Include {
+	include := t.cfg.Include
+	if t.cfg.Paths != nil {
+		include = append(append([]string(nil), include...), t.cfg.Paths()...)
+	}
+	for _, pat := range include {
 		matches, _ := filepath.Glob(pat)
 		for _, p := range matches {
 			if seen[p] || t.excluded(p) {
@@ -155,6 +164,11 @@ func (t *Tailer) glob() []string {
 
 func (t *Tailer) excluded(p string) bool {
 	base := filepath.Base(p)
+	for _, re := range t.cfg.ExcludeRegexps {
+		if re.MatchString(p) {
+			return true
+		}
+	}
 	for _, ex := range t.cfg.Exclude {
 		if ok, _ := filepath.Match(ex, p); ok {
 			return true
@@ -314,7 +328,7 @@ func (t *Tailer) discover(f found) error {
 			continue
 		}
 		if e.FingerprintLen <= len(head) && fingerprint(head[:e.FingerprintLen]) == e.Fingerprint && e.Offset <= size {
-			s.id, s.path, s.committed, s.readOff = e.ID, e.Path, e.Offset, e.Offset
+			s.id, s.key, s.path, s.committed, s.readOff = e.ID, e.Key, e.Path, e.Offset, e.Offset
 			for i, name := range t.cfg.Outputs {
 				s.outStart[i] = max(e.Offset, e.Outputs[name])
 			}
@@ -334,6 +348,10 @@ func (t *Tailer) discover(f found) error {
 			// copy too. Resending from there is safe (identical entries
 			// with the record's own timestamps are dropped by Loki).
 			s.path, s.committed, s.readOff = e.Path, e.Offset, e.Offset
+			s.key = e.Key
+			if s.key == "" {
+				s.key = e.ID
+			}
 			s.renamed = true
 			t.m.FileEvents.WithLabelValues("copied").Inc()
 		} else if t.first && t.cfg.StartAtEnd {
@@ -343,7 +361,7 @@ func (t *Tailer) discover(f found) error {
 		t.seq++
 		s.id = fmt.Sprintf("%d-%d-%d-%d", f.id.dev, f.id.ino, time.Now().UnixNano(), t.seq)
 		t.mu.Unlock()
-		t.cfg.Registry.Put(registry.Entry{ID: s.id, Path: s.path, Dev: s.dev, Inode: s.inode,
+		t.cfg.Registry.Put(registry.Entry{ID: s.id, Key: s.key, Path: s.path, Dev: s.dev, Inode: s.inode,
 			FingerprintLen: s.fpLen, Fingerprint: s.fp, Offset: s.committed})
 		t.m.FileEvents.WithLabelValues("found").Inc()
 	}

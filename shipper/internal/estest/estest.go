@@ -12,10 +12,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -52,6 +55,10 @@ type Server struct {
 	// ItemStatus, when set, may fail one item before it is applied: it returns
 	// an HTTP status (429, 500, 503...) or 0 to let the item through.
 	ItemStatus func(index, id string, source map[string]any) int
+	// CountOnly (benchmarks) keeps only each index's ids, so 409 on create
+	// still holds, without decoding sources or applying mappings: Count
+	// tells how many documents are stored, Docs returns none.
+	CountOnly bool
 
 	mu         sync.Mutex
 	docs       map[string]map[string]Doc // index -> id -> doc
@@ -64,6 +71,8 @@ type Server struct {
 	templates  map[string]json.RawMessage
 	policies   map[string]json.RawMessage
 	nextAutoID int
+	ids        map[string]map[string]struct{} // CountOnly: index -> ids
+	count      int
 }
 
 // New starts a fake Elasticsearch of the given flavor on loopback.
@@ -72,6 +81,32 @@ func New(flavor Flavor) *Server {
 		outcomes: map[int]int{}, templates: map[string]json.RawMessage{}, policies: map[string]json.RawMessage{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// NewTLS starts a fake Elasticsearch serving HTTPS; its CA is the
+// certificate of s.Certificate() (write it with CAFile).
+func NewTLS(flavor Flavor) *Server {
+	s := &Server{Flavor: flavor, docs: map[string]map[string]Doc{}, fields: map[string]map[string]string{},
+		outcomes: map[int]int{}, templates: map[string]json.RawMessage{}, policies: map[string]json.RawMessage{}}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// CAFile writes the server's certificate as a PEM file in dir and returns its path.
+func (s *Server) CAFile(dir string) (string, error) {
+	path := filepath.Join(dir, "es-ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+	return path, os.WriteFile(path, pemBytes, 0o644)
+}
+
+// Count is the number of stored documents.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.CountOnly {
+		return s.count
+	}
+	return len(s.order)
 }
 
 // FailNext makes the next len(statuses) bulk requests fail whole with these
@@ -304,6 +339,25 @@ func (s *Server) applyItem(op, index, id string, src []byte) (int, map[string]an
 	}
 	if index == "" {
 		return record(400, map[string]any{"type": "action_request_validation_exception", "reason": "index is missing"})
+	}
+	if s.CountOnly {
+		if len(src) == 0 || src[0] != '{' || id == "" {
+			return record(400, map[string]any{"type": "mapper_parsing_exception", "reason": "count-only mode needs an object with an _id"})
+		}
+		if s.ids == nil {
+			s.ids = map[string]map[string]struct{}{}
+		}
+		if s.ids[index] == nil {
+			s.ids[index] = map[string]struct{}{}
+		}
+		if _, ok := s.ids[index][id]; ok && op == "create" {
+			return record(409, map[string]any{"type": "version_conflict_engine_exception", "reason": "document already exists"})
+		}
+		if _, ok := s.ids[index][id]; !ok {
+			s.count++
+		}
+		s.ids[index][id] = struct{}{}
+		return record(201, nil)
 	}
 	if err := json.Unmarshal(src, &source); err != nil {
 		return record(400, map[string]any{"type": "mapper_parsing_exception", "reason": "failed to parse: " + err.Error()})

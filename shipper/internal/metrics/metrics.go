@@ -21,6 +21,8 @@ type Metrics struct {
 	ShippedLines  *prometheus.CounterVec // output
 	ShippedBytes  *prometheus.CounterVec // output
 	Dropped       *prometheus.CounterVec // output, reason
+	Duplicates    *prometheus.CounterVec // output
+	DeadLetters   *prometheus.CounterVec // output
 	Retries       *prometheus.CounterVec // output, reason
 	Requests      *prometheus.CounterVec // output, code
 	BatchDuration *prometheus.HistogramVec
@@ -47,6 +49,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		ShippedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "shipped_bytes_total", Help: "Bytes of lines the output acknowledged as delivered."}, []string{"output"}),
 		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dropped_lines_total",
 			Help: "Lines not delivered, by output (\"none\" for processing) and reason."}, []string{"output", "reason"}),
+		Duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "duplicates_total",
+			Help: "Lines the output already held (Elasticsearch 409 on create after a replay): acknowledged, not stored twice."}, []string{"output"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_total",
+			Help: "Documents rejected for good and written to the output's dead-letter file."}, []string{"output"}),
 		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retries_total", Help: "Requests retried, by output and reason."}, []string{"output", "reason"}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
 			Help: "Requests sent, by output and HTTP status class (or \"error\" for transport errors)."}, []string{"output", "code"}),
@@ -61,7 +67,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.ReadLines, m.ReadBytes, m.Truncated, m.RepairedUTF8, m.DecodeErrors, m.TimeFallback,
-			m.Redactions, m.FileEvents, m.ShippedLines, m.ShippedBytes, m.Dropped, m.Retries, m.Requests,
+			m.Redactions, m.FileEvents, m.ShippedLines, m.ShippedBytes, m.Dropped, m.Duplicates, m.DeadLetters, m.Retries, m.Requests,
 			m.BatchDuration, m.OutputUp, m.BufferedBytes, m.BufferLimit, m.FilesOpen, m.FilesWatched)
 	}
 	return m
