@@ -841,3 +841,36 @@ scrape_configs:
 		}
 	}
 }
+
+func TestServeHTTPKeeps400AndInFlightCap(t *testing.T) {
+	h := &ScrapeHandler{Deadline: Deadline{Max: 5 * time.Second}, Coalescer: &Coalescer{},
+		Target: func(*http.Request) (string, StartFunc, error) { return "", nil, errors.New("unknown target \"x\"") }}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, request(nil))
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `unknown target "x"`) {
+		t.Fatalf("a TargetFunc error answered %d %q, want 400 with its text", rec.Code, rec.Body)
+	}
+
+	release, started := make(chan struct{}), make(chan struct{})
+	runner := &Runner{Collectors: []Collector{CollectorFunc{ID: "slow", Fn: func(ctx context.Context, ch chan<- prometheus.Metric) error {
+		close(started)
+		<-release
+		return nil
+	}}}}
+	h = &ScrapeHandler{Deadline: Deadline{Max: 5 * time.Second}, Coalescer: &Coalescer{}, MaxInFlight: 1,
+		Target: func(*http.Request) (string, StartFunc, error) { return "t", runner.Start, nil }}
+	first := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() { defer close(done); h.ServeHTTP(first, request(nil)) }()
+	<-started
+	second := httptest.NewRecorder()
+	h.ServeHTTP(second, request(nil))
+	close(release)
+	<-done
+	if second.Code != http.StatusServiceUnavailable {
+		t.Errorf("a scrape over the in-flight cap answered %d, want 503", second.Code)
+	}
+	if first.Code != 200 || !strings.Contains(first.Body.String(), `scrape_collector_success{collector="slow"} 1`) {
+		t.Errorf("the first scrape answered %d:\n%s", first.Code, first.Body)
+	}
+}
