@@ -20,7 +20,10 @@ import (
 // name[] query parameter are left out when there is one, as promhttp does.
 // escape[i] tells whether a name in fams[i] may need escaping.
 func (h *ScrapeHandler) encode(w http.ResponseWriter, r *http.Request, fams []*dto.MetricFamily, escape []bool) {
-	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
+	// Text or protobuf only, as promhttp offers by default: under OpenMetrics
+	// the incumbents' counters without _total would change name or type,
+	// and the dashboards and alerts written for them would break.
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
 	hdr := w.Header()
 	hdr.Add("Vary", "Accept")
 	hdr.Add("Vary", "Accept-Encoding")

@@ -251,7 +251,7 @@ func TestExpositionMatchesPromhttp(t *testing.T) {
 				}
 				h := &ScrapeHandler{Own: own}
 				got := serveNew(t, h, metrics, f.header)
-				want := serveOld(t, metrics, own, true, f.header)
+				want := serveOld(t, metrics, own, false, f.header)
 				if g, w := got.header.Get("Content-Type"), want.header.Get("Content-Type"); g != w {
 					t.Errorf("Content-Type = %q, the old path says %q", g, w)
 				}
@@ -526,7 +526,7 @@ func TestGzipNegotiation(t *testing.T) {
 			}
 			// Same decision as promhttp.
 			old := httptest.NewRecorder()
-			oldServe(old, request(header), metrics, nil, true)
+			oldServe(old, request(header), metrics, nil, false)
 			if o := old.Header().Get("Content-Encoding") == "gzip"; o != tc.gzip && !tc.promhttpDiffers {
 				t.Errorf("promhttp says gzip = %v", o)
 			}
@@ -541,9 +541,10 @@ func TestFormatNegotiation(t *testing.T) {
 		accept, contentType, contains string
 	}{
 		{"", "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", "t_events_total 5\n"},
-		{"application/openmetrics-text;version=1.0.0", "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores", "# TYPE t_events counter\nt_events_total 5.0\n# EOF\n"},
+		// OpenMetrics is not offered (as promhttp by default): names stay the incumbents'.
+		{"application/openmetrics-text;version=1.0.0", "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", "t_events_total 5\n"},
 		{"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=0.0.4;q=0.2",
-			"application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8", "# EOF\n"},
+			"text/plain; version=0.0.4; charset=utf-8; escaping=allow-utf-8", "t_events_total 5\n"},
 		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
 			"application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited; escaping=underscores", "t_events_total"},
 	} {
@@ -760,9 +761,9 @@ func benchMetrics(n int) []prometheus.Metric {
 }
 
 // TestPrometheusIngestsTheExposition has a real Prometheus scrape the direct
-// path. Prometheus asks for OpenMetrics first, so this is the format it gets:
-// every sample must arrive, names unchanged (counters without _total too),
-// label values intact.
+// path. Prometheus asks for OpenMetrics first and gets text, as promhttp
+// answers by default: every sample must arrive, names unchanged (counters
+// without _total too), label values intact.
 func TestPrometheusIngestsTheExposition(t *testing.T) {
 	var sets []prometheus.Metric
 	for _, set := range comparisonSets() {
@@ -808,7 +809,7 @@ scrape_configs:
 		return nil
 	})
 	if a, _ := accept.Load().(string); !strings.Contains(a, "openmetrics") {
-		t.Fatalf("Prometheus sent Accept %q; this test means to exercise OpenMetrics", a)
+		t.Fatalf("Prometheus sent Accept %q; this test means to exercise its real negotiation", a)
 	}
 	_, body := testkit.Get(t, srv.URL, nil)
 	want := 0
