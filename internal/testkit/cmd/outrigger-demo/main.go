@@ -154,4 +154,3 @@ func startDaemon(t testkit.TB, bin string, port int, args ...string) string {
 	t.Fatalf("%s did not listen on %d:\n%s", filepath.Base(bin), port, p.Log())
 	return ""
 }
-
