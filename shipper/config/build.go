@@ -13,8 +13,10 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/input/docker"
 	"github.com/outrigger/outrigger/shipper/input/file"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output/elasticsearch"
 	"github.com/outrigger/outrigger/shipper/output/loki"
 	"github.com/outrigger/outrigger/shipper/output/stdout"
 	"github.com/outrigger/outrigger/shipper/pipeline"
@@ -38,6 +40,17 @@ type Flags struct {
 	RegistryPath     string
 	MemoryLimit      string
 	StartAt          string
+
+	ESHosts        []string
+	ESIndex        string
+	ESUsername     string
+	ESPassword     string
+	ESPasswordFile string
+	ESAPIKey       string
+	ESAPIKeyFile   string
+
+	DockerHost   string
+	DockerLabels []string
 }
 
 // Merge applies flags over the file: paths add one input, a Loki URL sets
@@ -85,6 +98,30 @@ func (f *File) Merge(fl Flags) error {
 		}
 	} else if fl.LokiTenant != "" || fl.LokiUsername != "" || fl.LokiPassword != "" || fl.LokiPasswordFile != "" {
 		return errors.New("--loki.* flags need --loki.url (or outputs.loki in the file)")
+	}
+	if len(fl.ESHosts) > 0 {
+		if f.Outputs.Elasticsearch == nil {
+			f.Outputs.Elasticsearch = &Elasticsearch{Index: "logs-%{+yyyy.MM.dd}"}
+		}
+		f.Outputs.Elasticsearch.Hosts = fl.ESHosts
+	}
+	if es := f.Outputs.Elasticsearch; es != nil {
+		set := func(dst *string, v string) {
+			if v != "" {
+				*dst = v
+			}
+		}
+		set(&es.Index, fl.ESIndex)
+		set(&es.Username, fl.ESUsername)
+		set(&es.Password, fl.ESPassword)
+		set(&es.PasswordFile, fl.ESPasswordFile)
+		set(&es.APIKey, fl.ESAPIKey)
+		set(&es.APIKeyFile, fl.ESAPIKeyFile)
+	} else if fl.ESIndex != "" || fl.ESUsername != "" || fl.ESPassword != "" || fl.ESPasswordFile != "" || fl.ESAPIKey != "" || fl.ESAPIKeyFile != "" {
+		return errors.New("--elasticsearch.* flags need --elasticsearch.url (or outputs.elasticsearch in the file)")
+	}
+	if fl.DockerHost != "" || len(fl.DockerLabels) > 0 {
+		f.Inputs = append(f.Inputs, Input{Docker: &Docker{Host: fl.DockerHost, Labels: fl.DockerLabels}})
 	}
 	if fl.RegistryPath != "" {
 		f.Registry.Path = fl.RegistryPath
@@ -153,6 +190,12 @@ func (f *File) Validate() (*Validated, error) {
 			errs = append(errs, f.errAt("outputs.loki.batch_bytes", fmt.Errorf("%d bytes: keep it under a quarter of memory_limit (%d)", batch, mem), "outputs", "loki", "batch_bytes"))
 		}
 	}
+	if es := f.Outputs.Elasticsearch; es != nil {
+		errs = append(errs, f.validateES(es)...)
+	}
+	if o := f.Outputs.Stdout; o != nil && o.Format != "" && o.Format != "text" && o.Format != "json" {
+		errs = append(errs, f.errAt("outputs.stdout.format", fmt.Errorf("%q: want text or json", o.Format), "outputs", "stdout", "format"))
+	}
 	if o := f.Outputs.Stdout; o != nil && o.Path != "" && o.Path != "-" {
 		for i, in := range f.Inputs {
 			for _, g := range in.Paths {
@@ -174,6 +217,9 @@ func (v *Validated) Summary() string {
 	if v.f.Outputs.Loki != nil {
 		u, _ := url.Parse(v.f.Outputs.Loki.URL)
 		outs = append(outs, "loki "+u.Redacted())
+	}
+	if es := v.f.Outputs.Elasticsearch; es != nil {
+		outs = append(outs, "elasticsearch "+strings.Join(es.Hosts, ",")+" index "+es.Index)
 	}
 	if v.f.Outputs.Stdout != nil || len(outs) == 0 {
 		outs = append(outs, "stdout")
@@ -225,12 +271,22 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 		}
 		outs = append(outs, o)
 	}
-	if f.Outputs.Stdout != nil || len(outs) == 0 {
-		path := ""
-		if f.Outputs.Stdout != nil {
-			path = f.Outputs.Stdout.Path
+	if es := f.Outputs.Elasticsearch; es != nil {
+		o, err := v.buildES(es, len(outs), m, logger, filepath.Dir(cfg.RegistryPath))
+		if err != nil {
+			return cfg, err
 		}
-		outs = append(outs, stdout.New(stdout.Config{Path: path}, len(outs), m))
+		outs = append(outs, o)
+	}
+	if f.Outputs.Stdout != nil || len(outs) == 0 {
+		sc := stdout.Config{}
+		if o := f.Outputs.Stdout; o != nil {
+			sc.Path = o.Path
+			if o.Format == "json" {
+				sc.Docs = elasticsearch.NewDocBuilder(true, v.inputType(), "")
+			}
+		}
+		outs = append(outs, stdout.New(sc, len(outs), m))
 	}
 	cfg.Outputs = outs
 	for i, in := range v.inputs {
@@ -241,7 +297,15 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 			ScanInterval: time.Duration(in.ScanInterval), PollInterval: time.Duration(in.PollInterval),
 			PartialLineTimeout: time.Duration(in.PartialLineTimeout), CloseInactive: time.Duration(in.CloseInactive),
 			CloseRenamedAfter: time.Duration(in.CloseRenamedAfter)}
-		pin := pipeline.Input{File: fc, Processor: process.New(pc)}
+		fc.ExcludeRegexps = in.ExcludeRegexps
+		pin := pipeline.Input{File: fc, Processor: process.New(pc), DockerJSON: in.DockerJSON}
+		if d := in.Docker; d != nil {
+			disc, err := docker.New(docker.Config{Host: d.Host, Labels: d.Labels, Refresh: time.Duration(d.RefreshInterval), Logger: logger})
+			if err != nil {
+				return cfg, err
+			}
+			pin.Discovery, pin.DockerJSON = disc, true
+		}
 		if ml := in.Multiline; ml != nil {
 			pin.Multiline = &decode.MultilineConfig{Pattern: regexp.MustCompile(ml.Pattern), Negate: ml.Negate,
 				Before: ml.Match == "before", MaxLines: ml.MaxLines, Timeout: time.Duration(ml.Timeout)}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,6 +109,28 @@ type Input struct {
 	RenameFields       []RenameField     `yaml:"rename_fields"`
 	DropWhen           []Condition       `yaml:"drop_when"`
 	Redact             Redact            `yaml:"redact"`
+	// Docker follows the logs of containers instead of (or beside) paths.
+	Docker *Docker `yaml:"docker"`
+
+	// Set by the Filebeat translation only (no YAML of their own).
+	RawFields            map[string]json.RawMessage `yaml:"-"`
+	Drop                 []process.Expr             `yaml:"-"`
+	ExcludeRegexps       []*regexp.Regexp           `yaml:"-"`
+	WrapRaw              bool                       `yaml:"-"`
+	DockerJSON           bool                       `yaml:"-"`
+	ExtraTimestampFields []string                   `yaml:"-"`
+	// InputType names the input in Elasticsearch documents (input.type).
+	InputType string `yaml:"-"`
+}
+
+// Docker selects containers whose logs an input follows.
+type Docker struct {
+	// Host is the engine's API socket (unix:///var/run/docker.sock).
+	Host string `yaml:"host"`
+	// Labels: a container is followed when it has every one (key or key=value).
+	Labels []string `yaml:"labels"`
+	// RefreshInterval is how often containers are listed beside the events.
+	RefreshInterval Duration `yaml:"refresh_interval"`
 }
 
 // JSONOptions are the ndjson options Filebeat users know.
@@ -158,8 +181,54 @@ type Redact struct {
 
 // Outputs are the outputs; none configured means stdout.
 type Outputs struct {
-	Loki   *Loki   `yaml:"loki"`
-	Stdout *Stdout `yaml:"stdout"`
+	Loki          *Loki          `yaml:"loki"`
+	Elasticsearch *Elasticsearch `yaml:"elasticsearch"`
+	Stdout        *Stdout        `yaml:"stdout"`
+}
+
+// Elasticsearch configures the Elasticsearch (or OpenSearch) output.
+type Elasticsearch struct {
+	Hosts              []string          `yaml:"hosts"`
+	Index              string            `yaml:"index"`
+	Indices            []IndexRule       `yaml:"indices"`
+	DataStream         bool              `yaml:"data_stream"`
+	Username           string            `yaml:"username"`
+	Password           string            `yaml:"password"`
+	PasswordFile       string            `yaml:"password_file"`
+	APIKey             string            `yaml:"api_key"`
+	APIKeyFile         string            `yaml:"api_key_file"`
+	TLS                TLS               `yaml:"tls"`
+	Headers            map[string]string `yaml:"headers"`
+	Pipeline           string            `yaml:"pipeline"`
+	BatchBytes         ByteSize          `yaml:"batch_bytes"`
+	BatchWait          Duration          `yaml:"batch_wait"`
+	Parallelism        int               `yaml:"parallelism"`
+	Timeout            Duration          `yaml:"timeout"`
+	MinBackoff         Duration          `yaml:"min_backoff"`
+	MaxBackoff         Duration          `yaml:"max_backoff"`
+	CompressionLevel   *int              `yaml:"compression_level"`
+	DeadLetterPath     string            `yaml:"dead_letter_path"`
+	DeadLetterMaxBytes ByteSize          `yaml:"dead_letter_max_bytes"`
+	Setup              ESSetup           `yaml:"setup"`
+	LabelsField        *string           `yaml:"labels_field"`
+	FilebeatFields     *bool             `yaml:"filebeat_fields"`
+
+	// Set by the Filebeat translation: routing conditions as expressions.
+	RuleExprs []process.Expr `yaml:"-"`
+}
+
+// IndexRule routes the documents matching When to Index.
+type IndexRule struct {
+	Index string    `yaml:"index"`
+	When  Condition `yaml:"when"`
+}
+
+// ESSetup installs an index template and lifecycle policy at start.
+type ESSetup struct {
+	Template           bool `yaml:"template"`
+	Lifecycle          bool `yaml:"lifecycle"`
+	RetentionDays      int  `yaml:"retention_days"`
+	AuditRetentionDays int  `yaml:"audit_retention_days"`
 }
 
 // Loki configures the Loki output.
@@ -192,6 +261,9 @@ type TLS struct {
 // Stdout configures the debugging output.
 type Stdout struct {
 	Path string `yaml:"path"`
+	// Format: text (time, labels, line) or json (the document an
+	// Elasticsearch output would index, as Filebeat's console output).
+	Format string `yaml:"format"`
 }
 
 // Parse reads a configuration strictly; name is used in error messages.
@@ -269,8 +341,11 @@ func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
 		path := append([]any{"inputs", i, field}, sub...)
 		errs = append(errs, f.errAt(fmt.Sprintf("inputs[%d].%s", i, field), err, path...))
 	}
-	if len(in.Paths) == 0 {
-		at("paths", errors.New("at least one path glob is needed"))
+	if len(in.Paths) == 0 && in.Docker == nil {
+		at("paths", errors.New("at least one path glob (or docker) is needed"))
+	}
+	if d := in.Docker; d != nil && d.Host != "" && !strings.HasPrefix(d.Host, "unix://") && !strings.HasPrefix(d.Host, "tcp://") {
+		at("docker", fmt.Errorf("host %q: want unix:///path/docker.sock or tcp://host:port", d.Host), "host")
 	}
 	for j, p := range in.Paths {
 		if _, err := filepath.Match(p, ""); err != nil {
@@ -303,9 +378,16 @@ func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
 	pc := process.Config{JSON: in.Format != "raw", Target: in.JSON.Target, AddErrorKey: in.JSON.AddErrorKey,
 		MessageKey: in.JSON.MessageKey, OverwriteKeys: in.JSON.OverwriteKeys, TimestampField: in.Timestamp.Field,
 		StaticLabels: in.Labels, FilenameLabel: "filename", LabelFields: in.LabelFields, MaxLabelValues: in.MaxLabelValues,
-		MetadataFields: in.Metadata, StaticFields: in.Fields, DropFields: in.DropFields, RedactPatterns: true}
+		MetadataFields: in.Metadata, StaticFields: in.Fields, DropFields: in.DropFields, RedactPatterns: true,
+		RawFields: in.RawFields, Drop: in.Drop, WrapRaw: in.WrapRaw, ExtraTimestampFields: in.ExtraTimestampFields}
 	if in.Timestamp.Field == "" {
 		pc.TimestampField = "timestamp"
+	}
+	if in.Docker != nil {
+		pc.FilenameLabel = "" // streams are named by container, not by its log path
+		if in.Multiline != nil {
+			at("multiline", errors.New("is not supported on a docker input"))
+		}
 	}
 	if in.FilenameLabel != nil {
 		pc.FilenameLabel = *in.FilenameLabel
@@ -319,6 +401,9 @@ func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
 		pc.TimeFormats = append(pc.TimeFormats, tf)
 	}
 	labelCount := len(in.Labels) + len(in.LabelFields)
+	if in.Docker != nil {
+		labelCount += 5 // container, compose_project, compose_service, image, stream
+	}
 	if pc.FilenameLabel != "" {
 		labelCount++
 		if err := process.ValidLabelName(pc.FilenameLabel); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/input/docker"
 	"github.com/outrigger/outrigger/shipper/input/file"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/process"
@@ -24,6 +25,25 @@ type Input struct {
 	File      file.Config
 	Processor *process.Processor
 	Multiline *decode.MultilineConfig
+	// Discovery, when set, adds files that no glob names (container logs)
+	// and labels their streams.
+	Discovery Discovery
+	// DockerJSON decodes each line as a json-file log record first.
+	DockerJSON bool
+}
+
+// Discovery finds files to read beyond the globs.
+type Discovery interface {
+	// Refresh looks once (the pipeline calls it before the first scan).
+	Refresh(ctx context.Context) error
+	// Run looks again until ctx ends.
+	Run(ctx context.Context)
+	// Paths are the files found.
+	Paths() []string
+	// Labels are the stream labels of the file at path.
+	Labels(path string) []event.Label
+	// Err is the last error looking (nil when fine).
+	Err() error
 }
 
 // Config configures a pipeline.
@@ -44,6 +64,7 @@ type Pipeline struct {
 	reg     *registry.Registry
 	budget  *budget
 	tailers []*file.Tailer
+	discs   []Discovery
 	m       *metrics.Metrics
 	log     *slog.Logger
 }
@@ -80,8 +101,12 @@ func New(cfg Config) (*Pipeline, error) {
 		fc := in.File
 		fc.Outputs, fc.Registry, fc.Release = names, reg, p.budget.release
 		fc.Logger, fc.Metrics = cfg.Logger, cfg.Metrics
-		h := &handler{p: p, proc: in.Processor, multiline: in.Multiline}
+		h := &handler{p: p, proc: in.Processor, multiline: in.Multiline, disc: in.Discovery, dockerJSON: in.DockerJSON}
 		fc.Handler = h.handle
+		if in.Discovery != nil {
+			fc.Paths = in.Discovery.Paths
+			p.discs = append(p.discs, in.Discovery)
+		}
 		p.tailers = append(p.tailers, file.New(fc))
 	}
 	return p, nil
@@ -102,6 +127,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}
 	var wg sync.WaitGroup
+	for _, d := range p.discs {
+		if err := d.Refresh(ctx); err != nil {
+			p.log.Warn("discovering containers", "err", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.Run(ctx)
+		}()
+	}
 	for _, t := range p.tailers {
 		wg.Add(1)
 		go func() {
@@ -148,6 +183,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // Ready reports whether every output can deliver.
 func (p *Pipeline) Ready(ctx context.Context) error {
 	var errs []error
+	for _, d := range p.discs {
+		if err := d.Err(); err != nil {
+			errs = append(errs, errors.New("container discovery: the Docker engine does not answer"))
+		}
+	}
 	for _, o := range p.cfg.Outputs {
 		if err := o.Ready(ctx); err != nil {
 			errs = append(errs, err)
@@ -158,26 +198,44 @@ func (p *Pipeline) Ready(ctx context.Context) error {
 
 type sourceState struct {
 	proc    *process.State
+	stderr  *process.State // container logs: stderr's own stream
 	grouper *decode.Grouper
+	// partial is a container line the engine split, waiting for its end.
+	partial    []byte
+	partialOff int64
+	partialAt  int64
+	partialStr string
 }
 
 type handler struct {
-	p         *Pipeline
-	proc      *process.Processor
-	multiline *decode.MultilineConfig
+	p          *Pipeline
+	proc       *process.Processor
+	multiline  *decode.MultilineConfig
+	disc       Discovery
+	dockerJSON bool
 }
 
 type pending struct {
 	data        []byte
 	offset, end int64
 	truncated   bool
+	stderr      bool
+	timeNs      int64 // the runtime's stamp (container logs), 0 otherwise
 }
 
 // handle processes one read of a file; it runs on the file's goroutine.
 func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Line, eof bool) error {
 	st, _ := src.State.(*sourceState)
 	if st == nil {
-		st = &sourceState{proc: h.proc.NewState(src.Path())}
+		var labels []event.Label
+		if h.disc != nil {
+			labels = h.disc.Labels(src.Path())
+		}
+		st = &sourceState{proc: h.proc.NewState(src.Path(), labels...)}
+		if h.dockerJSON {
+			st.proc = h.proc.NewState(src.Path(), append(labels, event.Label{Name: "stream", Value: "stdout"})...)
+			st.stderr = h.proc.NewState(src.Path(), append(labels, event.Label{Name: "stream", Value: "stderr"})...)
+		}
 		if h.multiline != nil {
 			st.grouper = decode.NewGrouper(*h.multiline)
 		}
@@ -199,6 +257,10 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 		return h.dispatch(ctx, src, st, recs, recs[len(recs)-1].end)
 	}
 	m.ReadLines.Add(float64(len(lines)))
+	if h.dockerJSON {
+		recs, commit := h.unwrap(st, lines)
+		return h.dispatch(ctx, src, st, recs, commit)
+	}
 	recs = make([]pending, 0, len(lines))
 	for _, l := range lines {
 		if l.Truncated {
@@ -247,7 +309,11 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 			m.Dropped.WithLabelValues("none", "empty").Inc()
 			continue
 		}
-		if h.proc.Process(st.proc, r.data, ev) == process.Drop {
+		ps := st.proc
+		if r.stderr {
+			ps = st.stderr
+		}
+		if h.proc.ProcessAt(ps, r.data, r.timeNs, ev) == process.Drop {
 			m.Dropped.WithLabelValues("none", "condition").Inc()
 			continue
 		}
@@ -288,6 +354,40 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 	}
 	ack.Arm()
 	return nil
+}
+
+// unwrap decodes json-file records: a line the engine split in parts is
+// joined (up to 1 MiB) and the commit offset stays before its first part
+// until its end is read.
+func (h *handler) unwrap(st *sourceState, lines []file.Line) ([]pending, int64) {
+	recs := make([]pending, 0, len(lines))
+	for _, l := range lines {
+		rec, err := docker.ParseLine(l.Data)
+		if err != nil {
+			h.p.m.DecodeErrors.Inc()
+			continue
+		}
+		if st.partial != nil || rec.Partial {
+			if st.partial == nil {
+				st.partialOff, st.partialAt, st.partialStr = l.Offset, rec.TimeNs, rec.Stream
+				st.partial = []byte{}
+			}
+			st.partial = append(st.partial, rec.Text...)
+			if rec.Partial && len(st.partial) < 1<<20 {
+				continue
+			}
+			recs = append(recs, pending{data: st.partial, offset: st.partialOff, end: l.End, stderr: st.partialStr == "stderr",
+				timeNs: st.partialAt, truncated: rec.Partial})
+			st.partial = nil
+			continue
+		}
+		recs = append(recs, pending{data: rec.Text, offset: l.Offset, end: l.End, stderr: rec.Stream == "stderr", timeNs: rec.TimeNs})
+	}
+	commit := lines[len(lines)-1].End
+	if st.partial != nil {
+		commit = st.partialOff
+	}
+	return recs, commit
 }
 
 // Collector reports per-file lag and the registry's age at every scrape.

@@ -47,3 +47,13 @@ func (p *Processor) eval(e *Expr, members []decode.Member, isJSON bool, line []b
 	}
 	return false
 }
+
+// Matcher returns a function telling whether a document (a JSON line)
+// matches e; outputs use it to route documents (Filebeat's indices).
+func Matcher(e Expr) func(doc []byte) bool {
+	p := &Processor{}
+	return func(doc []byte) bool {
+		members, err := decode.ParseObject(doc, nil)
+		return p.eval(&e, members, err == nil, doc)
+	}
+}

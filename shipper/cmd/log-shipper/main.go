@@ -14,6 +14,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/promkit"
 	"github.com/outrigger/outrigger/shipper/config"
+	"github.com/outrigger/outrigger/shipper/config/filebeat"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/pipeline"
 )
@@ -35,12 +36,13 @@ func tuneGC(bufferCap int64) {
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	app := kingpin.New("log-shipper", "Tails JSON log files into Loki: offsets advance only after Loki acknowledged the lines.")
+	app := kingpin.New("log-shipper", "Tails JSON log files and container logs into Loki and Elasticsearch: offsets advance only after every output acknowledged the lines.")
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "log-shipper", ListenAddress: ":9844", EnvPrefix: envPrefix})
 	flag := func(name, help string) *kingpin.FlagClause {
 		return app.Flag(name, help).Envar(promkit.EnvName(envPrefix, name))
 	}
 	configFile := flag("config.file", "YAML configuration file (inputs, processors, outputs).").String()
+	filebeatFile := flag("filebeat.config", "A Filebeat configuration file, run as it is (unsupported keys are listed at start).").String()
 	configCheck := flag("config.check", "Validate the configuration and exit.").Bool()
 	var fl config.Flags
 	flag("path", "Glob of files to tail; repeatable, or comma-separated in the environment variable.").StringsVar(&fl.Paths)
@@ -52,6 +54,15 @@ func run(args []string) int {
 	flag("loki.username", "Basic auth user for Loki.").StringVar(&fl.LokiUsername)
 	flag("loki.password", "Basic auth password for Loki (prefer --loki.password-file).").StringVar(&fl.LokiPassword)
 	flag("loki.password-file", "File holding the basic auth password for Loki.").StringVar(&fl.LokiPasswordFile)
+	flag("elasticsearch.url", "Elasticsearch (or OpenSearch) URL, e.g. http://elasticsearch:9200; repeatable for several hosts.").StringsVar(&fl.ESHosts)
+	flag("elasticsearch.index", "Index pattern, evaluated on each event's own @timestamp in UTC (default logs-%{+yyyy.MM.dd}).").StringVar(&fl.ESIndex)
+	flag("elasticsearch.username", "Basic auth user for Elasticsearch.").StringVar(&fl.ESUsername)
+	flag("elasticsearch.password", "Basic auth password for Elasticsearch (prefer --elasticsearch.password-file).").StringVar(&fl.ESPassword)
+	flag("elasticsearch.password-file", "File holding the basic auth password for Elasticsearch.").StringVar(&fl.ESPasswordFile)
+	flag("elasticsearch.api-key", "Elasticsearch API key, id:key or its base64 form (prefer --elasticsearch.api-key-file).").StringVar(&fl.ESAPIKey)
+	flag("elasticsearch.api-key-file", "File holding the Elasticsearch API key.").StringVar(&fl.ESAPIKeyFile)
+	flag("docker.host", "Follow the logs of containers through this Docker API socket, e.g. unix:///var/run/docker.sock.").StringVar(&fl.DockerHost)
+	flag("docker.label", "Follow only containers with this label (key or key=value); repeatable. Implies --docker.host's default socket.").StringsVar(&fl.DockerLabels)
 	flag("registry.path", "File keeping the acknowledged offset of every file (default "+config.DefaultRegistryPath+").").StringVar(&fl.RegistryPath)
 	flag("memory.limit", "Cap on the bytes of lines read and not yet acknowledged (e.g. 64MiB); reading pauses at it.").StringVar(&fl.MemoryLimit)
 	if _, err := app.Parse(args); err != nil {
@@ -59,12 +70,24 @@ func run(args []string) int {
 		return 2
 	}
 	f := &config.File{}
-	if *configFile != "" {
+	var unsupported []string
+	switch {
+	case *configFile != "" && *filebeatFile != "":
+		fmt.Fprintf(os.Stderr, "%s: --config.file and --filebeat.config are exclusive\n", app.Name)
+		return 2
+	case *configFile != "":
 		var err error
 		if f, err = config.Load(*configFile); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 			return 2
 		}
+	case *filebeatFile != "":
+		res, err := filebeat.Load(*filebeatFile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+			return 2
+		}
+		f, unsupported = res.File, res.Unsupported
 	}
 	if err := f.Merge(fl); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
@@ -76,6 +99,9 @@ func run(args []string) int {
 		return 2
 	}
 	if *configCheck {
+		for _, u := range unsupported {
+			fmt.Printf("filebeat configuration: %s\n", u)
+		}
 		fmt.Printf("configuration is valid: %s\n", valid.Summary())
 		return 0
 	}
@@ -85,6 +111,9 @@ func run(args []string) int {
 		return 2
 	}
 	logger := vc.Logger()
+	for _, u := range unsupported {
+		logger.Warn("filebeat configuration: "+u, "file", *filebeatFile)
+	}
 	var p *pipeline.Pipeline
 	srv, err := promkit.NewServer(vc, promkit.Options{Namespace: "log_shipper",
 		Description: "Tails JSON log files into Loki.",

@@ -36,9 +36,10 @@ type Config struct {
 	// Paths, when set, adds exact paths to the globs at every scan (the
 	// log files of the containers a Docker input follows).
 	Paths func() []string
-	// StartAtEnd makes files found at the first scan without a registry
-	// entry start at their end; files appearing later are always read from
-	// their start.
+	// StartAtEnd makes files found at the first scan of the very first
+	// start (an empty registry) start at their end; files appearing later,
+	// or found at a restart (created while the shipper was stopped, such
+	// as a re-created container's log), are read from their start.
 	StartAtEnd         bool
 	FingerprintBytes   int
 	MaxLineBytes       int
@@ -103,13 +104,15 @@ type Tailer struct {
 	gen     int
 	running int
 	first   bool
+	fresh   bool // the registry was empty: the very first start
 	wg      sync.WaitGroup
 }
 
 // New returns a Tailer.
 func New(cfg Config) *Tailer {
 	cfg.Defaults()
-	return &Tailer{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, live: map[devIno]*Source{}, first: true}
+	fresh := cfg.Registry == nil || len(cfg.Registry.Entries()) == 0
+	return &Tailer{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, live: map[devIno]*Source{}, first: true, fresh: fresh}
 }
 
 // Run scans and reads until ctx ends, then waits for every reader.
@@ -354,7 +357,7 @@ func (t *Tailer) discover(f found) error {
 			}
 			s.renamed = true
 			t.m.FileEvents.WithLabelValues("copied").Inc()
-		} else if t.first && t.cfg.StartAtEnd {
+		} else if t.first && t.fresh && t.cfg.StartAtEnd {
 			s.committed, s.readOff = size, size
 		}
 		t.mu.Lock()

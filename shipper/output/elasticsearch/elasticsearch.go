@@ -23,7 +23,6 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
 )
@@ -157,8 +156,7 @@ type Output struct {
 	m      *metrics.Metrics
 	log    *slog.Logger
 	dead   deadLetters
-	host   string
-	agent  []byte
+	docs   *DocBuilder
 
 	workers []*worker
 	next    atomic.Uint64
@@ -211,8 +209,7 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 		tr.TLSClientConfig = tc
 	}
 	o.client = &http.Client{Transport: tr, Timeout: cfg.Timeout}
-	o.host, _ = os.Hostname()
-	o.agent = []byte(`{"type":"log-shipper","name":` + strconv.Quote(o.host) + `}`)
+	o.docs = NewDocBuilder(cfg.Meta, cfg.InputType, cfg.LabelsField)
 	o.dead = deadLetters{path: cfg.DeadLetterPath, maxBytes: cfg.DeadLetterMaxBytes}
 	m.OutputUp.WithLabelValues(cfg.Name).Set(1)
 	for _, r := range []string{"network", "rate_limited", "server_error", "unauthorized", "client_error", "item_rate_limited", "item_server_error", "dead_letter_error"} {
@@ -439,100 +436,3 @@ func (o *Output) compress(dst *bytes.Buffer, body []byte) error {
 	return zw.Close()
 }
 
-// appendDoc appends the document of ev: the line's object with the
-// Filebeat fields it lacks put first, or {"message": line} for a line that
-// is not a JSON object. members are the line's top-level members (nil when
-// it is not an object).
-func (o *Output) appendDoc(dst []byte, ev *event.Event, members []decode.Member, isObj bool) []byte {
-	has := func(k string) bool {
-		for _, m := range members {
-			if m.KeyIs(k) {
-				return true
-			}
-		}
-		return false
-	}
-	dst = append(dst, '{')
-	n := 0
-	sep := func() {
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		n++
-	}
-	if !has("@timestamp") {
-		sep()
-		dst = append(dst, `"@timestamp":"`...)
-		dst = time.Unix(0, ev.TimeNs).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
-		dst = append(dst, '"')
-	}
-	if o.cfg.Meta {
-		if !has("log") && ev.Source != "" {
-			sep()
-			dst = append(dst, `"log":{"file":{"path":`...)
-			dst = decode.AppendString(dst, ev.Source)
-			dst = append(dst, `},"offset":`...)
-			dst = strconv.AppendInt(dst, ev.Offset, 10)
-			dst = append(dst, '}')
-		}
-		if !has("input") {
-			sep()
-			dst = append(dst, `"input":{"type":`...)
-			dst = decode.AppendString(dst, o.cfg.InputType)
-			dst = append(dst, '}')
-		}
-		if !has("host") {
-			sep()
-			dst = append(dst, `"host":{"name":`...)
-			dst = decode.AppendString(dst, o.host)
-			dst = append(dst, '}')
-		}
-		if !has("agent") {
-			sep()
-			dst = append(dst, `"agent":`...)
-			dst = append(dst, o.agent...)
-		}
-		if !has("ecs") {
-			sep()
-			dst = append(dst, `"ecs":{"version":"8.0.0"}`...)
-		}
-	}
-	if o.cfg.LabelsField != "" && ev.Stream != nil && len(ev.Stream.Pairs) > 0 && !has(o.cfg.LabelsField) {
-		sep()
-		dst = decode.AppendString(dst, o.cfg.LabelsField)
-		dst = append(dst, ":{"...)
-		for i, l := range ev.Stream.Pairs {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = decode.AppendString(dst, l.Name)
-			dst = append(dst, ':')
-			dst = decode.AppendString(dst, l.Value)
-		}
-		dst = append(dst, '}')
-	}
-	if !isObj {
-		sep()
-		dst = append(dst, `"message":`...)
-		dst = decode.AppendString(dst, string(ev.Line))
-		return append(dst, '}')
-	}
-	if len(members) == 0 {
-		return append(dst, '}')
-	}
-	if n > 0 {
-		dst = append(dst, ',')
-	}
-	// The line is a validated object: everything after its '{' follows.
-	// Raw newlines can only be whitespace between tokens there; NDJSON
-	// needs the document on one line.
-	body := bytes.TrimLeft(ev.Line, " \t\r\n")
-	start := len(dst)
-	dst = append(dst, body[1:]...)
-	for i := start; i < len(dst); i++ {
-		if dst[i] == '\n' || dst[i] == '\r' {
-			dst[i] = ' '
-		}
-	}
-	return dst
-}

@@ -129,7 +129,7 @@ func (w *worker) encode(b *batch, ev *event.Event) {
 	}
 	b.body = append(b.body, "}}\n"...)
 	it.doc = len(b.body)
-	b.body = o.appendDoc(b.body, ev, members, isObj)
+	b.body = o.docs.Append(b.body, ev, members, isObj)
 	b.body = append(b.body, '\n')
 	it.end = len(b.body)
 	b.items = append(b.items, it)

@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/output/elasticsearch"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
 )
 
@@ -23,6 +25,9 @@ type Config struct {
 	Path string
 	// Writer overrides Path (tests).
 	Writer io.Writer
+	// Docs, when set, writes each event as the JSON document an
+	// Elasticsearch output would index (Filebeat's console and file outputs).
+	Docs *elasticsearch.DocBuilder
 }
 
 // Output writes events as text.
@@ -71,8 +76,16 @@ func (o *Output) Send(_ context.Context, events []*event.Event) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var buf []byte
+	var members []decode.Member
 	n := 0
 	for _, ev := range events {
+		if o.cfg.Docs != nil {
+			buf, members = o.cfg.Docs.AppendLine(buf[:0], ev, members)
+			buf = append(buf, '\n')
+			_, _ = o.w.Write(buf)
+			n += len(ev.Line)
+			continue
+		}
 		buf = time.Unix(0, ev.TimeNs).UTC().AppendFormat(buf[:0], time.RFC3339Nano)
 		buf = append(buf, ' ')
 		buf = append(buf, ev.Stream.Labels...)

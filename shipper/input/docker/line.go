@@ -1,0 +1,67 @@
+package docker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/outrigger/outrigger/shipper/decode"
+)
+
+// Line is one record of a json-file log.
+type Line struct {
+	// Text is the line without its newline.
+	Text []byte
+	// Stream is stdout or stderr.
+	Stream string
+	// TimeNs is when the engine received it.
+	TimeNs int64
+	// Partial: the engine split a long line (16 KiB) and more follows.
+	Partial bool
+}
+
+var errNotRecord = errors.New("not a json-file log record")
+
+// ParseLine decodes one line of a json-file log:
+// {"log":"text\n","stream":"stdout","time":"2026-11-22T10:00:00.123456789Z"}.
+func ParseLine(b []byte) (Line, error) {
+	members, err := decode.ParseObject(b, nil)
+	if err != nil {
+		return Line{}, err
+	}
+	var l Line
+	found := false
+	for _, m := range members {
+		switch {
+		case m.KeyIs("log"):
+			s, ok := decode.StringValue(m.Value)
+			if !ok {
+				return Line{}, errNotRecord
+			}
+			found = true
+			if n := len(s); n > 0 && s[n-1] == '\n' {
+				s = s[:n-1]
+				if n := len(s); n > 0 && s[n-1] == '\r' {
+					s = s[:n-1]
+				}
+			} else {
+				l.Partial = true
+			}
+			l.Text = []byte(s)
+		case m.KeyIs("stream"):
+			l.Stream, _ = decode.StringValue(m.Value)
+		case m.KeyIs("time"):
+			if s, ok := decode.StringValue(m.Value); ok {
+				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+					l.TimeNs = t.UnixNano()
+				}
+			}
+		}
+	}
+	if !found {
+		return Line{}, errNotRecord
+	}
+	if l.Stream != "stderr" {
+		l.Stream = "stdout"
+	}
+	return l, nil
+}
