@@ -9,7 +9,7 @@ import (
 
 // startExtras prepares what the daemons watch beyond the databases: a
 // screenshot store and a log directory. It returns lines for the summary.
-func startExtras(t testkit.TB, _ string, s *services) []string {
+func startExtras(t testkit.TB, root string, s *services) []string {
 	for _, dir := range []string{"screenshots/2026-11-22", "logs"} {
 		if err := os.MkdirAll(filepath.Join(s.workDir, dir), 0o755); err != nil {
 			t.Fatal(err)
@@ -25,7 +25,19 @@ func startExtras(t testkit.TB, _ string, s *services) []string {
 	if err := os.WriteFile(filepath.Join(s.workDir, "logs", "app.log"), []byte(line), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// LiteLLM's tables as the proxy creates them, with a key at 85 % of its
+	// budget so the cost alert has something to say.
 	s.pg.PSQL(t, "postgres", "CREATE DATABASE litellm")
+	schema, err := os.ReadFile(filepath.Join(root, "exporters", "litellm-cost", "testdata", "schema.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pg.PSQL(t, "litellm", string(schema))
+	s.pg.PSQL(t, "litellm", `INSERT INTO "LiteLLM_VerificationToken" (token, key_alias, spend, max_budget, budget_duration, budget_reset_at)
+		VALUES ('demo-hashed-token', 'agent-prod', 85, 100, '30d', now() + interval '10 days');
+		INSERT INTO "LiteLLM_DailyUserSpend" (id, user_id, date, api_key, model, model_group, custom_llm_provider,
+		  prompt_tokens, completion_tokens, spend, api_requests, successful_requests, failed_requests, updated_at)
+		VALUES ('d1', 'u1', current_date, 'demo-hashed-token', 'gpt-4o', 'gpt-4o', 'openai', 12000, 3000, 12.5, 100, 98, 2, now())`)
 
 	s.rabbit = testkit.StartRabbitMQ(t, testkit.RabbitMQOptions{})
 	celery := testkit.CeleryOptions{BrokerURL: s.rabbit.URL(), Hostname: "worker1@demo"}

@@ -79,7 +79,9 @@ func start(t testkit.TB, root string) {
 	daemons := []daemon{
 		{"postgres-exporter", 9187, func(s *services) []string { return []string{"--postgres.dsn=" + s.pg.DSN("postgres")} }},
 		{"redis-exporter", 9121, func(s *services) []string { return []string{"--redis.addr=redis://" + s.redis.Addr} }},
-		{"celery-exporter", 9808, func(s *services) []string { return []string{"--broker-url=" + s.rabbit.URL()} }},
+		{"celery-exporter", 9808, func(s *services) []string {
+			return []string{"--broker-url=" + s.rabbit.URL(), "--queue=celery", "--queue=reports"}
+		}},
 		{"litellm-exporter", 9842, func(s *services) []string { return []string{"--database-url=" + s.pg.DSN("litellm")} }},
 		{"storage-exporter", 9843, func(s *services) []string {
 			return []string{"--path=screenshots=" + filepath.Join(s.workDir, "screenshots")}
