@@ -628,9 +628,6 @@ func (t *translator) outputs(out *node, f *config.File) {
 				name = t.strOf(p, "output.file.filename")
 			}
 			f.Outputs.Stdout = &config.Stdout{Path: filepath.Join(dir, name), Format: "json"}
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				t.fail(fo, "output.file.path", err)
-			}
 			n++
 		} else {
 			fo.markAll()

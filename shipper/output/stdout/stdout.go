@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -60,6 +61,9 @@ func (o *Output) Start(context.Context) error {
 	case o.cfg.Writer != nil:
 		w = o.cfg.Writer
 	case o.cfg.Path != "" && o.cfg.Path != "-":
+		if err := os.MkdirAll(filepath.Dir(o.cfg.Path), 0o750); err != nil {
+			return fmt.Errorf("creating output directory: %w", err)
+		}
 		f, err := os.OpenFile(o.cfg.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 		if err != nil {
 			return fmt.Errorf("opening output file: %w", err)
