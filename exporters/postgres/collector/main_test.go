@@ -146,3 +146,19 @@ func exporterBackends(t *testing.T, pg *testkit.Postgres, where string) int {
 	}
 	return n
 }
+
+// waitForPSQLGone waits, over a session the test already holds, until the
+// backends of psql commands the test ran have exited: a backend outlives its
+// psql client briefly, and on a loaded machine long enough to be counted.
+func waitForPSQLGone(t *testing.T, c *pgx.Conn) {
+	t.Helper()
+	testkit.Eventually(t, 10*time.Second, "psql backends gone", func() error {
+		var n int
+		err := c.QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'psql' AND pid <> pg_backend_pid()").Scan(&n)
+		if err == nil && n != 0 {
+			err = fmt.Errorf("%d psql backends left", n)
+		}
+		return err
+	})
+}

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,8 +35,12 @@ func TestUpstreamMixinAlertsEvaluateOnOurSeries(t *testing.T) {
 	for i := range 7 {
 		sessions = append(sessions, fmt.Sprintf("app%d", i))
 	}
+	var idle *pgx.Conn
 	for i, app := range sessions {
 		c := openSession(t, f.pg, "postgres", app)
+		if i == 1 {
+			idle = c
+		}
 		if i == 0 {
 			exec(t, c, "BEGIN")
 			for j := range 25 {
@@ -49,6 +54,7 @@ func TestUpstreamMixinAlertsEvaluateOnOurSeries(t *testing.T) {
 		}
 		return nil
 	})
+	waitForPSQLGone(t, idle)
 	_, _, up, _ := f.scrape(t, "5")
 
 	rules, err := os.ReadFile("../testdata/mixin-alerts.yml")

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"net/http"
 	"sync"
 	"testing"
@@ -19,8 +20,9 @@ import (
 func TestPoolViewCountsKnownSessionsExactly(t *testing.T) {
 	f := newFixture(t, fixtureOptions{pg: testkit.PostgresOptions{MaxConnections: 50}})
 	f.pg.PSQL(t, "postgres", "CREATE ROLE reporter LOGIN CONNECTION LIMIT 5")
+	var idle *pgx.Conn
 	for range 3 {
-		openSession(t, f.pg, "postgres", "billing-api")
+		idle = openSession(t, f.pg, "postgres", "billing-api")
 	}
 	for range 2 {
 		c := openSession(t, f.pg, "postgres", "worker")
@@ -42,6 +44,7 @@ func TestPoolViewCountsKnownSessionsExactly(t *testing.T) {
 		}
 		return nil
 	})
+	waitForPSQLGone(t, idle)
 
 	code, body, fams, _ := f.scrape(t, "5")
 	if code != http.StatusOK {
