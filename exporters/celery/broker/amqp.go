@@ -162,7 +162,11 @@ func (a *AMQP) subscribe(conn *amqp.Connection) (<-chan amqp.Delivery, error) {
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	name := "celeryev.outrigger-" + hex.EncodeToString(id[:])
-	args := amqp.Table{"x-message-ttl": int32(5000), "x-expires": int32(60000)}
+	// Celery's own monitors let events expire after 5 s; an exporter that
+	// falls behind for a moment (a loaded host, a GC pause) would lose them
+	// and undercount. A minute bounds the pile-up just the same: the queue
+	// is also auto-delete, gone with the consumer.
+	args := amqp.Table{"x-message-ttl": int32(60000), "x-expires": int32(60000)}
 	if _, err := ch.QueueDeclare(name, false, true, false, false, args); err != nil {
 		return nil, fmt.Errorf("declaring the event queue: %w", err)
 	}
