@@ -137,6 +137,23 @@ func (r *Registry) Commit(id string, offset int64, outputs map[string]int64) {
 	r.dirty = true
 }
 
+// CommitOutput records that output acknowledged entry id up to offset
+// (never moving it back), leaving the committed offset alone.
+func (r *Registry) CommitOutput(id, output string, offset int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[id]
+	if e == nil || offset <= e.Outputs[output] {
+		return
+	}
+	if e.Outputs == nil {
+		e.Outputs = map[string]int64{}
+	}
+	e.Outputs[output] = offset
+	e.Updated = time.Now().UTC()
+	r.dirty = true
+}
+
 // UpdateFingerprint records a longer fingerprint of entry id.
 func (r *Registry) UpdateFingerprint(id string, n int, fp string) {
 	r.mu.Lock()

@@ -100,12 +100,33 @@ func (s *Source) find(a *event.Ack) *pendingAck {
 	return nil
 }
 
-// OutputDone implements event.AckOwner.
+// OutputDone implements event.AckOwner. With several outputs, the
+// output's own offset (the end of its contiguous acknowledged prefix) is
+// recorded at once, so that while another output lags, a restart resends
+// to this one only what it lacks.
 func (s *Source) OutputDone(a *event.Ack, output int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p := s.find(a); p != nil {
-		p.outDone[output] = true
+	p := s.find(a)
+	if p == nil {
+		s.mu.Unlock()
+		return
+	}
+	p.outDone[output] = true
+	if len(s.outs) < 2 {
+		s.mu.Unlock()
+		return
+	}
+	off := s.committed
+	for _, q := range s.pending {
+		if !q.outDone[output] {
+			break
+		}
+		off = q.ack.Offset
+	}
+	id, ended, name := s.id, s.ended, s.outs[output]
+	s.mu.Unlock()
+	if !ended {
+		s.reg.CommitOutput(id, name, off)
 	}
 }
 

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/outrigger/outrigger/internal/testkit"
+	"github.com/outrigger/outrigger/shipper/internal/estest"
+	"github.com/outrigger/outrigger/shipper/internal/lokitest"
+)
+
+// conflicting marks the lines whose "level" is an object where the index
+// maps it as text: Elasticsearch rejects them with a mapping conflict.
+func conflicting(seq int) bool { return seq%97 == 0 }
+
+func esLine(seq int, ts time.Time) string {
+	l := lokitest.Line(seq, ts, 250)
+	if conflicting(seq) {
+		l = strings.Replace(l, `"level":"info"`, `"level":{"name":"info"}`, 1)
+	}
+	return l
+}
+
+// TestKill9TwoOutputs ships two files, one rotated, to Loki and
+// Elasticsearch at once while Elasticsearch fails items (429, 503), whole
+// requests and for a while everything, and kills the shipper with SIGKILL
+// six times. Then Loki holds every line exactly once and in order,
+// Elasticsearch every line exactly once but the mapping conflicts, and the
+// dead-letter file exactly the mapping conflicts.
+func TestKill9TwoOutputs(t *testing.T) {
+	dir := testkit.TempDir(t, "shipper")
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	loki := lokitest.Start(t, lokitest.Options{})
+	es := estest.New(estest.ES8)
+	defer es.Close()
+	base := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	// The index maps level as text before the shipper starts.
+	seed := `{"create":{"_index":"app-2026.11.20","_id":"seed"}}` + "\n" + `{"level":"seed"}` + "\n"
+	resp, err := http.Post(es.URL+"/_bulk", "application/x-ndjson", strings.NewReader(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	es.ItemStatus = func(_, _ string, _ map[string]any) int {
+		switch r := rand.IntN(100); {
+		case r < 3:
+			return 429
+		case r < 5:
+			return 503
+		}
+		return 0
+	}
+	s := startShipper(t, dir, "--path="+logs+"/*.log", "--loki.url="+loki.URL+"/loki/api/v1/push",
+		"--elasticsearch.url="+es.URL, "--elasticsearch.index=app-%{+yyyy.MM.dd}")
+
+	want := map[string]int{}
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	rotate := make(chan struct{})
+	for _, name := range []string{"app.log", "api.log"} {
+		path := filepath.Join(logs, name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer func() { f.Close() }()
+			w := bufio.NewWriter(f)
+			rotateOnce := rotate
+			for seq := 1; ; seq++ {
+				w.WriteString(esLine(seq, base.Add(time.Duration(seq)*time.Millisecond)) + "\n")
+				if seq%200 == 0 {
+					w.Flush()
+					mu.Lock()
+					want[lokitest.StreamFor(path)] = seq
+					mu.Unlock()
+					select {
+					case <-stop:
+						return
+					case <-rotateOnce:
+						rotateOnce = nil
+						if name == "app.log" {
+							os.Rename(path, path+".1")
+							f.Close()
+							f, _ = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+							w.Reset(f)
+						}
+					case <-time.After(15 * time.Millisecond):
+					}
+				}
+			}
+		}()
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	for i := range 6 {
+		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond)
+		if i == 1 {
+			es.FailNext(503, 503, 503, 503, 503, 503, 503, 503) // Elasticsearch down for a while: Loki goes on
+		}
+		s.Kill()
+		t.Logf("kill %d: Loki holds %d entries, Elasticsearch %d documents", i+1, loki.Count(), len(es.Docs()))
+		if i == 2 {
+			close(rotate)
+			time.Sleep(100 * time.Millisecond)
+		}
+		s.Start(t)
+		s.waitUp(t)
+	}
+	close(stop)
+	wg.Wait()
+	loki.WaitExactlyOnce(t, 60*time.Second, want)
+
+	total, conflicts := 0, map[string]bool{}
+	for stream, n := range want {
+		total += n
+		path := strings.TrimSuffix(strings.TrimPrefix(stream, `{filename="`), `"}`)
+		for seq := 1; seq <= n; seq++ {
+			if conflicting(seq) {
+				conflicts[fmt.Sprintf("%s#%d", path, seq)] = true
+			}
+		}
+	}
+	testkit.Eventually(t, 60*time.Second, "every line but the conflicts in Elasticsearch", func() error {
+		if n := len(es.Docs()) - 1; n != total-len(conflicts) {
+			return fmt.Errorf("%d documents, want %d", n, total-len(conflicts))
+		}
+		return nil
+	})
+	seen := map[string]int{}
+	for _, d := range es.Docs() {
+		if d.ID == "seed" {
+			continue
+		}
+		path := d.Source["log"].(map[string]any)["file"].(map[string]any)["path"].(string)
+		seen[fmt.Sprintf("%s#%v", path, d.Source["seq"])]++
+	}
+	for k, n := range seen {
+		if n != 1 || conflicts[k] {
+			t.Errorf("%s indexed %d times (conflict: %v)", k, n, conflicts[k])
+		}
+	}
+	dead, err := os.ReadFile(filepath.Join(dir, "state", "elasticsearch-dead-letter.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, l := range bytes.Split(bytes.TrimSpace(dead), []byte("\n")) {
+		var d struct {
+			Error    struct{ Type string }
+			Document struct {
+				Seq int
+				Log struct{ File struct{ Path string } }
+			}
+		}
+		if err := json.Unmarshal(l, &d); err != nil {
+			t.Fatalf("dead letter %q: %v", l, err)
+		}
+		if d.Error.Type != "mapper_parsing_exception" {
+			t.Errorf("dead letter for another reason: %s", l)
+		}
+		got[fmt.Sprintf("%s#%d", d.Document.Log.File.Path, d.Document.Seq)] = true
+	}
+	if len(got) != len(conflicts) {
+		t.Errorf("dead letters for %d lines, want the %d mapping conflicts", len(got), len(conflicts))
+	}
+	for k := range conflicts {
+		if !got[k] {
+			t.Errorf("mapping conflict %s not in the dead-letter file", k)
+		}
+	}
+	_, _, outcomes := es.Stats()
+	t.Logf("%d lines; Elasticsearch item outcomes %v; Loki %+v", total, outcomes, loki.Stats())
+}
