@@ -34,7 +34,7 @@ func ParseLine(b []byte) (Line, error) {
 		switch {
 		case m.KeyIs("log"):
 			s, ok := decode.StringValue(m.Value)
-			if !ok {
+			if !ok || m.Value[0] != '"' {
 				return Line{}, errNotRecord
 			}
 			found = true
