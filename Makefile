@@ -11,7 +11,7 @@ CMDS    := $(wildcard exporters/*/cmd/* shipper/cmd/*)
 FUZZTIME ?= 3s
 TESTFLAGS ?=
 
-.PHONY: all build test prereqs unit fuzz lint bench demo clean
+.PHONY: all build test prereqs unit fuzz lint bench demo images clean
 
 all: build
 
@@ -43,6 +43,14 @@ bench: build
 
 demo: build prereqs
 	@scripts/demo.sh
+
+## images: every daemon's container image (needs a Docker engine), tagged outrigger/<daemon>:$(VERSION).
+images:
+	@for f in deploy/docker/*.Dockerfile; do \
+	  name=$$(basename $$f .Dockerfile); \
+	  echo "image: outrigger/$$name:$(VERSION)"; \
+	  docker build -f $$f --build-arg VERSION=$(VERSION) -t outrigger/$$name:$(VERSION) -t outrigger/$$name:latest . || exit 1; \
+	done
 
 clean:
 	rm -rf bin
