@@ -28,6 +28,8 @@ type Defaults struct {
 
 // Flags holds the values of the common flags until main turns them into a Config.
 type Flags struct {
+	app            *kingpin.Application
+	envPrefix      string
 	service        string
 	listen         *[]string
 	webConfig      *string
@@ -59,7 +61,7 @@ func AddFlags(app *kingpin.Application, d Defaults) *Flags {
 	flag := func(name, help string) *kingpin.FlagClause {
 		return app.Flag(name, help).Envar(EnvName(d.EnvPrefix, name))
 	}
-	f := &Flags{service: d.Service}
+	f := &Flags{app: app, envPrefix: d.EnvPrefix, service: d.Service}
 	f.listen = flag("web.listen-address", "Address to listen on for metrics and status; repeat for several.").
 		Default(d.ListenAddress).Strings()
 	f.webConfig = flag("web.config.file", "Path to a web configuration file enabling TLS and basic auth (exporter-toolkit format).").
@@ -84,6 +86,12 @@ func AddFlags(app *kingpin.Application, d Defaults) *Flags {
 	app.Version(version.Print(d.Service))
 	app.HelpFlag.Short('h')
 	return f
+}
+
+// Flag registers one of the daemon's own flags on the same application, also
+// read from its environment variable (EnvName of the daemon's prefix).
+func (f *Flags) Flag(name, help string) *kingpin.FlagClause {
+	return f.app.Flag(name, help).Envar(EnvName(f.envPrefix, name))
 }
 
 // Config is what the common flags say, before validation.

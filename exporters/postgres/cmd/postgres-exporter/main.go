@@ -27,9 +27,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	app := kingpin.New("postgres-exporter", "Prometheus exporter for PostgreSQL: connection pool view, locks, statements, and postgres_exporter's metric names.")
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "postgres-exporter", ListenAddress: ":9187", EnvPrefix: envPrefix})
-	flag := func(name, help string) *kingpin.FlagClause {
-		return app.Flag(name, help).Envar(promkit.EnvName(envPrefix, name))
-	}
+	flag := common.Flag
 	var c config.Config
 	app.Flag("postgres.dsn", "PostgreSQL connection string, URI (postgres://user@host:5432/db?sslmode=disable) or key=value. Keep the password out of it: use --postgres.password-file.").
 		Envar("DATA_SOURCE_NAME").Default("postgres://postgres@localhost:5432/postgres?sslmode=disable").StringVar(&c.DSN)

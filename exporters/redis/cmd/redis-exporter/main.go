@@ -23,9 +23,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	app := kingpin.New("redis-exporter", "Prometheus exporter for Redis.")
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "redis-exporter", ListenAddress: ":9121", EnvPrefix: envPrefix})
-	flag := func(name, help string) *kingpin.FlagClause {
-		return app.Flag(name, help).Envar(promkit.EnvName(envPrefix, name))
-	}
+	flag := common.Flag
 	// The incumbent's well-known variables, REDIS_ADDR and REDIS_PASSWORD,
 	// are read too (after ours).
 	addr := app.Flag("redis.addr", "Address of the Redis served on the telemetry path: redis://host:port/db, rediss://... (TLS), unix:///path, or host:port. Env: "+promkit.EnvName(envPrefix, "redis.addr")+" or REDIS_ADDR.").

@@ -31,9 +31,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "storage-exporter", ListenAddress: ":9843", EnvPrefix: envPrefix})
-	flag := func(name, help string) *kingpin.FlagClause {
-		return app.Flag(name, help).Envar(promkit.EnvName(envPrefix, name))
-	}
+	flag := common.Flag
 	paths := flag("path", "NAME=DIR of a tree to watch; repeat for several (in the environment: one per line).").Strings()
 	configFile := flag("config.file", "YAML file listing the trees to watch, with per-path settings; re-read on SIGHUP.").Default("").String()
 	// A one-shot action, so no environment variable: set in a container's
