@@ -63,7 +63,7 @@ func (f *File) validateES(es *Elasticsearch) []error {
 	}
 	batch := int64(es.BatchBytes)
 	if batch == 0 {
-		batch = 2 << 20
+		batch = 1 << 20
 	}
 	if batch > mem/4 {
 		at("batch_bytes", fmt.Errorf("%d bytes: keep it under a quarter of memory_limit (%d)", batch, mem), "batch_bytes")

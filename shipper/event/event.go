@@ -43,6 +43,49 @@ type Event struct {
 	Offset int64
 	// Ack is acknowledged by every output once per event.
 	Ack *Ack
+	// Doc is what the processor knows of Line (Doc* flags), so that an
+	// output building documents need not parse the line again; 0 = unknown.
+	Doc uint16
+}
+
+// Doc flags.
+const (
+	// DocObject: Line is a validated JSON object.
+	DocObject uint16 = 1 << iota
+	// DocEmpty: ... with no member.
+	DocEmpty
+	// DocTimestamp and the following: the object has this top-level key
+	// (@timestamp, log, input, host, agent, ecs, labels: the keys a
+	// document builder adds when absent).
+	DocTimestamp
+	DocLog
+	DocInput
+	DocHost
+	DocAgent
+	DocECS
+	DocLabels
+)
+
+// KeyFlag returns the Doc flag of a top-level key (as written between its
+// quotes), 0 for other keys.
+func KeyFlag(key []byte) uint16 {
+	switch string(key) {
+	case "@timestamp":
+		return DocTimestamp
+	case "log":
+		return DocLog
+	case "input":
+		return DocInput
+	case "host":
+		return DocHost
+	case "agent":
+		return DocAgent
+	case "ecs":
+		return DocECS
+	case "labels":
+		return DocLabels
+	}
+	return 0
 }
 
 // AckOwner is told when an Ack completes for one output and for all of them.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/shipper/config"
+	"github.com/outrigger/outrigger/shipper/internal/estest"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/pipeline"
@@ -62,3 +63,45 @@ var benchLineSize = func() int {
 	}
 	return 256
 }()
+
+// BenchmarkPipelineElasticsearch is BenchmarkPipeline into the count-only
+// Elasticsearch bulk receiver.
+func BenchmarkPipelineElasticsearch(b *testing.B) {
+	dir := b.TempDir()
+	f, _ := os.Create(filepath.Join(dir, "app.log"))
+	w := bufio.NewWriterSize(f, 1<<20)
+	base := time.Now().Add(-30 * time.Minute)
+	for i := range b.N {
+		w.WriteString(lokitest.Line(i+1, base.Add(time.Duration(i)*time.Microsecond), benchLineSize) + "\n")
+	}
+	w.Flush()
+	f.Close()
+	srv := estest.New(estest.ES8)
+	srv.CountOnly = true
+	defer srv.Close()
+	cf := &config.File{Registry: config.Registry{Path: filepath.Join(dir, "reg.json")},
+		Inputs:  []config.Input{{Paths: []string{filepath.Join(dir, "*.log")}}},
+		Outputs: config.Outputs{Elasticsearch: &config.Elasticsearch{Hosts: []string{srv.URL}, Index: "app-%{+yyyy.MM.dd}"}}}
+	v, err := cf.Validate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := v.Build(metrics.New(nil), slogDiscard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	for srv.Count() < b.N {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+}

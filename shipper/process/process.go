@@ -251,9 +251,12 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 	// Edits.
 	out := line
 	redactions := 0
+	ev.Doc = 0
 	switch {
 	case isJSON:
-		out, redactions = p.edit(st, line, members)
+		var final []decode.Member
+		out, redactions, final = p.edit(st, line, members)
+		ev.Doc = docFlags(final)
 	case p.cfg.JSON && p.cfg.AddErrorKey:
 		key := p.cfg.MessageKey
 		if key == "" {
@@ -261,14 +264,18 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 		}
 		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(line))},
 			{Key: []byte("error"), Value: errorValue(line)}}
-		out = AppendObject(nil, append(doc, p.statics...))
+		doc = append(doc, p.statics...)
+		out = AppendObject(nil, doc)
+		ev.Doc = docFlags(doc)
 	case p.cfg.WrapRaw:
 		key := p.cfg.MessageKey
 		if key == "" {
 			key = "message"
 		}
 		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(line))}}
-		out = AppendObject(nil, append(doc, p.statics...))
+		doc = append(doc, p.statics...)
+		out = AppendObject(nil, doc)
+		ev.Doc = docFlags(doc)
 	}
 	out, k := p.redact.Patterns(out)
 	redactions += k
@@ -277,6 +284,18 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 	}
 	ev.Line = out
 	return Keep
+}
+
+// docFlags are the event.Doc flags of an object with these members.
+func docFlags(members []decode.Member) uint16 {
+	f := event.DocObject
+	if len(members) == 0 {
+		f |= event.DocEmpty
+	}
+	for _, m := range members {
+		f |= event.KeyFlag(m.Key)
+	}
+	return f
 }
 
 // errorValue is the error object Filebeat adds to a line that is not a JSON
@@ -293,7 +312,7 @@ func errorValue(line []byte) []byte {
 
 // edit applies field edits and key redaction; it returns line itself when
 // nothing changed.
-func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byte, int) {
+func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byte, int, []decode.Member) {
 	changed := false
 	redactions := 0
 	if len(p.dropKeys) > 0 || len(p.cfg.Renames) > 0 {
@@ -347,12 +366,12 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 		inner := AppendObject(st.scratch[:0], members)
 		doc := []decode.Member{{Key: []byte(jsonEscape(p.cfg.Target)), Value: inner}}
 		doc = append(doc, p.statics...)
-		return AppendObject(nil, doc), redactions
+		return AppendObject(nil, doc), redactions, doc
 	}
 	if !changed {
-		return line, redactions
+		return line, redactions, members
 	}
-	return AppendObject(nil, members), redactions
+	return AppendObject(nil, members), redactions, members
 }
 
 // mayHaveField: a top-level key is a redacted field, or a nested value may

@@ -275,6 +275,10 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, defaultIndex strin
 		writeJSON(w, 400, map[string]any{"error": map[string]any{"type": "x_content_parse_exception", "reason": perr.Error()}, "status": 400})
 		return
 	}
+	if fp := r.URL.Query().Get("filter_path"); fp != "" {
+		writeJSON(w, 200, filterPath(fp, hasErrors, items))
+		return
+	}
 	writeJSON(w, 200, map[string]any{"took": 1, "errors": hasErrors, "items": items})
 }
 
@@ -456,6 +460,43 @@ func kind(v any) string {
 		return "null"
 	}
 	return "unknown"
+}
+
+// filterPath shrinks a bulk response as Elasticsearch's filter_path does,
+// for the paths a bulk client asks: errors, took, items.*.<field>.
+func filterPath(fp string, hasErrors bool, items []map[string]any) map[string]any {
+	out := map[string]any{}
+	keep := map[string]bool{}
+	for _, p := range strings.Split(fp, ",") {
+		switch {
+		case p == "errors":
+			out["errors"] = hasErrors
+		case p == "took":
+			out["took"] = 1
+		case p == "items":
+			out["items"] = items
+			return out
+		case strings.HasPrefix(p, "items.*."):
+			keep[strings.SplitN(strings.TrimPrefix(p, "items.*."), ".", 2)[0]] = true
+		}
+	}
+	if len(keep) == 0 {
+		return out
+	}
+	var kept []map[string]any
+	for _, it := range items {
+		for op, v := range it {
+			fields := map[string]any{}
+			for k, val := range v.(map[string]any) {
+				if keep[k] {
+					fields[k] = val
+				}
+			}
+			kept = append(kept, map[string]any{op: fields})
+		}
+	}
+	out["items"] = kept
+	return out
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

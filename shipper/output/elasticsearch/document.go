@@ -19,6 +19,30 @@ type DocBuilder struct {
 	LabelsField string
 	host        string
 	agent       []byte
+	constMeta   []byte // input, host, agent and ecs, the same for every event
+
+	// Caches: a DocBuilder is used by one goroutine at a time.
+	lastSource string
+	logPrefix  []byte
+	lastSec    int64
+	secText    []byte // "2006-01-02T15:04:05." of lastSec
+}
+
+// appendTime appends ns as 2006-01-02T15:04:05.000Z (UTC, milliseconds, as
+// Filebeat writes @timestamp), formatting the date once per second.
+func (o *DocBuilder) appendTime(dst []byte, ns int64) []byte {
+	sec, rem := ns/1e9, ns%1e9
+	if rem < 0 {
+		sec--
+		rem += 1e9
+	}
+	if sec != o.lastSec || o.secText == nil {
+		o.lastSec = sec
+		o.secText = time.Unix(sec, 0).UTC().AppendFormat(o.secText[:0], "2006-01-02T15:04:05.")
+	}
+	dst = append(dst, o.secText...)
+	ms := rem / 1e6
+	return append(dst, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // NewDocBuilder returns a DocBuilder for this host.
@@ -27,32 +51,55 @@ func NewDocBuilder(meta bool, inputType, labelsField string) *DocBuilder {
 	if inputType == "" {
 		inputType = "log"
 	}
-	return &DocBuilder{Meta: meta, InputType: inputType, LabelsField: labelsField, host: host,
+	b := &DocBuilder{Meta: meta, InputType: inputType, LabelsField: labelsField, host: host,
 		agent: append(decode.AppendString([]byte(`{"type":"log-shipper","name":`), host), '}')}
+	m := decode.AppendString([]byte(`"input":{"type":`), inputType)
+	m = decode.AppendString(append(m, `},"host":{"name":`...), host)
+	m = append(append(append(m, `},"agent":`...), b.agent...), `,"ecs":{"version":"8.0.0"}`...)
+	b.constMeta = m
+	return b
 }
 
-// AppendLine appends the document of ev, parsing its line.
+// AppendLine appends the document of ev, parsing its line unless the
+// processor said what it is.
 func (o *DocBuilder) AppendLine(dst []byte, ev *event.Event, scratch []decode.Member) ([]byte, []decode.Member) {
+	if ev.Doc&event.DocObject != 0 {
+		return o.Append(dst, ev, ev.Doc), scratch
+	}
 	members, err := decode.ParseObject(ev.Line, scratch[:0])
 	if err != nil {
-		members = members[:0]
+		return o.Append(dst, ev, 0), members[:0]
 	}
-	return o.Append(dst, ev, members, err == nil), members
+	return o.Append(dst, ev, Flags(members)), members
+}
+
+// Flags are the event.Doc flags of an object with these members.
+func Flags(members []decode.Member) uint16 { return FlagsFor(members, "labels") }
+
+// FlagsFor is Flags with the labels field named labelsField.
+func FlagsFor(members []decode.Member, labelsField string) uint16 {
+	f := event.DocObject
+	if len(members) == 0 {
+		f |= event.DocEmpty
+	}
+	for _, m := range members {
+		f |= event.KeyFlag(m.Key)
+		if labelsField != "" && labelsField != "labels" && m.KeyIs(labelsField) {
+			f |= event.DocLabels
+		}
+	}
+	return f
 }
 
 // Append appends the document of ev: the line's object with the
 // Filebeat fields it lacks put first, or {"message": line} for a line that
 // is not a JSON object. members are the line's top-level members (nil when
 // it is not an object).
-func (o *DocBuilder) Append(dst []byte, ev *event.Event, members []decode.Member, isObj bool) []byte {
-	has := func(k string) bool {
-		for _, m := range members {
-			if m.KeyIs(k) {
-				return true
-			}
-		}
-		return false
-	}
+func (o *DocBuilder) Append(dst []byte, ev *event.Event, flags uint16) []byte {
+	isObj := flags&event.DocObject != 0
+	hasTS, hasLog, hasInput := flags&event.DocTimestamp != 0, flags&event.DocLog != 0, flags&event.DocInput != 0
+	hasHost, hasAgent, hasECS := flags&event.DocHost != 0, flags&event.DocAgent != 0, flags&event.DocECS != 0
+	hasLabels := flags&event.DocLabels != 0
 	dst = append(dst, '{')
 	n := 0
 	sep := func() {
@@ -61,44 +108,52 @@ func (o *DocBuilder) Append(dst []byte, ev *event.Event, members []decode.Member
 		}
 		n++
 	}
-	if !has("@timestamp") {
+	if !hasTS {
 		sep()
 		dst = append(dst, `"@timestamp":"`...)
-		dst = time.Unix(0, ev.TimeNs).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+		dst = o.appendTime(dst, ev.TimeNs)
 		dst = append(dst, '"')
 	}
 	if o.Meta {
-		if !has("log") && ev.Source != "" {
+		if !hasLog && ev.Source != "" {
 			sep()
-			dst = append(dst, `"log":{"file":{"path":`...)
-			dst = decode.AppendString(dst, ev.Source)
-			dst = append(dst, `},"offset":`...)
+			if ev.Source != o.lastSource {
+				o.lastSource = ev.Source
+				o.logPrefix = decode.AppendString(append(o.logPrefix[:0], `"log":{"file":{"path":`...), ev.Source)
+				o.logPrefix = append(o.logPrefix, `},"offset":`...)
+			}
+			dst = append(dst, o.logPrefix...)
 			dst = strconv.AppendInt(dst, ev.Offset, 10)
 			dst = append(dst, '}')
 		}
-		if !has("input") {
+		if !hasInput && !hasHost && !hasAgent && !hasECS {
 			sep()
-			dst = append(dst, `"input":{"type":`...)
-			dst = decode.AppendString(dst, o.InputType)
-			dst = append(dst, '}')
-		}
-		if !has("host") {
-			sep()
-			dst = append(dst, `"host":{"name":`...)
-			dst = decode.AppendString(dst, o.host)
-			dst = append(dst, '}')
-		}
-		if !has("agent") {
-			sep()
-			dst = append(dst, `"agent":`...)
-			dst = append(dst, o.agent...)
-		}
-		if !has("ecs") {
-			sep()
-			dst = append(dst, `"ecs":{"version":"8.0.0"}`...)
+			dst = append(dst, o.constMeta...)
+		} else {
+			if !hasInput {
+				sep()
+				dst = append(dst, `"input":{"type":`...)
+				dst = decode.AppendString(dst, o.InputType)
+				dst = append(dst, '}')
+			}
+			if !hasHost {
+				sep()
+				dst = append(dst, `"host":{"name":`...)
+				dst = decode.AppendString(dst, o.host)
+				dst = append(dst, '}')
+			}
+			if !hasAgent {
+				sep()
+				dst = append(dst, `"agent":`...)
+				dst = append(dst, o.agent...)
+			}
+			if !hasECS {
+				sep()
+				dst = append(dst, `"ecs":{"version":"8.0.0"}`...)
+			}
 		}
 	}
-	if o.LabelsField != "" && ev.Stream != nil && len(ev.Stream.Pairs) > 0 && !has(o.LabelsField) {
+	if o.LabelsField != "" && ev.Stream != nil && len(ev.Stream.Pairs) > 0 && !hasLabels {
 		sep()
 		dst = decode.AppendString(dst, o.LabelsField)
 		dst = append(dst, ":{"...)
@@ -118,7 +173,7 @@ func (o *DocBuilder) Append(dst []byte, ev *event.Event, members []decode.Member
 		dst = decode.AppendString(dst, string(ev.Line))
 		return append(dst, '}')
 	}
-	if len(members) == 0 {
+	if flags&event.DocEmpty != 0 {
 		return append(dst, '}')
 	}
 	if n > 0 {

@@ -94,7 +94,7 @@ func (c *Config) Defaults() {
 		c.Name = "elasticsearch"
 	}
 	if c.BatchBytes == 0 {
-		c.BatchBytes = 2 << 20
+		c.BatchBytes = 1 << 20
 	}
 	if c.BatchWait == 0 {
 		c.BatchWait = time.Second
@@ -156,7 +156,6 @@ type Output struct {
 	m      *metrics.Metrics
 	log    *slog.Logger
 	dead   deadLetters
-	docs   *DocBuilder
 
 	workers []*worker
 	next    atomic.Uint64
@@ -209,7 +208,6 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 		tr.TLSClientConfig = tc
 	}
 	o.client = &http.Client{Transport: tr, Timeout: cfg.Timeout}
-	o.docs = NewDocBuilder(cfg.Meta, cfg.InputType, cfg.LabelsField)
 	o.dead = deadLetters{path: cfg.DeadLetterPath, maxBytes: cfg.DeadLetterMaxBytes}
 	m.OutputUp.WithLabelValues(cfg.Name).Set(1)
 	for _, r := range []string{"network", "rate_limited", "server_error", "unauthorized", "client_error", "item_rate_limited", "item_server_error", "dead_letter_error"} {
@@ -268,7 +266,9 @@ func (o *Output) Start(ctx context.Context) error {
 		close(o.setup)
 	}
 	for range o.cfg.Parallelism {
-		w := &worker{o: o, in: make(chan []*event.Event, 8), reqs: make(chan *batch, 1)}
+		w := &worker{o: o, in: make(chan []*event.Event, 8), reqs: make(chan *batch, 1), free: make(chan *batch, 2),
+			docs: NewDocBuilder(o.cfg.Meta, o.cfg.InputType, o.cfg.LabelsField),
+			needMembers: len(o.cfg.Indices) > 0 || !o.cfg.Index.Static() || (o.cfg.LabelsField != "" && o.cfg.LabelsField != "labels")}
 		o.workers = append(o.workers, w)
 		o.wg.Add(2)
 		go w.collect()
@@ -435,4 +435,3 @@ func (o *Output) compress(dst *bytes.Buffer, body []byte) error {
 	}
 	return zw.Close()
 }
-

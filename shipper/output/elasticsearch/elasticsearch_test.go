@@ -176,7 +176,8 @@ func TestItemOutcomes(t *testing.T) {
 			f.waitAcked(200)
 			docs := es.Docs()
 			if len(docs) != 196 {
-				_, _, oc := es.Stats(); t.Fatalf("stored %d docs, want 196 (200 minus 4 conflicts); outcomes %v dead %d", len(docs), oc, len(f.deadLetters()))
+				_, _, oc := es.Stats()
+				t.Fatalf("stored %d docs, want 196 (200 minus 4 conflicts); outcomes %v dead %d", len(docs), oc, len(f.deadLetters()))
 			}
 			// The day changes after 10 ms: each document in its own day's index, by @timestamp in UTC.
 			if idx := es.Indices(); len(idx) != 2 || idx[0] != "app-2026.11.22" || idx[1] != "app-2026.11.23" {

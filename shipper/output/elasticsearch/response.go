@@ -1,6 +1,7 @@
 package elasticsearch
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,13 @@ type bulkResponse struct {
 // outcome in request order. With "errors":false and no items (a
 // filter_path that dropped them), every one of n items succeeded.
 func parseBulkResponse(body []byte, n int) ([]itemResult, error) {
+	if allCreated(body) {
+		out := make([]itemResult, n)
+		for i := range out {
+			out[i].Status = 201
+		}
+		return out, nil
+	}
 	var r bulkResponse
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, fmt.Errorf("decoding bulk response: %w", err)
@@ -69,6 +77,23 @@ func parseBulkResponse(body []byte, n int) ([]itemResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// allCreated is the fast path: "errors":false, which Elasticsearch and
+// OpenSearch write before the items, means every item succeeded, and the
+// items need not be decoded.
+func allCreated(body []byte) bool {
+	head := body[:min(len(body), 256)]
+	e := bytes.Index(head, []byte(`"errors"`))
+	if e < 0 || bytes.LastIndexByte(head[:e], '[') >= 0 || bytes.Count(head[:e], []byte("{")) != 1 {
+		return false // not a top-level key before any item
+	}
+	rest := bytes.TrimLeft(head[e+len(`"errors"`):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return false
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	return bytes.HasPrefix(rest, []byte("false")) && len(rest) > 5 && (rest[5] == ',' || rest[5] == '}' || rest[5] == ' ' || rest[5] == '\n')
 }
 
 // errorText reads an item error: an object {type, reason, caused_by} or,

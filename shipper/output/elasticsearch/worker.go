@@ -34,6 +34,11 @@ type worker struct {
 	in      chan []*event.Event
 	reqs    chan *batch
 	members []decode.Member
+	free    chan *batch
+	docs    *DocBuilder // the worker's own (it caches)
+	// needMembers: index rules, field references or a custom labels field
+	// read the document.
+	needMembers bool
 	zbuf    bytes.Buffer
 	scratch []byte
 	lastSec int64
@@ -63,7 +68,7 @@ func (w *worker) collect() {
 			}
 			for _, ev := range evs {
 				if cur == nil {
-					cur = &batch{started: time.Now(), body: make([]byte, 0, w.o.cfg.BatchBytes+64<<10)}
+					cur = w.newBatch()
 					timer.Reset(w.o.cfg.BatchWait)
 				}
 				w.encode(cur, ev)
@@ -105,13 +110,19 @@ func (w *worker) indexOf(ev *event.Event, members []decode.Member) (string, bool
 }
 
 func (w *worker) encode(b *batch, ev *event.Event) {
-	o := w.o
-	members, err := decode.ParseObject(ev.Line, w.members[:0])
-	isObj := err == nil
-	if !isObj {
-		members = members[:0]
+	var members []decode.Member
+	flags := ev.Doc
+	if flags&event.DocObject == 0 || w.needMembers {
+		var err error
+		members, err = decode.ParseObject(ev.Line, w.members[:0])
+		flags = 0
+		if err == nil {
+			flags = FlagsFor(members, w.docs.LabelsField)
+		} else {
+			members = members[:0]
+		}
+		w.members = members
 	}
-	w.members = members
 	it := item{ev: ev, start: len(b.body)}
 	var ok bool
 	it.index, ok = w.indexOf(ev, members)
@@ -129,7 +140,7 @@ func (w *worker) encode(b *batch, ev *event.Event) {
 	}
 	b.body = append(b.body, "}}\n"...)
 	it.doc = len(b.body)
-	b.body = o.docs.Append(b.body, ev, members, isObj)
+	b.body = w.docs.Append(b.body, ev, flags)
 	b.body = append(b.body, '\n')
 	it.end = len(b.body)
 	b.items = append(b.items, it)
@@ -143,6 +154,25 @@ func (w *worker) send() {
 	}
 	for b := range w.reqs {
 		w.deliver(b)
+		// The events were copied into the body; the batch is reused.
+		clear(b.items)
+		b.items, b.body = b.items[:0], b.body[:0]
+		select {
+		case w.free <- b:
+		default:
+		}
+	}
+}
+
+// newBatch reuses a delivered batch's buffers (a worker has at most three
+// batches: being filled, queued, in flight).
+func (w *worker) newBatch() *batch {
+	select {
+	case b := <-w.free:
+		b.started = time.Now()
+		return b
+	default:
+		return &batch{started: time.Now(), body: make([]byte, 0, w.o.cfg.BatchBytes+64<<10)}
 	}
 }
 

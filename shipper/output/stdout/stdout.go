@@ -15,8 +15,8 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/output/elasticsearch"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output/elasticsearch"
 )
 
 // Config configures the output.

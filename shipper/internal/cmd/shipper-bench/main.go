@@ -1,6 +1,7 @@
 // Command shipper-bench measures the log-shipper binary against the
-// in-process Loki receiver on loopback: throughput per CPU-second, RSS, and
-// end-to-end latency at a steady rate. bench/shipper/run.sh runs it.
+// in-process Loki receiver and the in-process Elasticsearch bulk receiver
+// on loopback: throughput per CPU-second, RSS, and end-to-end latency at a
+// steady rate. bench/shipper/run.sh runs it.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/outrigger/outrigger/shipper/internal/estest"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
 )
 
@@ -29,12 +31,29 @@ func run() int {
 	rate := flag.Int("rate", 20000, "lines per second of the latency run")
 	steady := flag.Duration("steady", 20*time.Second, "length of the latency run")
 	pile := flag.Int64("pile", 1<<30, "bytes piled up while Loki is down (memory run; 0 skips)")
+	only := flag.String("only", "", "run only the loki or the elasticsearch scenarios")
+	esLines := flag.Int("es-lines", 1_000_000, "lines per Elasticsearch bulk throughput run")
 	flag.Parse()
 	if *bin == "" || *work == "" {
 		fmt.Fprintln(os.Stderr, "shipper-bench: -binary and -dir are required")
 		return 2
 	}
 	fmt.Printf("%-28s %10s %8s %8s %14s %8s %8s\n", "scenario", "lines/s", "MiB/s", "CPU s", "lines/CPU-s", "RSS MiB", "p99")
+	if *only != "loki" {
+		for _, sc := range []struct{ size, files int }{{256, 1}, {256, 16}, {1024, 1}} {
+			n := *esLines
+			if sc.size == 1024 {
+				n /= 2
+			}
+			if err := bulk(*bin, *work, sc.size, sc.files, n); err != nil {
+				fmt.Fprintln(os.Stderr, "shipper-bench:", err)
+				return 1
+			}
+		}
+		if *only == "elasticsearch" {
+			return 0
+		}
+	}
 	for _, sc := range []struct{ size, files int }{{256, 1}, {256, 16}, {1024, 1}, {1024, 16}} {
 		n := *lines
 		if sc.size == 1024 {
@@ -93,8 +112,12 @@ type proc struct {
 }
 
 func start(bin, dir, url string, extra ...string) (*proc, error) {
+	out := "--loki.url=" + url + "/loki/api/v1/push"
+	if strings.HasPrefix(url, "es:") {
+		out = "--elasticsearch.url=" + strings.TrimPrefix(url, "es:")
+	}
 	args := append([]string{"--web.listen-address=127.0.0.1:0", "--registry.path=" + filepath.Join(dir, "registry.json"),
-		"--path=" + filepath.Join(dir, "logs", "*.log"), "--loki.url=" + url + "/loki/api/v1/push", "--log.level=warn"}, extra...)
+		"--path=" + filepath.Join(dir, "logs", "*.log"), out, "--log.level=warn"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -174,6 +197,47 @@ func throughput(bin, work string, size, files, n int) error {
 	rss := p.statusKB("VmHWM") >> 10
 	fmt.Printf("%-28s %10.0f %8.1f %8.2f %14.0f %8d %8s\n", fmt.Sprintf("%d B lines, %d file(s)", size, files),
 		float64(n)/el, float64(bytes)/el/(1<<20), cpu, float64(n)/cpu, rss, "-")
+	p.stop()
+	os.RemoveAll(dir)
+	return nil
+}
+
+// bulk measures throughput to the Elasticsearch bulk receiver (count-only:
+// it parses every action line and keeps each index's ids, so replays would
+// show as 409s, without decoding the documents).
+func bulk(bin, work string, size, files, n int) error {
+	dir := filepath.Join(work, fmt.Sprintf("es-%d-%d", size, files))
+	logs, err := reset(dir)
+	if err != nil {
+		return err
+	}
+	bytes, err := writeFiles(logs, size, files, n, time.Now().Add(-30*time.Minute))
+	if err != nil {
+		return err
+	}
+	n = n / files * files
+	srv := estest.New(estest.ES8)
+	srv.CountOnly = true
+	defer srv.Close()
+	t0 := time.Now()
+	p, err := start(bin, dir, "es:"+srv.URL, "--elasticsearch.index=app-%{+yyyy.MM.dd}")
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	deadline := time.Now().Add(10 * time.Minute)
+	for srv.Count() < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("elasticsearch receiver has %d of %d documents", srv.Count(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	el := time.Since(t0).Seconds()
+	cpu := p.cpu()
+	rss := p.statusKB("VmHWM") >> 10
+	_, _, outcomes := srv.Stats()
+	fmt.Printf("%-28s %10.0f %8.1f %8.2f %14.0f %8d %8s  (item outcomes %v)\n", fmt.Sprintf("ES bulk, %d B, %d file(s)", size, files),
+		float64(n)/el, float64(bytes)/el/(1<<20), cpu, float64(n)/cpu, rss, "-", outcomes)
 	p.stop()
 	os.RemoveAll(dir)
 	return nil
