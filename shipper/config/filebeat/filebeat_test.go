@@ -131,7 +131,7 @@ func TestBadFiles(t *testing.T) {
 		{"filebeat.inputs:\n  - type: log\n    paths: [logs/*.log]\noutput.console: {}\n", "absolute paths"},
 		{"filebeat.inputs:\n  - paths: [/a.log]\n", "no output"},
 		{"filebeat.inputs:\n  - paths: [/a.log]\n    json.add_error_key: maybe\noutput.console: {}\n", "fb.yml:3: filebeat.inputs[0].json.add_error_key: want true or false"},
-		{"filebeat.inputs:\n  - paths: [/a.log]\noutput.console: {}\noutput.elasticsearch: {hosts: [x]}\n", "one output"},
+		{"filebeat.inputs:\n  - paths: [/a.log]\noutput.console: {}\noutput.elasticsearch: {hosts: [x]}\n", "Filebeat runs one"},
 		{"filebeat.inputs:\n  - paths: [\"${NOPE_NOT_SET}\"]\noutput.console: {}\n", "NOPE_NOT_SET is not set"},
 	} {
 		_, err := Translate("fb.yml", []byte(tt.src))

@@ -637,7 +637,7 @@ func (t *translator) outputs(out *node, f *config.File) {
 		t.fail(out, "output", errors.New("no supported output enabled (elasticsearch, console or file)"))
 	}
 	if f.Outputs.Elasticsearch != nil && f.Outputs.Stdout != nil {
-		t.fail(out, "output", errors.New("Filebeat runs one output; two are enabled"))
+		t.fail(out, "output", errors.New("two outputs are enabled; Filebeat runs one"))
 	}
 }
 

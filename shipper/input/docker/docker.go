@@ -69,7 +69,7 @@ func New(cfg Config) (*Containers, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cli, err := client.New(client.WithHost(cfg.Host), client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.WithHost(cfg.Host))
 	if err != nil {
 		return nil, fmt.Errorf("docker client for %s: %w", cfg.Host, err)
 	}

@@ -267,7 +267,7 @@ func (o *Output) Start(ctx context.Context) error {
 	}
 	for range o.cfg.Parallelism {
 		w := &worker{o: o, in: make(chan []*event.Event, 8), reqs: make(chan *batch, 1), free: make(chan *batch, 2),
-			docs: NewDocBuilder(o.cfg.Meta, o.cfg.InputType, o.cfg.LabelsField),
+			docs:        NewDocBuilder(o.cfg.Meta, o.cfg.InputType, o.cfg.LabelsField),
 			needMembers: len(o.cfg.Indices) > 0 || !o.cfg.Index.Static() || (o.cfg.LabelsField != "" && o.cfg.LabelsField != "labels")}
 		o.workers = append(o.workers, w)
 		o.wg.Add(2)

@@ -69,7 +69,7 @@ func ParsePattern(s string) (*Pattern, error) {
 		}
 	}
 	if strings.ToLower(p.Prefix) != p.Prefix || strings.ContainsAny(p.Prefix, ` "*\<|,>/?#:`) {
-		return nil, fmt.Errorf("index pattern %q: index names are lower case without spaces, quotes or *\\<|,>/?#:", s)
+		return nil, fmt.Errorf("index pattern %q: index names are lower case, without spaces, quotes or the characters *\\<|,>/?#: (%q)", s, p.Prefix)
 	}
 	return p, nil
 }

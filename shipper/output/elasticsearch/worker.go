@@ -16,7 +16,8 @@ import (
 type item struct {
 	ev    *event.Event
 	index string
-	id    string
+	idOff int // the _id is body[idOff:idEnd] (empty without a source key)
+	idEnd int
 	start int // the action line starts here in batch.body
 	doc   int // the document starts here
 	end   int // after the document's newline
@@ -39,10 +40,10 @@ type worker struct {
 	// needMembers: index rules, field references or a custom labels field
 	// read the document.
 	needMembers bool
-	zbuf    bytes.Buffer
-	scratch []byte
-	lastSec int64
-	lastIdx string
+	zbuf        bytes.Buffer
+	scratch     []byte
+	lastSec     int64
+	lastIdx     string
 }
 
 // collect encodes events into batches by size and age.
@@ -135,7 +136,7 @@ func (w *worker) encode(b *batch, ev *event.Event) {
 		b.body = append(b.body, `,"_id":"`...)
 		idStart := len(b.body)
 		b.body = docID(b.body, ev.SourceKey, ev.Offset)
-		it.id = string(b.body[idStart:])
+		it.idOff, it.idEnd = idStart, len(b.body)
 		b.body = append(b.body, '"')
 	}
 	b.body = append(b.body, "}}\n"...)
@@ -357,7 +358,7 @@ func (w *worker) settle(b *batch, pending []int, results []itemResult) []int {
 
 func (w *worker) letterOf(b *batch, i, status int, typ, reason string) letter {
 	it := &b.items[i]
-	return letter{item: i, index: it.index, id: it.id, source: it.ev.Source, offset: it.ev.Offset, status: status,
+	return letter{item: i, index: it.index, id: string(b.body[it.idOff:it.idEnd]), source: it.ev.Source, offset: it.ev.Offset, status: status,
 		typ: typ, reason: reason, doc: b.body[it.doc : it.end-1]}
 }
 
