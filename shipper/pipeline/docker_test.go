@@ -1,0 +1,51 @@
+package pipeline_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outrigger/outrigger/shipper/config"
+	"github.com/outrigger/outrigger/shipper/internal/lokitest"
+)
+
+// TestContainerRecordsJoined reads a json-file log written the way the
+// engine splits long lines (16 KiB parts without a newline, the last with
+// one): each line arrives whole, once, in its stream (stdout or stderr),
+// also when the last part is written after a pause.
+func TestContainerRecordsJoined(t *testing.T) {
+	h := newHarness(t, lokitest.Options{})
+	h.mutate = func(f *config.File) {
+		f.Inputs[0].DockerJSON = true
+		f.Inputs[0].Labels = map[string]string{"job": "c"}
+		f.Inputs[0].FilenameLabel = new(string)
+	}
+	path := h.path("c-json.log")
+	fh, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	rec := func(text, stream string) {
+		b, _ := json.Marshal(map[string]string{"log": text, "stream": stream, "time": time.Now().UTC().Format(time.RFC3339Nano)})
+		fh.Write(append(b, '\n'))
+	}
+	long := lokitest.Line(2, time.Now(), 40<<10)
+	rec(lokitest.Line(1, time.Now(), 200)+"\n", "stdout")
+	rec(long[:16<<10], "stdout")
+	rec(long[16<<10:32<<10], "stdout")
+	h.start()
+	time.Sleep(300 * time.Millisecond) // the line is held, not shipped in part
+	rec(long[32<<10:]+"\n", "stdout")
+	rec(`{"level":"error","seq":1}`+"\n", "stderr")
+	rec(lokitest.Line(3, time.Now(), 200)+"\n", "stdout")
+	want := map[string]int{`{job="c", stream="stdout"}`: 3, `{job="c", stream="stderr"}`: 1}
+	h.loki.WaitExactlyOnce(t, 10*time.Second, want)
+	got := h.loki.Streams()[`{job="c", stream="stdout"}`]
+	if got[1].Line != long || !strings.Contains(filepath.Base(path), "json") {
+		t.Errorf("joined line of %d bytes, want %d", len(got[1].Line), len(long))
+	}
+}
