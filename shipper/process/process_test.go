@@ -120,3 +120,27 @@ func BenchmarkProcess(b *testing.B) {
 		p.Process(st, line, &ev)
 	}
 }
+
+func TestExprOnRawLineAndFields(t *testing.T) {
+	eq := "debug"
+	p := New(Config{JSON: true, Drop: []Expr{
+		{Leaf: &Condition{Regexp: regexp.MustCompile(`healthz`)}}, // no field: the raw line, JSON or not
+		{And: []Expr{{Leaf: &Condition{Field: "level", Equals: &eq}}, {Not: &Expr{HasFields: []string{"keep"}}}}},
+	}})
+	st := p.NewState("/x.log")
+	for _, tt := range []struct {
+		line string
+		drop bool
+	}{
+		{`{"path":"/healthz"}`, true},
+		{`GET /healthz`, true},
+		{`{"level":"debug"}`, true},
+		{`{"level":"debug","keep":1}`, false},
+		{`{"level":"info"}`, false},
+	} {
+		var ev event.Event
+		if got := p.Process(st, []byte(tt.line), &ev) == Drop; got != tt.drop {
+			t.Errorf("%s: dropped %v, want %v", tt.line, got, tt.drop)
+		}
+	}
+}

@@ -428,7 +428,7 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 				t.fail(n.get(k), at+"."+k, err)
 				continue
 			}
-			exprs = append(exprs, process.Expr{Leaf: &process.Condition{Field: "line", Regexp: re}})
+			exprs = append(exprs, process.Expr{Leaf: &process.Condition{Regexp: re}}) // no field: the raw line
 		}
 		if len(exprs) == 0 {
 			continue
