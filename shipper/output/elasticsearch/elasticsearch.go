@@ -3,10 +3,10 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/outrigger/outrigger/shipper/event"
@@ -394,14 +395,18 @@ func transportError(err error) error {
 }
 
 // docID is the deterministic id of a record: its source's stable key and
-// its offset, so a replay after a crash creates nothing new.
+// its offset, so a replay after a crash creates nothing new. 128 bits of
+// xxHash64 (of key/offset, and of the same with a suffix), base64url: ids
+// are not secrets, and SHA-256 cost as much as building the document.
 func docID(dst []byte, key string, offset int64) []byte {
-	var in [160]byte
+	var in [192]byte
 	b := append(in[:0], key...)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, offset, 10)
-	sum := sha256.Sum256(b)
-	return base64.RawURLEncoding.AppendEncode(dst, sum[:15])
+	var sum [16]byte
+	binary.BigEndian.PutUint64(sum[:8], xxhash.Sum64(b))
+	binary.BigEndian.PutUint64(sum[8:], xxhash.Sum64(append(b, '#')))
+	return base64.RawURLEncoding.AppendEncode(dst, sum[:])
 }
 
 // backoff waits before a retry; false when the output is stopped.
