@@ -147,6 +147,20 @@ func run(args []string) int {
 		perr = p.Run(ctx)
 	}()
 	reload := func() error {
+		if *filebeatFile != "" {
+			res, err := filebeat.Load(*filebeatFile)
+			if err == nil {
+				err = res.File.Merge(fl)
+			}
+			if err == nil {
+				_, err = res.File.Validate()
+			}
+			if err != nil {
+				return fmt.Errorf("checking filebeat configuration: %w", err)
+			}
+			logger.Info("filebeat configuration is valid; restart the shipper to apply changes (offsets are kept)")
+			return nil
+		}
 		if *configFile == "" {
 			return nil
 		}
