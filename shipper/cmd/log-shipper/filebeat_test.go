@@ -14,7 +14,7 @@ import (
 )
 
 // stackFilebeat is the Filebeat file the port-operations stack runs today.
-const stackFilebeat = "../../../../shared/testdata/filebeat/stack-filebeat.yml"
+const stackFilebeat = "../../testdata/stack-filebeat.yml"
 
 // appLogs takes /app/logs, the directory the stack's file names, on this
 // machine (tests run as root) and gives it back at the end.

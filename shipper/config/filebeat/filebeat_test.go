@@ -10,7 +10,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const stackFile = "../../../../shared/testdata/filebeat/stack-filebeat.yml"
+const stackFile = "../../testdata/stack-filebeat.yml"
 
 func TestStackFile(t *testing.T) {
 	res, err := Load(stackFile)
