@@ -3,8 +3,6 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -14,7 +12,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,16 +23,11 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output/tlsclient"
 )
 
 // TLS is the client's TLS setup.
-type TLS struct {
-	CAFile             string
-	CertFile           string
-	KeyFile            string
-	ServerName         string
-	InsecureSkipVerify bool
-}
+type TLS = tlsclient.Config
 
 // IndexRule sends the documents When matches to Index (Filebeat's indices).
 type IndexRule struct {
@@ -202,7 +194,7 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 	tr.MaxIdleConnsPerHost = cfg.Parallelism + 2
 	tr.DisableCompression = true
 	if cfg.TLS != (TLS{}) || strings.HasPrefix(o.hosts[0], "https:") {
-		tc, err := tlsConfig(cfg.TLS)
+		tc, err := cfg.TLS.Build("elasticsearch")
 		if err != nil {
 			return nil, err
 		}
@@ -222,29 +214,6 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 	m.Duplicates.WithLabelValues(cfg.Name)
 	m.DeadLetters.WithLabelValues(cfg.Name)
 	return o, nil
-}
-
-func tlsConfig(c TLS) (*tls.Config, error) {
-	tc := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading elasticsearch CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("elasticsearch CA file %s: no certificate found", c.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if c.CertFile != "" || c.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading elasticsearch client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // Name implements event.Output.

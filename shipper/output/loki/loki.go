@@ -3,15 +3,12 @@ package loki
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,16 +19,11 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output/tlsclient"
 )
 
 // TLSConfig is the client's TLS setup.
-type TLSConfig struct {
-	CAFile             string
-	CertFile           string
-	KeyFile            string
-	ServerName         string
-	InsecureSkipVerify bool
-}
+type TLSConfig = tlsclient.Config
 
 // Config configures the Loki output.
 type Config struct {
@@ -107,7 +99,7 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = cfg.Parallelism + 2
 	if u.Scheme == "https" || cfg.TLS != (TLSConfig{}) {
-		tc, err := tlsConfig(cfg.TLS)
+		tc, err := cfg.TLS.Build("loki")
 		if err != nil {
 			return nil, err
 		}
@@ -124,29 +116,6 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 	m.ShippedLines.WithLabelValues(cfg.Name)
 	m.ShippedBytes.WithLabelValues(cfg.Name)
 	return o, nil
-}
-
-func tlsConfig(c TLSConfig) (*tls.Config, error) {
-	tc := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading loki CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("loki CA file %s: no certificate found", c.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if c.CertFile != "" || c.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading loki client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // Name implements event.Output.
