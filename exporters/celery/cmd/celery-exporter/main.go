@@ -21,57 +21,36 @@ const envPrefix = "CELERY_EXPORTER_"
 
 func main() { os.Exit(run(os.Args[1:])) }
 
-func env(flag string) string { return promkit.EnvName(envPrefix, flag) }
-
 func run(args []string) int {
 	app := kingpin.New("celery-exporter", "Prometheus exporter for Celery: queue depth, task and worker metrics from the broker's event stream.")
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "celery-exporter", ListenAddress: ":9808", EnvPrefix: envPrefix})
+	flag := common.Flag
 	var c config.Config
 	app.Flag("broker-url", "Celery broker URL: redis://, rediss://, amqp://, amqps://.").
 		Envar("CELERY_BROKER_URL").Default("redis://localhost:6379/0").StringVar(&c.BrokerURL)
-	passwordFile := app.Flag("broker.password-file", "File holding the broker password (overrides the URL's).").
-		Envar(env("broker.password-file")).String()
-	app.Flag("queue", "Queue to watch; repeatable (added to the discovered ones).").Envar(env("queue")).StringsVar(&c.Queues)
-	app.Flag("queue.discover", "Discover queues from kombu's bindings (Redis) or the management API (RabbitMQ).").
-		Envar(env("queue.discover")).Default("true").BoolVar(&c.DiscoverQueues)
-	app.Flag("queue.discover-interval", "How often the queue list is refreshed (Redis: a SCAN for kombu's binding sets).").
-		Envar(env("queue.discover-interval")).Default("1m").DurationVar(&c.DiscoverInterval)
-	app.Flag("queue.poll-interval", "How often queue depth is read in the background.").
-		Envar(env("queue.poll-interval")).Default("10s").DurationVar(&c.PollInterval)
-	app.Flag("redis.global-keyprefix", "kombu's global_keyprefix transport option.").
-		Envar(env("redis.global-keyprefix")).StringVar(&c.GlobalKeyPrefix)
-	steps := app.Flag("redis.priority-steps", "kombu's priority_steps, comma-separated.").
-		Envar(env("redis.priority-steps")).Default("0,3,6,9").String()
-	sep := app.Flag("redis.separator", `kombu's priority list separator ("sep"); Go escapes allowed.`).
-		Envar(env("redis.separator")).Default(`\x06\x16`).String()
-	app.Flag("redis.fanout-prefix", "kombu's fanout_prefix: event channels start with /<db>.").
-		Envar(env("redis.fanout-prefix")).Default("true").BoolVar(&c.FanoutPrefix)
-	app.Flag("redis.unacked-key", "kombu's unacked_key transport option.").
-		Envar(env("redis.unacked-key")).Default("unacked").StringVar(&c.UnackedKey)
-	app.Flag("rabbitmq.management-url", "RabbitMQ management API, http://user:password@host:15672 (unacked counts, queue discovery).").
-		Envar(env("rabbitmq.management-url")).StringVar(&c.ManagementURL)
-	app.Flag("events.silence-timeout", "Ping the event subscription after this long without a message; reopen it if the ping is not answered as long again.").
-		Envar(env("events.silence-timeout")).Default("30s").DurationVar(&c.SilenceTimeout)
-	app.Flag("broker.max-backoff", "Longest wait between reconnects.").
-		Envar(env("broker.max-backoff")).Default("30s").DurationVar(&c.MaxBackoff)
-	app.Flag("task.capacity", "Tasks in flight remembered (to label events that carry only an id).").
-		Envar(env("task.capacity")).Default("100000").IntVar(&c.TaskCapacity)
-	app.Flag("task.ttl", "Forget a task in flight after this long without an event.").
-		Envar(env("task.ttl")).Default("1h").DurationVar(&c.TaskTTL)
-	app.Flag("task.top-n", "Label only the first N distinct task names, the rest as \"other\" (0: all).").
-		Envar(env("task.top-n")).Default("0").IntVar(&c.TopTasks)
-	app.Flag("hostname.mode", "hostname label of task series: full (name@host), host, or generic.").
-		Envar(env("hostname.mode")).Default("full").EnumVar(&c.HostnameMode, "full", "host", "generic")
+	passwordFile := flag("broker.password-file", "File holding the broker password (overrides the URL's).").String()
+	flag("queue", "Queue to watch; repeatable (added to the discovered ones).").StringsVar(&c.Queues)
+	flag("queue.discover", "Discover queues from kombu's bindings (Redis) or the management API (RabbitMQ).").Default("true").BoolVar(&c.DiscoverQueues)
+	flag("queue.discover-interval", "How often the queue list is refreshed (Redis: a SCAN for kombu's binding sets).").Default("1m").DurationVar(&c.DiscoverInterval)
+	flag("queue.poll-interval", "How often queue depth is read in the background.").Default("10s").DurationVar(&c.PollInterval)
+	flag("redis.global-keyprefix", "kombu's global_keyprefix transport option.").StringVar(&c.GlobalKeyPrefix)
+	steps := flag("redis.priority-steps", "kombu's priority_steps, comma-separated.").Default("0,3,6,9").String()
+	sep := flag("redis.separator", `kombu's priority list separator ("sep"); Go escapes allowed.`).Default(`\x06\x16`).String()
+	flag("redis.fanout-prefix", "kombu's fanout_prefix: event channels start with /<db>.").Default("true").BoolVar(&c.FanoutPrefix)
+	flag("redis.unacked-key", "kombu's unacked_key transport option.").Default("unacked").StringVar(&c.UnackedKey)
+	flag("rabbitmq.management-url", "RabbitMQ management API, http://user:password@host:15672 (unacked counts, queue discovery).").StringVar(&c.ManagementURL)
+	flag("events.silence-timeout", "Ping the event subscription after this long without a message; reopen it if the ping is not answered as long again.").Default("30s").DurationVar(&c.SilenceTimeout)
+	flag("broker.max-backoff", "Longest wait between reconnects.").Default("30s").DurationVar(&c.MaxBackoff)
+	flag("task.capacity", "Tasks in flight remembered (to label events that carry only an id).").Default("100000").IntVar(&c.TaskCapacity)
+	flag("task.ttl", "Forget a task in flight after this long without an event.").Default("1h").DurationVar(&c.TaskTTL)
+	flag("task.top-n", "Label only the first N distinct task names, the rest as \"other\" (0: all).").Default("0").IntVar(&c.TopTasks)
+	flag("hostname.mode", "hostname label of task series: full (name@host), host, or generic.").Default("full").EnumVar(&c.HostnameMode, "full", "host", "generic")
 	app.Flag("generic-hostname-task-sent-metric", "Label celery_task_sent_total hostname=\"generic\" (producers come and go).").
 		Envar("CE_GENERIC_HOSTNAME_TASK_SENT_METRIC").BoolVar(&c.GenericSentHostname)
-	app.Flag("worker.expire-after", "Remove every series of a hostname that sent nothing for this long (0: never).").
-		Envar(env("worker.expire-after")).Default("10m").DurationVar(&c.WorkerExpiry)
-	app.Flag("default-queue-name", "queue_name of tasks no event routed (no task-sent seen).").
-		Envar(env("default-queue-name")).Default("celery").StringVar(&c.DefaultQueue)
-	buckets := app.Flag("buckets", "celery_task_runtime buckets, comma-separated seconds.").
-		Envar(env("buckets")).Default(".005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10").String()
-	waitBuckets := app.Flag("queue-wait-buckets", "celery_task_queue_wait_time buckets, comma-separated seconds.").
-		Envar(env("queue-wait-buckets")).Default(".005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10,30,60,300").String()
+	flag("worker.expire-after", "Remove every series of a hostname that sent nothing for this long (0: never).").Default("10m").DurationVar(&c.WorkerExpiry)
+	flag("default-queue-name", "queue_name of tasks no event routed (no task-sent seen).").Default("celery").StringVar(&c.DefaultQueue)
+	buckets := flag("buckets", "celery_task_runtime buckets, comma-separated seconds.").Default(".005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10").String()
+	waitBuckets := flag("queue-wait-buckets", "celery_task_queue_wait_time buckets, comma-separated seconds.").Default(".005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10,30,60,300").String()
 	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
 
 	if _, err := app.Parse(args); err != nil {

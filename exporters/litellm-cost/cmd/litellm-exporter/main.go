@@ -26,25 +26,16 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	app := kingpin.New("litellm-exporter", "Prometheus exporter for LiteLLM proxy spend, tokens and budgets, read from the proxy's database.")
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "litellm-exporter", ListenAddress: ":9842", EnvPrefix: envPrefix})
-	env := func(flag string) string { return promkit.EnvName(envPrefix, flag) }
-	dbURL := app.Flag("database-url", "PostgreSQL URL of the proxy's database (the proxy's own DATABASE_URL works as is; also read from DATABASE_URL). Read-only access is enough.").
-		Envar(env("database-url")).String()
-	dbURLFile := app.Flag("database-url.file", "File holding the database URL (a mounted secret); also DATABASE_URL_FILE.").
-		Envar(env("database-url.file")).String()
-	interval := app.Flag("refresh.interval", "How often the cache is refreshed from the database.").
-		Envar(env("refresh.interval")).Default("30s").Duration()
-	timeout := app.Flag("refresh.timeout", "Bound on one refresh, every query in it, and the connection's statement_timeout.").
-		Envar(env("refresh.timeout")).Default("10s").Duration()
-	zone := app.Flag("time-zone", "IANA time zone of \"today\" and \"this month\" (match the proxy's budget resets).").
-		Envar(env("time-zone")).Default("UTC").String()
-	spendLogs := app.Flag("spendlogs.enabled", "Read request latency and cache hits from LiteLLM_SpendLogs, incrementally.").
-		Envar(env("spendlogs.enabled")).Default("true").Bool()
-	lag := app.Flag("spendlogs.lag", "How long after its startTime a spend-log row is read (the proxy writes spend logs in batches).").
-		Envar(env("spendlogs.lag")).Default("2m").Duration()
-	window := app.Flag("spendlogs.max-window", "Most startTime range one refresh reads; a backlog is caught up over several refreshes.").
-		Envar(env("spendlogs.max-window")).Default("1h").Duration()
-	maxSeries := app.Flag("max-series", "Most series per budget scope and per usage family; the rest is folded into \"other\".").
-		Envar(env("max-series")).Default("500").Int()
+	flag := common.Flag
+	dbURL := flag("database-url", "PostgreSQL URL of the proxy's database (the proxy's own DATABASE_URL works as is; also read from DATABASE_URL). Read-only access is enough.").String()
+	dbURLFile := flag("database-url.file", "File holding the database URL (a mounted secret); also DATABASE_URL_FILE.").String()
+	interval := flag("refresh.interval", "How often the cache is refreshed from the database.").Default("30s").Duration()
+	timeout := flag("refresh.timeout", "Bound on one refresh, every query in it, and the connection's statement_timeout.").Default("10s").Duration()
+	zone := flag("time-zone", "IANA time zone of \"today\" and \"this month\" (match the proxy's budget resets).").Default("UTC").String()
+	spendLogs := flag("spendlogs.enabled", "Read request latency and cache hits from LiteLLM_SpendLogs, incrementally.").Default("true").Bool()
+	lag := flag("spendlogs.lag", "How long after its startTime a spend-log row is read (the proxy writes spend logs in batches).").Default("2m").Duration()
+	window := flag("spendlogs.max-window", "Most startTime range one refresh reads; a backlog is caught up over several refreshes.").Default("1h").Duration()
+	maxSeries := flag("max-series", "Most series per budget scope and per usage family; the rest is folded into \"other\".").Default("500").Int()
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
 		return 2
