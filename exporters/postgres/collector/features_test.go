@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,15 +72,25 @@ func TestStatementsAbsentIsNotAFailure(t *testing.T) {
 // connection at a time, and are served from cache within the TTL.
 func TestTablesFromEveryMatchedDatabase(t *testing.T) {
 	f := newFixture(t, fixtureOptions{opts: Options{Databases: DatabaseOptions{Enabled: true,
-		Exclude: regexp.MustCompile("^skipped$"), TTL: time.Hour, TablesLimit: 2}}})
+		Exclude: regexp.MustCompile("^skipped$"), TTL: time.Hour, TablesLimit: 2, IndexesLimit: 2}}})
 	for _, db := range []string{"shop", "crm", "skipped"} {
 		f.pg.PSQL(t, "postgres", "CREATE DATABASE "+db)
 		f.pg.PSQL(t, db, "CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE TABLE c (id int); INSERT INTO a SELECT generate_series(1, 50); INSERT INTO b SELECT 1")
+		// Indexes by size: a_big (5,000 rows) and a_id (50) are kept, c_id (empty) is beyond the limit of 2.
+		f.pg.PSQL(t, db, "CREATE TABLE big (id int); INSERT INTO big SELECT generate_series(1, 5000); CREATE INDEX a_big ON big (id); CREATE INDEX a_id ON a (id); CREATE INDEX c_id ON c (id)")
 	}
+	// Three index scans on crm.a_id.
+	f.pg.PSQL(t, "crm", "SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off; SELECT * FROM a WHERE id = 1; SELECT * FROM a WHERE id = 2; SELECT * FROM a WHERE id = 3")
 	f.pg.PSQL(t, "postgres", "CREATE TABLE local (id int)")
 	testkit.Eventually(t, 10*time.Second, "stats flushed", func() error {
 		if out := f.pg.PSQL(t, "crm", "SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'a'"); out != "50\n" {
 			return fmt.Errorf("n_live_tup %q", out)
+		}
+		return nil
+	})
+	testkit.Eventually(t, 10*time.Second, "index stats flushed", func() error {
+		if out := f.pg.PSQL(t, "crm", "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'a_id'"); out != "3\n" {
+			return fmt.Errorf("idx_scan %q", out)
 		}
 		return nil
 	})
@@ -88,6 +99,26 @@ func TestTablesFromEveryMatchedDatabase(t *testing.T) {
 		if v := testkit.MustValue(t, fams, "pg_stat_user_tables_n_live_tup", map[string]string{"datname": db, "relname": "a"}); v != 50 {
 			t.Errorf("%s.a n_live_tup = %v", db, v)
 		}
+		for _, idx := range []string{"a_big", "a_id"} {
+			want, err := strconv.ParseFloat(strings.TrimSpace(f.pg.PSQL(t, db,
+				"SELECT relpages::bigint * current_setting('block_size')::bigint FROM pg_class WHERE relname = '"+idx+"'")), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := testkit.MustValue(t, fams, "pg_stat_user_indexes_estimated_size_bytes", map[string]string{"datname": db, "indexrelname": idx})
+			if got != want || got < 8192 {
+				t.Errorf("%s.%s size = %v, want %v (at least a page)", db, idx, got, want)
+			}
+		}
+		if _, ok := testkit.Value(fams, "pg_stat_user_indexes_scans_total", map[string]string{"datname": db, "indexrelname": "c_id"}); ok {
+			t.Errorf("%s.c_id reported beyond the limit of 2 indexes", db)
+		}
+	}
+	if v := testkit.MustValue(t, fams, "pg_stat_user_indexes_scans_total", map[string]string{"datname": "crm", "relname": "a", "indexrelname": "a_id", "schemaname": "public"}); v != 3 {
+		t.Errorf("crm.a_id scans = %v, want 3", v)
+	}
+	if v := testkit.MustValue(t, fams, "pg_stat_user_indexes_tuples_fetched_total", map[string]string{"datname": "crm", "indexrelname": "a_id"}); v != 3 {
+		t.Errorf("crm.a_id tuples fetched = %v, want 3", v)
 	}
 	if _, ok := testkit.Value(fams, "pg_stat_user_tables_n_live_tup", map[string]string{"datname": "crm", "relname": "c"}); ok {
 		t.Error("crm.c reported beyond the limit of 2 tables")

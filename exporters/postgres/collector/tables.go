@@ -54,20 +54,61 @@ const tablesSQL = `SELECT current_database(), schemaname, relname, seq_scan, seq
   vacuum_count, autovacuum_count, analyze_count, autoanalyze_count
 FROM pg_stat_user_tables ORDER BY n_live_tup + n_dead_tup DESC, relid LIMIT %d`
 
-// tables emits pg_stat_user_tables_* for the busiest tables of the DSN's
-// database and, when enabled, of every matched database: those are read over
-// one extra short-lived connection at a time (within the configured cap),
-// each within its time budget, and served from cache for the TTL.
+// indexColumns are pg_stat_user_indexes' counters under clean names (new
+// families: postgres_exporter 0.11 has none).
+var indexColumns = []struct {
+	name string
+	typ  prometheus.ValueType
+	help string
+}{
+	{"scans_total", prometheus.CounterValue, "Index scans initiated on this index (idx_scan); 0 for long means unused"},
+	{"tuples_read_total", prometheus.CounterValue, "Index entries returned by scans on this index (idx_tup_read)"},
+	{"tuples_fetched_total", prometheus.CounterValue, "Live table rows fetched by simple index scans using this index (idx_tup_fetch)"},
+	{"estimated_size_bytes", prometheus.GaugeValue, "relpages x block_size as of the index's last VACUUM, ANALYZE or CREATE INDEX (read without taking a lock)"},
+}
+
+var indexDescs = func() []*prometheus.Desc {
+	var out []*prometheus.Desc
+	for _, c := range indexColumns {
+		out = append(out, desc("stat_user_indexes_"+c.name, c.help, "datname", "schemaname", "relname", "indexrelname"))
+	}
+	return out
+}()
+
+// indexesSQL takes no lock: the size comes from pg_class, not
+// pg_relation_size, which would queue behind an ACCESS EXCLUSIVE lock.
+const indexesSQL = `SELECT current_database(), s.schemaname, s.relname, s.indexrelname, coalesce(s.idx_scan, 0)::float8,
+  coalesce(s.idx_tup_read, 0)::float8, coalesce(s.idx_tup_fetch, 0)::float8,
+  greatest(c.relpages, 0)::float8 * current_setting('block_size')::float8
+FROM pg_stat_user_indexes s JOIN pg_class c ON c.oid = s.indexrelid
+ORDER BY c.relpages DESC, s.indexrelid LIMIT %d`
+
+// dbQuery is one database-scoped statement and what reads its rows.
+type dbQuery struct {
+	what, sql string
+	scan      func(ch chan<- prometheus.Metric) func(pgx.Rows) error
+}
+
+// tables emits pg_stat_user_tables_* for the busiest tables and
+// pg_stat_user_indexes_* for the largest indexes of the DSN's database and,
+// when enabled, of every matched database: those are read over one extra
+// short-lived connection at a time (within the configured cap), each within
+// its time budget, and served from cache for the TTL.
 func (s *scrape) tables(ctx context.Context, ch chan<- prometheus.Metric) error {
 	if !s.isUp.Load() {
 		return errDown
 	}
-	sql := fmt.Sprintf(tablesSQL, s.t.opts.Databases.TablesLimit)
-	main := s.t.conn.Database()
-	if err := s.query(ctx, sql, tableScanner(ch)); err != nil {
-		return fmt.Errorf("reading pg_stat_user_tables of %s: %w", main, err)
-	}
 	o := s.t.opts.Databases
+	queries := []dbQuery{
+		{"pg_stat_user_tables", fmt.Sprintf(tablesSQL, o.TablesLimit), tableScanner},
+		{"pg_stat_user_indexes", fmt.Sprintf(indexesSQL, o.IndexesLimit), indexScanner},
+	}
+	main := s.t.conn.Database()
+	for _, q := range queries {
+		if err := s.query(ctx, q.sql, q.scan(ch)); err != nil {
+			return fmt.Errorf("reading %s of %s: %w", q.what, main, err)
+		}
+	}
 	if !o.Enabled {
 		return nil
 	}
@@ -87,14 +128,14 @@ WHERE datallowconn AND NOT datistemplate AND has_database_privilege(oid, 'CONNEC
 	}
 	var errs []error
 	for _, db := range dbs {
-		if err := s.otherDatabase(ctx, db, sql, ch); err != nil {
+		if err := s.otherDatabase(ctx, db, queries, ch); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (s *scrape) otherDatabase(ctx context.Context, db, sql string, ch chan<- prometheus.Metric) error {
+func (s *scrape) otherDatabase(ctx context.Context, db string, queries []dbQuery, ch chan<- prometheus.Metric) error {
 	t := s.t
 	t.mu.Lock()
 	cached, ok := t.dbCache[db]
@@ -114,7 +155,7 @@ func (s *scrape) otherDatabase(ctx context.Context, db, sql string, ch chan<- pr
 			fresh = append(fresh, m)
 		}
 	}()
-	err := s.readDatabase(ctx, db, sql, collect)
+	err := s.readDatabase(ctx, db, queries, collect)
 	close(collect)
 	<-done
 	if err != nil {
@@ -134,8 +175,8 @@ func (s *scrape) otherDatabase(ctx context.Context, db, sql string, ch chan<- pr
 }
 
 // readDatabase opens a connection to db (waiting for a free slot under the
-// cap), runs sql and closes it, all within the per-database budget.
-func (s *scrape) readDatabase(ctx context.Context, db, sql string, ch chan<- prometheus.Metric) error {
+// cap), runs the queries and closes it, all within the per-database budget.
+func (s *scrape) readDatabase(ctx context.Context, db string, queries []dbQuery, ch chan<- prometheus.Metric) error {
 	t := s.t
 	ctx, cancel := context.WithTimeout(ctx, t.opts.Databases.Timeout)
 	defer cancel()
@@ -157,7 +198,12 @@ func (s *scrape) readDatabase(ctx context.Context, db, sql string, ch chan<- pro
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()
-	return query(ctx, conn, &t.conn.queries, sql, tableScanner(ch))
+	for _, q := range queries {
+		if err := query(ctx, conn, &t.conn.queries, q.sql, q.scan(ch)); err != nil {
+			return fmt.Errorf("reading %s: %w", q.what, err)
+		}
+	}
+	return nil
 }
 
 func tableScanner(ch chan<- prometheus.Metric) func(pgx.Rows) error {
@@ -173,6 +219,20 @@ func tableScanner(ch chan<- prometheus.Metric) func(pgx.Rows) error {
 		}
 		for i, c := range tableColumns {
 			ch <- prometheus.MustNewConstMetric(tableDescs[i], c.typ, vals[i], db, schema, rel)
+		}
+		return nil
+	}
+}
+
+func indexScanner(ch chan<- prometheus.Metric) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		var db, schema, rel, index string
+		var vals [4]float64
+		if err := rows.Scan(&db, &schema, &rel, &index, &vals[0], &vals[1], &vals[2], &vals[3]); err != nil {
+			return err
+		}
+		for i, c := range indexColumns {
+			ch <- prometheus.MustNewConstMetric(indexDescs[i], c.typ, vals[i], db, schema, rel, index)
 		}
 		return nil
 	}

@@ -62,6 +62,9 @@ type DatabaseOptions struct {
 	// TablesLimit is how many tables (by live+dead tuples) per database get
 	// series (default 10).
 	TablesLimit int
+	// IndexesLimit is how many indexes (by size) per database get
+	// series (default 10).
+	IndexesLimit int
 }
 
 func (o *Options) defaults() {
@@ -85,6 +88,9 @@ func (o *Options) defaults() {
 	}
 	if o.Databases.TablesLimit <= 0 {
 		o.Databases.TablesLimit = 10
+	}
+	if o.Databases.IndexesLimit <= 0 {
+		o.Databases.IndexesLimit = 10
 	}
 	if o.Databases.TTL <= 0 {
 		o.Databases.TTL = 5 * time.Minute

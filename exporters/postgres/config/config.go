@@ -34,6 +34,7 @@ type Config struct {
 	DatabasesTimeout        time.Duration
 	DatabasesMaxConnections int
 	TablesLimit             int
+	IndexesLimit            int
 
 	MaxProbeTargets int
 }
@@ -70,8 +71,8 @@ func (c Config) Validate() (ValidatedConfig, error) {
 			errs = append(errs, errors.New("--collector.activity.query-threshold must be positive"))
 		}
 	}
-	if c.DatabasesMaxConnections < 1 || c.TablesLimit < 1 || c.MaxProbeTargets < 1 {
-		errs = append(errs, errors.New("--collector.databases.max-connections, --collector.tables.limit and --probe.max-targets must be at least 1"))
+	if c.DatabasesMaxConnections < 1 || c.TablesLimit < 1 || c.IndexesLimit < 1 || c.MaxProbeTargets < 1 {
+		errs = append(errs, errors.New("--collector.databases.max-connections, --collector.tables.limit, --collector.indexes.limit and --probe.max-targets must be at least 1"))
 	}
 	if v.include, err = regexp.Compile(c.DatabasesInclude); err != nil {
 		errs = append(errs, fmt.Errorf("--collector.databases.include: %w", err))

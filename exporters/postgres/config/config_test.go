@@ -91,7 +91,7 @@ func TestValidateKeepsSecretsOut(t *testing.T) {
 
 func validConfig() Config {
 	return Config{DSN: "postgres://exporter@localhost:5432/postgres", TopNames: 10, DatabasesInclude: ".*",
-		DatabasesMaxConnections: 1, TablesLimit: 25, MaxProbeTargets: 8,
+		DatabasesMaxConnections: 1, TablesLimit: 25, IndexesLimit: 25, MaxProbeTargets: 8,
 		Conn: ConnOptions{StatementTimeout: 5 * time.Second, LockTimeout: 500 * time.Millisecond}}
 }
 

@@ -61,6 +61,8 @@ func run(args []string) int {
 		Default("1").IntVar(&c.DatabasesMaxConnections)
 	flag("collector.tables.limit", "Tables per database (by live+dead tuples) with pg_stat_user_tables series.").
 		Default("10").IntVar(&c.TablesLimit)
+	flag("collector.indexes.limit", "Indexes per database (by size) with pg_stat_user_indexes series.").
+		Default("10").IntVar(&c.IndexesLimit)
 	flag("probe.max-targets", "Most /probe targets held (one connection each); the least recently used is closed first.").
 		Default("32").IntVar(&c.MaxProbeTargets)
 
@@ -93,6 +95,7 @@ func run(args []string) int {
 		Databases: collector.DatabaseOptions{
 			Enabled: c.Databases, Include: cfg.Include(), Exclude: cfg.Exclude(), TTL: c.DatabasesTTL,
 			Timeout: c.DatabasesTimeout, MaxConnections: c.DatabasesMaxConnections, TablesLimit: c.TablesLimit,
+			IndexesLimit: c.IndexesLimit,
 		},
 		Queries: func() []config.Query { return file.Load().Queries },
 		Logger:  logger,
