@@ -142,3 +142,6 @@ echo
 echo "outrigger collector durations on the last scrape (ms):"
 grep '^pg_scrape_collector_duration_seconds' "$WORK/body_ours" | sed -E 's/.*collector="([^"]+)"} (.*)/\1 \2/' |
   awk '{ printf "  %-16s %6.1f\n", $1, $2 * 1000 }'
+echo
+echo "The floor any exporter on the required libraries starts from (bench/floor/run.sh):"
+SCRAPES=$SCRAPES "$ROOT/bench/floor/run.sh"
