@@ -52,14 +52,28 @@ func (h *ScrapeHandler) encode(w http.ResponseWriter, r *http.Request, fams []*d
 	}
 	enc := expfmt.NewEncoder(out, format)
 	direct := directEncoder(format)
+	text := format.FormatType() == expfmt.TypeTextPlain
+	var scratch *[]byte
+	if text {
+		scratch = h.scratch()
+		defer h.scratchPool.Put(scratch)
+	}
 	for i, mf := range fams {
 		if only != nil && !only[mf.GetName()] {
 			continue
 		}
 		var err error
-		if direct != nil && !escape[i] {
+		switch {
+		case text && !escape[i]:
+			var ok bool
+			if *scratch, ok = appendText((*scratch)[:0], mf); ok {
+				_, err = out.Write(*scratch)
+			} else {
+				err = enc.Encode(mf) // expfmt says what is wrong
+			}
+		case direct != nil && !escape[i]:
 			_, err = direct(out, mf)
-		} else {
+		default:
 			err = enc.Encode(mf)
 		}
 		if err != nil {
@@ -80,6 +94,18 @@ func (h *ScrapeHandler) encode(w http.ResponseWriter, r *http.Request, fams []*d
 }
 
 const encodeBufferSize = 32 << 10
+
+// scratch returns a buffer for one family's text; one of a huge family is
+// not kept.
+func (h *ScrapeHandler) scratch() *[]byte {
+	if b, ok := h.scratchPool.Get().(*[]byte); ok {
+		if cap(*b) <= 4*encodeBufferSize {
+			return b
+		}
+	}
+	b := make([]byte, 0, encodeBufferSize)
+	return &b
+}
 
 func (h *ScrapeHandler) bufWriter(w io.Writer) *bufio.Writer {
 	if b, ok := h.bufPool.Get().(*bufio.Writer); ok {

@@ -37,6 +37,8 @@ type ScrapeHandler struct {
 	descs    descCache
 	gzipPool sync.Pool
 	bufPool  sync.Pool
+	// scratchPool holds *[]byte for appendText.
+	scratchPool sync.Pool
 }
 
 // NewScrapeErrors builds the <namespace>_exporter_scrape_errors_total counter
