@@ -5,7 +5,8 @@
 # end-to-end p99 at a steady 20,000 lines/s, and peak RSS while 1 GiB piles
 # up with Loki down.
 # Knobs: ES_LINES (default 1000000), LINES (1000000), RATE (20000), STEADY (20s),
-# PILE (bytes, 1073741824; 0 skips), ONLY (loki or elasticsearch).
+# PILE (bytes, 1073741824; 0 skips), ONLY (loki or elasticsearch), SCENARIOS
+# (comma-separated SIZExFILES Loki throughput runs, e.g. 1024x16: only those).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/shipper-bench-XXXXXX)
@@ -15,4 +16,5 @@ CGO_ENABLED=0 go build -trimpath -o "$work/log-shipper" ./cmd/log-shipper
 go build -o "$work/shipper-bench" ./internal/cmd/shipper-bench
 echo "log-shipper benchmark on $(nproc) cores, $(date -u +%Y-%m-%d)"
 "$work/shipper-bench" -binary "$work/log-shipper" -dir "$work/run" -only "${ONLY:-}" -es-lines "${ES_LINES:-1000000}" \
-  -lines "${LINES:-1000000}" -rate "${RATE:-20000}" -steady "${STEADY:-20s}" -pile "${PILE:-1073741824}"
+  -lines "${LINES:-1000000}" -rate "${RATE:-20000}" -steady "${STEADY:-20s}" -pile "${PILE:-1073741824}" \
+  -scenarios "${SCENARIOS:-}"

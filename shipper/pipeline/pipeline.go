@@ -221,6 +221,9 @@ type pending struct {
 	truncated   bool
 	stderr      bool
 	timeNs      int64 // the runtime's stamp (container logs), 0 otherwise
+	// stable: data stays valid without a copy, either in the read buffer
+	// (file.Line.Stable) or in memory of its own.
+	stable bool
 }
 
 // handle processes one read of a file; it runs on the file's goroutine.
@@ -249,7 +252,7 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 			return nil
 		}
 		st.grouper.Tick(now, func(g decode.Group) {
-			recs = append(recs, pending{data: append([]byte(nil), g.Data...), offset: g.Offset, end: g.End, truncated: g.Truncated})
+			recs = append(recs, pending{data: append([]byte(nil), g.Data...), offset: g.Offset, end: g.End, truncated: g.Truncated, stable: true})
 		})
 		if len(recs) == 0 {
 			return nil
@@ -271,11 +274,11 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 		}
 		if st.grouper != nil {
 			st.grouper.Add(l.Data, l.Offset, l.End, now, func(g decode.Group) {
-				recs = append(recs, pending{data: append([]byte(nil), g.Data...), offset: g.Offset, end: g.End, truncated: g.Truncated})
+				recs = append(recs, pending{data: append([]byte(nil), g.Data...), offset: g.Offset, end: g.End, truncated: g.Truncated, stable: true})
 			})
 			continue
 		}
-		recs = append(recs, pending{data: l.Data, offset: l.Offset, end: l.End, truncated: l.Truncated})
+		recs = append(recs, pending{data: l.Data, offset: l.Offset, end: l.End, truncated: l.Truncated, stable: l.Stable})
 	}
 	commit := lines[len(lines)-1].End
 	if st.grouper != nil {
@@ -287,21 +290,37 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 }
 
 // dispatch makes events of records, hands them to the outputs and tracks
-// their acknowledgement up to commit.
+// their acknowledgement up to commit. When most of the read buffer is
+// lines, the Ack keeps the buffer and events point into it; otherwise the
+// lines are copied into memory of their own (the reader reuses its buffer).
 func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceState, recs []pending, commit int64) error {
 	p := h.p
 	m := p.m
-	size := int64(0)
+	var lineBytes, stableBytes int64
 	for _, r := range recs {
-		size += int64(len(r.data)) + eventOverhead
+		lineBytes += int64(len(r.data))
+		if r.stable {
+			stableBytes += int64(len(r.data))
+		}
 	}
+	readBuf := src.ReadBuffer()
+	keep := readBuf != nil && stableBytes >= int64(cap(readBuf))/2
+	copyBytes, size := lineBytes, lineBytes
+	if keep {
+		copyBytes -= stableBytes
+		size = copyBytes + int64(cap(readBuf))
+	}
+	size += eventOverhead * int64(len(recs))
 	if err := p.budget.acquire(ctx, size); err != nil {
 		return err
 	}
 	events := make([]event.Event, len(recs))
 	ptrs := make([]*event.Event, 0, len(recs))
 	ends := make([]int64, 0, len(recs))
-	buf := make([]byte, 0, size)
+	var buf []byte
+	if copyBytes > 0 {
+		buf = make([]byte, 0, copyBytes)
+	}
 	path := src.Path()
 	for i, r := range recs {
 		ev := &events[i]
@@ -320,9 +339,11 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 		if r.truncated {
 			ev.Metadata = append(ev.Metadata, event.Label{Name: "truncated", Value: "true"})
 		}
-		start := len(buf)
-		buf = append(buf, ev.Line...)
-		ev.Line = buf[start:len(buf):len(buf)]
+		if !keep || !r.stable {
+			start := len(buf)
+			buf = append(buf, ev.Line...)
+			ev.Line = buf[start:len(buf):len(buf)]
+		}
 		ev.Source, ev.SourceKey, ev.Offset = path, src.Key(), r.offset
 		ptrs = append(ptrs, ev)
 		ends = append(ends, r.end)
@@ -343,7 +364,7 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 		}
 		counts[i] = len(perOut[i])
 	}
-	ack := src.NewAck(commit, size, counts)
+	ack := src.NewAck(commit, size, counts, keep)
 	for _, ev := range ptrs {
 		ev.Ack = ack
 	}
@@ -377,11 +398,12 @@ func (h *handler) unwrap(st *sourceState, lines []file.Line) ([]pending, int64) 
 				continue
 			}
 			recs = append(recs, pending{data: st.partial, offset: st.partialOff, end: l.End, stderr: st.partialStr == "stderr",
-				timeNs: st.partialAt, truncated: rec.Partial})
+				timeNs: st.partialAt, truncated: rec.Partial, stable: true})
 			st.partial = nil
 			continue
 		}
-		recs = append(recs, pending{data: rec.Text, offset: l.Offset, end: l.End, stderr: rec.Stream == "stderr", timeNs: rec.TimeNs})
+		recs = append(recs, pending{data: rec.Text, offset: l.Offset, end: l.End, stderr: rec.Stream == "stderr", timeNs: rec.TimeNs,
+			stable: l.Stable})
 	}
 	commit := lines[len(lines)-1].End
 	if st.partial != nil {

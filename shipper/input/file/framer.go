@@ -20,6 +20,9 @@ type Line struct {
 	// Partial says the line had no newline and was emitted after the
 	// partial-line timeout.
 	Partial bool
+	// Stable says Data points into the bytes given to Feed (not into the
+	// framer's own buffers, which the next call reuses).
+	Stable bool
 }
 
 // Framer splits a byte stream into lines of at most Max bytes. A longer line
@@ -109,7 +112,7 @@ func (f *Framer) emit(b []byte, off, end int64, truncated, partial bool) {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
 		b = b[:n-1]
 	}
-	repaired := false
+	repaired, stable := false, false
 	if !utf8.Valid(b) {
 		// Copy, since carry and data are reused; the repaired bytes live
 		// in f.repair until the next call.
@@ -121,6 +124,8 @@ func (f *Framer) emit(b []byte, off, end int64, truncated, partial bool) {
 		start := len(f.repair)
 		f.repair = append(f.repair, b...)
 		b = f.repair[start:len(f.repair):len(f.repair)]
+	} else {
+		stable = true
 	}
-	f.lines = append(f.lines, Line{Offset: off, End: end, Data: b, Truncated: truncated, Repaired: repaired, Partial: partial})
+	f.lines = append(f.lines, Line{Offset: off, End: end, Data: b, Truncated: truncated, Repaired: repaired, Partial: partial, Stable: stable})
 }

@@ -19,6 +19,10 @@ type Source struct {
 	reg   *registry.Registry
 	// release is called with the bytes of every completed Ack (memory cap).
 	release func(int64)
+	// recycle takes back a read buffer an Ack kept, once the Ack completed.
+	recycle func([]byte)
+	// readBuf is the buffer of the read being handled (reading goroutine only).
+	readBuf []byte
 
 	// State is the pipeline's per-file state (multiline buffer, caches).
 	// Only the reading goroutine touches it.
@@ -45,6 +49,7 @@ type pendingAck struct {
 	ack     *event.Ack
 	done    bool
 	outDone []bool
+	buf     []byte // the read buffer the Ack's events point into, if it kept it
 }
 
 // ID is the source's registry id.
@@ -79,14 +84,26 @@ func (s *Source) OutputOffset(i int) int64 {
 	return 0
 }
 
+// ReadBuffer is the buffer of the read being handled: the Stable lines
+// handed to the handler point into it. It is nil outside a handler call
+// with lines, and once an Ack kept it.
+func (s *Source) ReadBuffer() []byte { return s.readBuf }
+
 // NewAck makes and tracks an Ack for events of this source ending at
 // offset; call Arm on it after handing the events out. Acks complete in any
 // order; offsets are committed in file order. Only the reading goroutine
-// calls NewAck, so the queue is in file order.
-func (s *Source) NewAck(offset, bytes int64, counts []int) *event.Ack {
+// calls NewAck, so the queue is in file order. With keep, the Ack keeps the
+// read buffer (ReadBuffer), so events may point into it without a copy: the
+// reader takes a fresh one, and the buffer is reused only once the Ack
+// completed; bytes should then count its whole capacity.
+func (s *Source) NewAck(offset, bytes int64, counts []int, keep bool) *event.Ack {
 	a := event.NewAck(s, offset, bytes, counts)
+	p := &pendingAck{ack: a, outDone: make([]bool, len(s.outs))}
+	if keep && s.readBuf != nil {
+		p.buf, s.readBuf = s.readBuf, nil
+	}
 	s.mu.Lock()
-	s.pending = append(s.pending, &pendingAck{ack: a, outDone: make([]bool, len(s.outs))})
+	s.pending = append(s.pending, p)
 	s.mu.Unlock()
 	return a
 }
@@ -134,8 +151,10 @@ func (s *Source) OutputDone(a *event.Ack, output int) {
 // every completed Ack at the head of the queue.
 func (s *Source) AllDone(a *event.Ack) {
 	s.mu.Lock()
+	var buf []byte
 	if p := s.find(a); p != nil {
 		p.done = true
+		buf, p.buf = p.buf, nil
 	}
 	advanced := false
 	for len(s.pending) > 0 && s.pending[0].done {
@@ -160,6 +179,9 @@ func (s *Source) AllDone(a *event.Ack) {
 	}
 	committed, ended := s.committed, s.ended
 	s.mu.Unlock()
+	if buf != nil && s.recycle != nil {
+		s.recycle(buf)
+	}
 	if s.release != nil {
 		s.release(a.Bytes)
 	}

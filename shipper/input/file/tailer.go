@@ -106,7 +106,18 @@ type Tailer struct {
 	first   bool
 	fresh   bool // the registry was empty: the very first start
 	wg      sync.WaitGroup
+	// bufs are read buffers given back by the Acks that kept them.
+	bufs sync.Pool
 }
+
+func (t *Tailer) readBuffer() []byte {
+	if b, ok := t.bufs.Get().(*[]byte); ok && len(*b) == t.cfg.ReadBufferBytes {
+		return *b
+	}
+	return make([]byte, t.cfg.ReadBufferBytes)
+}
+
+func (t *Tailer) recycle(b []byte) { t.bufs.Put(&b) }
 
 // New returns a Tailer.
 func New(cfg Config) *Tailer {
@@ -321,7 +332,7 @@ func (t *Tailer) discover(f found) error {
 		return err
 	}
 	size := f.fi.Size()
-	s := &Source{dev: f.id.dev, inode: f.id.ino, outs: t.cfg.Outputs, reg: t.cfg.Registry, release: t.cfg.Release,
+	s := &Source{dev: f.id.dev, inode: f.id.ino, outs: t.cfg.Outputs, reg: t.cfg.Registry, release: t.cfg.Release, recycle: t.recycle,
 		curPath: f.path, path: f.path, fpLen: len(head), fp: fingerprint(head), size: size, seen: t.gen,
 		outStart: make([]int64, len(t.cfg.Outputs))}
 	resumed := false
@@ -568,7 +579,7 @@ func (t *Tailer) read(ctx context.Context, s *Source, f *os.File) {
 		t.wg.Done()
 	}()
 	fr := Framer{Max: t.cfg.MaxLineBytes}
-	buf := make([]byte, t.cfg.ReadBufferBytes)
+	buf := t.readBuffer()
 	s.mu.Lock()
 	off := s.readOff
 	s.mu.Unlock()
@@ -598,7 +609,13 @@ func (t *Tailer) read(ctx context.Context, s *Source, f *os.File) {
 			}
 			s.mu.Unlock()
 			if len(lines) > 0 {
-				if t.cfg.Handler(ctx, s, lines, false) != nil {
+				s.readBuf = buf
+				err := t.cfg.Handler(ctx, s, lines, false)
+				if s.readBuf == nil {
+					buf = t.readBuffer() // an Ack kept it
+				}
+				s.readBuf = nil
+				if err != nil {
 					return
 				}
 			}

@@ -33,6 +33,7 @@ func run() int {
 	pile := flag.Int64("pile", 1<<30, "bytes piled up while Loki is down (memory run; 0 skips)")
 	only := flag.String("only", "", "run only the loki or the elasticsearch scenarios")
 	esLines := flag.Int("es-lines", 1_000_000, "lines per Elasticsearch bulk throughput run")
+	scenarios := flag.String("scenarios", "", "comma-separated SIZExFILES throughput scenarios to run (e.g. 1024x16); empty runs all, and the latency and memory runs")
 	flag.Parse()
 	if *bin == "" || *work == "" {
 		fmt.Fprintln(os.Stderr, "shipper-bench: -binary and -dir are required")
@@ -54,7 +55,16 @@ func run() int {
 			return 0
 		}
 	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(*scenarios, ",") {
+		if s != "" {
+			want[s] = true
+		}
+	}
 	for _, sc := range []struct{ size, files int }{{256, 1}, {256, 16}, {1024, 1}, {1024, 16}} {
+		if len(want) > 0 && !want[fmt.Sprintf("%dx%d", sc.size, sc.files)] {
+			continue
+		}
 		n := *lines
 		if sc.size == 1024 {
 			n = *lines / 2
@@ -63,6 +73,9 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "shipper-bench:", err)
 			return 1
 		}
+	}
+	if len(want) > 0 {
+		return 0
 	}
 	if err := latency(*bin, *work, *rate, *steady); err != nil {
 		fmt.Fprintln(os.Stderr, "shipper-bench:", err)
