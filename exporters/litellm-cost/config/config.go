@@ -1,9 +1,12 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -33,6 +36,21 @@ type Config struct {
 	MaxSeries int
 	// Now is the clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
+
+	// ProxyURL selects the HTTP mode: the proxy's base URL, read with the
+	// master key instead of the database (exactly one of the two is set).
+	ProxyURL string
+	// MasterKey is the proxy's master key (or an admin key), HTTP mode only.
+	MasterKey string
+	// ProxyCAFile verifies the proxy's certificate; ProxyInsecureSkipVerify
+	// skips the check.
+	ProxyCAFile             string
+	ProxyInsecureSkipVerify bool
+	// PageSize and MaxPages bound each paginated listing (HTTP mode).
+	PageSize, MaxPages int
+	// UsageSince is the first day (YYYY-MM-DD) of usage read from the
+	// proxy's daily-activity API; "" means all of it (HTTP mode).
+	UsageSince string
 }
 
 // ValidatedConfig is a Config that passed Validate.
@@ -41,6 +59,8 @@ type ValidatedConfig struct {
 	conn     *pgx.ConnConfig
 	location *time.Location
 	schema   string
+	proxy    *url.URL
+	tls      *tls.Config
 }
 
 // Prisma-only parameters in DATABASE_URL that libpq/pgx would send to the
@@ -80,9 +100,26 @@ func ParseDatabaseURL(raw string) (*pgx.ConnConfig, string, error) {
 // Validate checks the configuration.
 func (c Config) Validate() (ValidatedConfig, error) {
 	var errs []error
-	cc, schema, err := ParseDatabaseURL(c.DatabaseURL)
-	if err != nil {
-		errs = append(errs, err)
+	var cc *pgx.ConnConfig
+	var schema string
+	var proxy *url.URL
+	var tlsConf *tls.Config
+	var err error
+	switch {
+	case c.DatabaseURL != "" && c.ProxyURL != "":
+		errs = append(errs, errors.New("set either --database-url (database mode) or --litellm.url (HTTP mode), not both"))
+	case c.ProxyURL != "":
+		proxy, tlsConf, err = c.validateProxy()
+		if err != nil {
+			errs = append(errs, err)
+		}
+	case strings.TrimSpace(c.DatabaseURL) == "":
+		errs = append(errs, errors.New("nothing to read: set --database-url (or DATABASE_URL) for database mode, or --litellm.url (or LITELLM_URL) with a master key for HTTP mode"))
+	default:
+		cc, schema, err = ParseDatabaseURL(c.DatabaseURL)
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.RefreshInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--refresh.interval %s: must be positive", c.RefreshInterval))
@@ -114,11 +151,94 @@ func (c Config) Validate() (ValidatedConfig, error) {
 		c.Now = time.Now
 	}
 	c.Zone = zone
-	return ValidatedConfig{c: c, conn: cc, location: loc, schema: schema}, nil
+	return ValidatedConfig{c: c, conn: cc, location: loc, schema: schema, proxy: proxy, tls: tlsConf}, nil
+}
+
+// validateProxy checks the HTTP-mode settings. Errors never contain the key.
+func (c Config) validateProxy() (*url.URL, *tls.Config, error) {
+	var errs []error
+	u, err := url.Parse(c.ProxyURL)
+	switch {
+	case err != nil:
+		errs = append(errs, errors.New("--litellm.url: not a valid URL"))
+	case u.Scheme != "http" && u.Scheme != "https":
+		errs = append(errs, fmt.Errorf("--litellm.url: scheme %q: use http:// or https://", u.Scheme))
+	case u.Host == "":
+		errs = append(errs, errors.New("--litellm.url: no host"))
+	case u.User != nil:
+		errs = append(errs, errors.New("--litellm.url: credentials in the URL are not used: put the master key in --litellm.master-key-file"))
+	case u.RawQuery != "" || u.Fragment != "":
+		errs = append(errs, errors.New("--litellm.url: give the proxy's base URL, without a query"))
+	}
+	if strings.TrimSpace(c.MasterKey) == "" {
+		errs = append(errs, errors.New("HTTP mode needs the master key: set --litellm.master-key-file, LITELLM_MASTER_KEY_FILE or LITELLM_MASTER_KEY"))
+	} else if strings.ContainsAny(c.MasterKey, "\r\n") {
+		errs = append(errs, errors.New("the master key contains a line break (is the key file more than one line?)"))
+	}
+	if c.PageSize < 1 || c.PageSize > 100 {
+		errs = append(errs, fmt.Errorf("--litellm.page-size %d: must be 1 to 100 (the proxy's limit)", c.PageSize))
+	}
+	if c.MaxPages < 1 {
+		errs = append(errs, fmt.Errorf("--litellm.max-pages %d: must be at least 1", c.MaxPages))
+	}
+	if c.UsageSince != "" {
+		if _, err := time.Parse("2006-01-02", c.UsageSince); err != nil {
+			errs = append(errs, fmt.Errorf("--litellm.usage-since %q: not YYYY-MM-DD", c.UsageSince))
+		}
+	}
+	var tc *tls.Config
+	if c.ProxyCAFile != "" || c.ProxyInsecureSkipVerify {
+		tc = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.ProxyInsecureSkipVerify} //nolint:gosec // opt-in flag
+		if c.ProxyCAFile != "" {
+			pem, err := os.ReadFile(c.ProxyCAFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--litellm.ca-file: %w", err))
+			} else {
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					errs = append(errs, fmt.Errorf("--litellm.ca-file %s: no PEM certificate in it", c.ProxyCAFile))
+				}
+				tc.RootCAs = pool
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u, tc, nil
 }
 
 // Config returns the validated values.
 func (v ValidatedConfig) Config() Config { return v.c }
+
+// HTTPMode says the exporter reads the proxy's API, not its database.
+func (v ValidatedConfig) HTTPMode() bool { return v.proxy != nil }
+
+// ProxyURL is the proxy's base URL (HTTP mode), a copy.
+func (v ValidatedConfig) ProxyURL() *url.URL {
+	if v.proxy == nil {
+		return nil
+	}
+	u := *v.proxy
+	return &u
+}
+
+// ProxyTLS is the TLS configuration for the proxy (nil: the defaults).
+func (v ValidatedConfig) ProxyTLS() *tls.Config {
+	if v.tls == nil {
+		return nil
+	}
+	return v.tls.Clone()
+}
+
+// UsageSince is the first day of usage read in HTTP mode.
+func (v ValidatedConfig) UsageSince() string {
+	if v.c.UsageSince == "" {
+		return "2000-01-01"
+	}
+	return v.c.UsageSince
+}
 
 // ConnConfig returns a fresh copy of the connection configuration.
 func (v ValidatedConfig) ConnConfig() *pgx.ConnConfig { return v.conn.Copy() }
@@ -132,6 +252,15 @@ func (v ValidatedConfig) Location() *time.Location { return v.location }
 // Now reads the configured clock.
 func (v ValidatedConfig) Now() time.Time { return v.c.Now() }
 
-// Password returns the connection password, so that error texts can be
-// scrubbed of it.
-func (v ValidatedConfig) Password() string { return v.conn.Password }
+// Secrets returns the database password or the master key, so that error
+// texts can be scrubbed of them.
+func (v ValidatedConfig) Secrets() []string {
+	var out []string
+	if v.conn != nil && v.conn.Password != "" {
+		out = append(out, v.conn.Password)
+	}
+	if v.c.MasterKey != "" {
+		out = append(out, v.c.MasterKey)
+	}
+	return out
+}

@@ -26,7 +26,7 @@ func TestValidate(t *testing.T) {
 			c.DatabaseURL = "postgresql://u:p@db:5432/litellm?schema=proxy&connection_limit=5&pool_timeout=10&sslmode=disable"
 		}, ""},
 		{"key=value dsn", func(c *Config) { c.DatabaseURL = "host=db user=u password=p dbname=litellm" }, ""},
-		{"empty url", func(c *Config) { c.DatabaseURL = "" }, "database URL is empty"},
+		{"empty url", func(c *Config) { c.DatabaseURL = "" }, "nothing to read"},
 		{"garbage url", func(c *Config) { c.DatabaseURL = "postgres://u:dbpassword9090@db:notaport/x" }, "not a valid"},
 		{"bad zone", func(c *Config) { c.Zone = "Mars/Olympus" }, "--time-zone"},
 		{"zero interval", func(c *Config) { c.RefreshInterval = 0 }, "--refresh.interval"},

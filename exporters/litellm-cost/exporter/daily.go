@@ -23,7 +23,6 @@ const otherKey litellm.SeriesKey = "\x01other"
 // same after a restart; within a process they also never go below what was
 // served before.
 type dailyState struct {
-	src       litellm.DailySource
 	maxSeries int
 
 	ready      bool
@@ -34,8 +33,38 @@ type dailyState struct {
 	admitted   map[litellm.SeriesKey]bool
 }
 
-func newDailyState(src litellm.DailySource, maxSeries int) *dailyState {
-	return &dailyState{src: src, maxSeries: maxSeries}
+func newDailyState(maxSeries int) *dailyState {
+	return &dailyState{maxSeries: maxSeries}
+}
+
+// daySource is where day rows come from: the proxy's daily table (dbDays)
+// or its daily-activity API (apiDays).
+type daySource interface {
+	// totalsBefore sums every series over the days before `before`.
+	totalsBefore(ctx context.Context, before string) (map[litellm.SeriesKey]litellm.Usage, error)
+	// days returns usage per (day, series) for days in [from, to); "" is open.
+	days(ctx context.Context, from, to string) ([]litellm.DayUsage, error)
+	// has says which counters the source records.
+	has() (requests, cache bool)
+}
+
+// dbDays reads a daily aggregate table.
+type dbDays struct {
+	q      litellm.Querier
+	schema *litellm.Schema
+	src    litellm.DailySource
+}
+
+func (d dbDays) totalsBefore(ctx context.Context, before string) (map[litellm.SeriesKey]litellm.Usage, error) {
+	return litellm.ReadTotalsBefore(ctx, d.q, d.schema, d.src, before)
+}
+
+func (d dbDays) days(ctx context.Context, from, to string) ([]litellm.DayUsage, error) {
+	return litellm.ReadDays(ctx, d.q, d.schema, d.src, from, to)
+}
+
+func (d dbDays) has() (requests, cache bool) {
+	return d.schema.Has(d.src.Table, "api_requests"), d.schema.Has(d.src.Table, "cache_read_input_tokens")
 }
 
 // usageView is one refresh's daily usage, ready for scrapes.
@@ -61,18 +90,18 @@ type seriesLabels struct {
 
 func day(t time.Time) string { return t.Format("2006-01-02") }
 
-func (d *dailyState) refresh(ctx context.Context, q litellm.Querier, s *litellm.Schema, loc *time.Location, now time.Time) (*usageView, error) {
+func (d *dailyState) refresh(ctx context.Context, src daySource, loc *time.Location, now time.Time) (*usageView, error) {
 	local := now.In(loc)
 	cutoff := day(local.AddDate(0, 0, -recentDays))
 	monthStart := day(time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc))
 	if !d.ready {
-		closed, err := litellm.ReadTotalsBefore(ctx, q, s, d.src, cutoff)
+		closed, err := src.totalsBefore(ctx, cutoff)
 		if err != nil {
 			return nil, err
 		}
 		days := map[string]map[litellm.SeriesKey]litellm.Usage{}
 		if monthStart < cutoff {
-			rows, err := litellm.ReadDays(ctx, q, s, d.src, monthStart, cutoff)
+			rows, err := src.days(ctx, monthStart, cutoff)
 			if err != nil {
 				return nil, err
 			}
@@ -82,7 +111,7 @@ func (d *dailyState) refresh(ctx context.Context, q litellm.Querier, s *litellm.
 		d.served, d.admitted = map[litellm.SeriesKey]litellm.Usage{}, map[litellm.SeriesKey]bool{}
 	} else if cutoff > d.cutoff {
 		// Days between the old and the new cutoff are now closed.
-		rows, err := litellm.ReadDays(ctx, q, s, d.src, d.cutoff, cutoff)
+		rows, err := src.days(ctx, d.cutoff, cutoff)
 		if err != nil {
 			return nil, err
 		}
@@ -99,15 +128,14 @@ func (d *dailyState) refresh(ctx context.Context, q litellm.Querier, s *litellm.
 			delete(d.closedDays, dd)
 		}
 	}
-	rows, err := litellm.ReadDays(ctx, q, s, d.src, d.cutoff, "")
+	rows, err := src.days(ctx, d.cutoff, "")
 	if err != nil {
 		return nil, err
 	}
 	recent := map[string]map[litellm.SeriesKey]litellm.Usage{}
 	addDays(recent, rows)
 	v := d.view(recent)
-	v.hasRequests = s.Has(d.src.Table, "api_requests")
-	v.hasCache = s.Has(d.src.Table, "cache_read_input_tokens")
+	v.hasRequests, v.hasCache = src.has()
 	return v, nil
 }
 

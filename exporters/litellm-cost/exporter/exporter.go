@@ -15,6 +15,7 @@ import (
 
 	"github.com/outrigger/outrigger/exporters/litellm-cost/config"
 	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+	"github.com/outrigger/outrigger/exporters/litellm-cost/proxyapi"
 )
 
 // Exporter reads the proxy's tables in the background and serves the result.
@@ -37,6 +38,11 @@ type Exporter struct {
 	firstOnce sync.Once
 
 	self selfMetrics
+
+	// HTTP mode (nil in database mode); guarded by refreshMu.
+	api        *proxyapi.Client
+	apiTeams   map[string]string
+	apiKeyMeta map[string]proxyapi.KeyMeta
 }
 
 // snapshot is what scrapes read: immutable once published.
@@ -64,14 +70,19 @@ func New(cfg config.ValidatedConfig, logger *slog.Logger) *Exporter {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	c := cfg.Config()
-	return &Exporter{
+	e := &Exporter{
 		cfg: cfg, logger: logger, firstDone: make(chan struct{}),
-		usage: newDailyState(litellm.DailyUsage, c.MaxSeries),
-		tags:  newDailyState(litellm.DailyTags, c.MaxSeries),
+		usage: newDailyState(c.MaxSeries),
+		tags:  newDailyState(c.MaxSeries),
 		spend: newSpendState(c.MaxSeries),
 		snap:  &snapshot{},
 		self:  newSelfMetrics(),
 	}
+	if cfg.HTTPMode() {
+		e.api = newAPIClient(e)
+		e.apiTeams, e.apiKeyMeta = map[string]string{}, map[string]proxyapi.KeyMeta{}
+	}
+	return e
 }
 
 // Run refreshes at once and then every interval until ctx ends, then closes
@@ -96,6 +107,9 @@ func (e *Exporter) Close(ctx context.Context) {
 	e.refreshMu.Lock()
 	defer e.refreshMu.Unlock()
 	e.dropConn(ctx)
+	if e.api != nil {
+		e.api.Close()
+	}
 }
 
 func (e *Exporter) dropConn(ctx context.Context) {
@@ -124,7 +138,7 @@ func (e *Exporter) Refresh(ctx context.Context) {
 
 	// A connection that broke since the last refresh is only noticed when a
 	// query fails on it: then reconnect (and read the schema again) at once.
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 0; attempt < 2 && e.api == nil; attempt++ {
 		next.dbErr, next.missing = nil, nil
 		hadConn := e.conn != nil
 		if err := e.ensureConn(ctx); err != nil {
@@ -140,6 +154,9 @@ func (e *Exporter) Refresh(ctx context.Context) {
 		if !hadConn || e.conn != nil || ctx.Err() != nil {
 			break
 		}
+	}
+	if e.api != nil {
+		e.refreshAPI(ctx, &next)
 	}
 	ok := next.dbErr == nil && next.budgets.err == nil && next.usage.err == nil && next.tags.err == nil && next.spend.err == nil
 	e.self.refreshed(ok, time.Since(start))
@@ -167,7 +184,7 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 			return err
 		}},
 		{"daily usage", &next.usage.err, func() error {
-			v, err := e.usage.refresh(ctx, e.conn, e.schema, e.cfg.Location(), now)
+			v, err := e.usage.refresh(ctx, dbDays{e.conn, e.schema, litellm.DailyUsage}, e.cfg.Location(), now)
 			if err == nil {
 				v, err = e.resolveUsage(ctx, v)
 			}
@@ -177,7 +194,7 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 			return err
 		}},
 		{"daily tag usage", &next.tags.err, func() error {
-			v, err := e.tags.refresh(ctx, e.conn, e.schema, e.cfg.Location(), now)
+			v, err := e.tags.refresh(ctx, dbDays{e.conn, e.schema, litellm.DailyTags}, e.cfg.Location(), now)
 			if err == nil {
 				next.tags.data, next.tags.at = v, now
 			}
@@ -269,10 +286,16 @@ func (e *Exporter) scrub(err error) error {
 	if err == nil {
 		return nil
 	}
-	// Passwords this short would mangle ordinary words ("tcp" for "p") and
+	// Secrets this short would mangle ordinary words ("tcp" for "p") and
 	// are not worth hiding; drivers do not echo passwords in any case.
-	if pw := e.cfg.Password(); len(pw) >= 4 && strings.Contains(err.Error(), pw) {
-		return scrubbed{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
+	msg := err.Error()
+	for _, pw := range e.cfg.Secrets() {
+		if len(pw) >= 4 {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	if msg != err.Error() {
+		return scrubbed{msg: msg, err: err}
 	}
 	return err
 }
@@ -297,7 +320,8 @@ func (e *Exporter) current(ctx context.Context) (*snapshot, error) {
 }
 
 // Ready reports whether the database answered the last refresh and holds
-// the proxy's tables. Its text is shown on /ready; it carries no secret.
+// the proxy's tables (in HTTP mode: whether the proxy answered and took the
+// master key). Its text is shown on /ready; it carries no secret.
 func (e *Exporter) Ready(ctx context.Context) error {
 	s, err := e.current(ctx)
 	if err != nil {

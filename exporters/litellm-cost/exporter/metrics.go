@@ -25,6 +25,7 @@ var (
 	compatLabels = []string{"hashed_api_key", "api_key_alias", "team", "team_alias", "model", "requested_model"}
 
 	dDatabaseUp   = desc("litellm_database_up", "Whether the last refresh reached the database and read its schema (1) or not (0).")
+	dProxyUp      = desc("litellm_proxy_api_up", "HTTP mode: whether the last refresh reached the proxy's API and it accepted the master key (1) or not (0).")
 	dCacheAge     = desc("litellm_exporter_cache_age_seconds", "Age of the data served, by part (budgets, usage, tags, spendlogs).", "part")
 	dTablePresent = desc("litellm_table_present", "Whether a LiteLLM table the exporter reads exists (1) or not (0).", "table")
 
@@ -93,11 +94,19 @@ func (e emitter) counter(d *prometheus.Desc, v float64, labels ...string) {
 // Collectors read the cache; they never query the database.
 func (e *Exporter) Collectors() []promkit.Collector {
 	return []promkit.Collector{
-		promkit.CollectorFunc{ID: "database", Fn: e.collectDatabase},
+		promkit.CollectorFunc{ID: e.sourceName(), Fn: e.collectDatabase},
 		promkit.CollectorFunc{ID: "budgets", Fn: e.collectBudgets},
 		promkit.CollectorFunc{ID: "usage", Fn: e.collectUsage},
 		promkit.CollectorFunc{ID: "spendlogs", Fn: e.collectSpendLogs},
 	}
+}
+
+// sourceName names what the exporter reads: "database" or, in HTTP mode, "proxy".
+func (e *Exporter) sourceName() string {
+	if e.api != nil {
+		return "proxy"
+	}
+	return "database"
 }
 
 // Runner runs the collectors for a scrape.
@@ -119,7 +128,11 @@ func (e *Exporter) collectDatabase(ctx context.Context, ch chan<- prometheus.Met
 	if s.dbErr != nil {
 		up = 0
 	}
-	out.gauge(dDatabaseUp, up)
+	if e.api != nil {
+		out.gauge(dProxyUp, up)
+	} else {
+		out.gauge(dDatabaseUp, up)
+	}
 	now := e.cfg.Now()
 	for _, p := range []struct {
 		name string

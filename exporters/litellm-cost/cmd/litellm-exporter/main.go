@@ -1,5 +1,6 @@
 // Command litellm-exporter serves the LiteLLM proxy's spend, token and budget
-// accounting, read from the proxy's own PostgreSQL tables, as Prometheus metrics.
+// accounting, read from the proxy's own PostgreSQL tables (or, in HTTP mode,
+// from the proxy's management API with the master key), as Prometheus metrics.
 package main
 
 import (
@@ -24,7 +25,7 @@ const envPrefix = "LITELLM_EXPORTER_"
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	app := kingpin.New("litellm-exporter", "Prometheus exporter for LiteLLM proxy spend, tokens and budgets, read from the proxy's database.")
+	app := kingpin.New("litellm-exporter", "Prometheus exporter for LiteLLM proxy spend, tokens and budgets, read from the proxy's database (--database-url) or, without database access, from the proxy's API with its master key (--litellm.url).")
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "litellm-exporter", ListenAddress: ":9842", EnvPrefix: envPrefix})
 	flag := common.Flag
 	dbURL := flag("database-url", "PostgreSQL URL of the proxy's database (the proxy's own DATABASE_URL works as is; also read from DATABASE_URL). Read-only access is enough.").String()
@@ -35,6 +36,13 @@ func run(args []string) int {
 	spendLogs := flag("spendlogs.enabled", "Read request latency and cache hits from LiteLLM_SpendLogs, incrementally.").Default("true").Bool()
 	lag := flag("spendlogs.lag", "How long after its startTime a spend-log row is read (the proxy writes spend logs in batches).").Default("2m").Duration()
 	window := flag("spendlogs.max-window", "Most startTime range one refresh reads; a backlog is caught up over several refreshes.").Default("1h").Duration()
+	proxyURL := flag("litellm.url", "HTTP mode: the proxy's base URL (e.g. http://litellm:4000), read with the master key instead of the database; also read from LITELLM_URL. Use either this or --database-url.").String()
+	keyFile := flag("litellm.master-key-file", "HTTP mode: file holding the proxy's master key (or an admin key); also LITELLM_MASTER_KEY_FILE, or the key itself in LITELLM_MASTER_KEY. There is no flag for the key itself.").String()
+	caFile := flag("litellm.ca-file", "HTTP mode: PEM CA certificates that verify the proxy's https certificate.").String()
+	skipVerify := flag("litellm.insecure-skip-verify", "HTTP mode: do not verify the proxy's https certificate.").Bool()
+	pageSize := flag("litellm.page-size", "HTTP mode: page size asked of the proxy's paginated listings (at most 100).").Default("100").Int()
+	maxPages := flag("litellm.max-pages", "HTTP mode: most pages read from one listing or report; a refresh that would need more fails.").Default("100").Int()
+	usageSince := flag("litellm.usage-since", "HTTP mode: first day (YYYY-MM-DD) of the usage totals read from the proxy's daily-activity reports; empty: all of it.").String()
 	maxSeries := flag("max-series", "Most series per budget scope and per usage family; the rest is folded into \"other\".").Default("500").Int()
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
@@ -57,8 +65,13 @@ func run(args []string) int {
 		}
 		return 0
 	}
-	url, file := *dbURL, *dbURLFile
-	if url == "" && file == "" {
+	// The proxy's own variables are the fallbacks: LITELLM_URL only when no
+	// database is configured, DATABASE_URL only when no proxy URL is.
+	url, file, proxy := *dbURL, *dbURLFile, *proxyURL
+	if proxy == "" && url == "" && file == "" {
+		proxy = os.Getenv("LITELLM_URL")
+	}
+	if proxy == "" && url == "" && file == "" {
 		url, file = os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_URL_FILE")
 	}
 	url, err = promkit.Secret(url, file)
@@ -66,18 +79,34 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: --database-url.file: %v\n", app.Name, err)
 		return 2
 	}
+	var masterKey string
+	if proxy != "" {
+		kf := *keyFile
+		if kf == "" {
+			kf = os.Getenv("LITELLM_MASTER_KEY_FILE")
+		}
+		masterKey, err = promkit.Secret(os.Getenv("LITELLM_MASTER_KEY"), kf)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: --litellm.master-key-file: %v\n", app.Name, err)
+			return 2
+		}
+	}
 	cfg, err := config.Config{DatabaseURL: url, RefreshInterval: *interval, RefreshTimeout: *timeout, Zone: *zone,
 		SpendLogs: *spendLogs, SpendLogsLag: *lag, SpendLogsMaxWindow: *window, MaxSeries: *maxSeries,
-		Now: time.Now}.Validate()
+		Now: time.Now, ProxyURL: proxy, MasterKey: masterKey, ProxyCAFile: *caFile, ProxyInsecureSkipVerify: *skipVerify,
+		PageSize: *pageSize, MaxPages: *maxPages, UsageSince: *usageSince}.Validate()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		return 2
 	}
 	logger := vc.Logger()
+	if cfg.HTTPMode() {
+		logger.Info("HTTP mode: reading the proxy's API", "url", cfg.ProxyURL().Redacted())
+	}
 	exp := exporter.New(cfg, logger)
 	srv, err := promkit.NewServer(vc, promkit.Options{
 		Namespace:   exporter.Namespace,
-		Description: "LiteLLM spend, tokens and budgets from the proxy's database",
+		Description: description(cfg.HTTPMode()),
 		Ready:       exp.Ready,
 		Target: func(*http.Request) (string, promkit.StartFunc, error) {
 			return "default", exp.Runner().Start, nil
@@ -100,4 +129,11 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+func description(httpMode bool) string {
+	if httpMode {
+		return "LiteLLM spend, tokens and budgets from the proxy's API"
+	}
+	return "LiteLLM spend, tokens and budgets from the proxy's database"
 }

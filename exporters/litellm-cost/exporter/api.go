@@ -1,0 +1,335 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+	"github.com/outrigger/outrigger/exporters/litellm-cost/proxyapi"
+)
+
+// HTTP mode: the same refresh steps and the same cache as the database mode,
+// fed from the proxy's management API (proxyapi) instead of its tables.
+// What the API cannot give is left out (see the README): end-user and tag
+// budgets, the provider and deployment-model labels of usage, spend logs.
+
+func newAPIClient(e *Exporter) *proxyapi.Client {
+	c := e.cfg.Config()
+	return proxyapi.New(proxyapi.Options{BaseURL: e.cfg.ProxyURL(), MasterKey: c.MasterKey, TLS: e.cfg.ProxyTLS(),
+		PageSize: c.PageSize, MaxPages: c.MaxPages})
+}
+
+// refreshAPI runs the refresh steps against the proxy's API. A step that
+// finds the proxy unreachable or refusing the key fails the rest with the
+// same error (as a lost database connection does), and /ready reports it.
+func (e *Exporter) refreshAPI(ctx context.Context, next *snapshot) {
+	now := e.cfg.Now()
+	loc := e.cfg.Location()
+	next.dbErr, next.missing, next.schema, next.spendOff = nil, nil, nil, true
+	meta := map[string]proxyapi.KeyMeta{}
+	steps := []struct {
+		name string
+		err  *error
+		run  func() error
+	}{
+		{"budgets", &next.budgets.err, func() error {
+			b, err := e.apiBudgets(ctx)
+			if err == nil {
+				next.budgets.data, next.budgets.at = b, now
+			}
+			return err
+		}},
+		{"daily usage", &next.usage.err, func() error {
+			v, err := e.usage.refresh(ctx, apiDays{c: e.api, path: "/user/daily/activity", since: e.cfg.UsageSince(), now: now, meta: meta}, loc, now)
+			if err == nil {
+				next.usage.data, next.usage.at = e.resolveAPIUsage(v, meta), now
+			}
+			return err
+		}},
+		{"daily tag usage", &next.tags.err, func() error {
+			v, err := e.tags.refresh(ctx, apiDays{c: e.api, path: "/tag/daily/activity", tags: true, since: e.cfg.UsageSince(), now: now}, loc, now)
+			var se *proxyapi.StatusError
+			if errors.As(err, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusForbidden) && next.usage.err == nil {
+				// Tag reports are an enterprise feature on some releases:
+				// without them there are simply no tag series.
+				e.logger.Debug("no tag activity from the proxy", "status", se.Status)
+				next.tags = part[*usageView]{}
+				return nil
+			}
+			if err == nil {
+				next.tags.data, next.tags.at = v, now
+			}
+			return err
+		}},
+	}
+	var lost error
+	for _, st := range steps {
+		if lost != nil {
+			*st.err = lost
+			continue
+		}
+		err := st.run()
+		if err != nil {
+			err = e.scrub(fmt.Errorf("refreshing %s: %w", st.name, err))
+			e.logger.Warn("refresh failed", "part", st.name, "err", err)
+			if errors.Is(err, proxyapi.ErrUnavailable) {
+				lost, next.dbErr = err, err
+			}
+		}
+		*st.err = err
+	}
+	next.spend.err = nil
+}
+
+// apiBudgets reads keys, teams, users, organizations and budget rows and
+// builds the same scopes the database mode reads from the tables.
+func (e *Exporter) apiBudgets(ctx context.Context) ([]litellm.BudgetScope, error) {
+	keys, err := e.api.Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing keys: %w", err)
+	}
+	teams, err := e.api.Teams(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing teams: %w", err)
+	}
+	users, err := e.api.Users(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing users: %w", err)
+	}
+	orgs, err := e.api.Orgs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing organizations: %w", err)
+	}
+	rows, err := e.api.Budgets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing budgets: %w", err)
+	}
+	budgetRows := map[string]proxyapi.BudgetRow{}
+	for _, b := range rows {
+		budgetRows[b.BudgetID] = b
+	}
+	linked := func(nested *proxyapi.BudgetRow, id *string) proxyapi.BudgetRow {
+		if nested != nil {
+			return *nested
+		}
+		if id != nil {
+			return budgetRows[*id]
+		}
+		return proxyapi.BudgetRow{}
+	}
+	var keyB, teamB, userB, proxyB, orgB []litellm.Budget
+	for _, k := range keys {
+		b := linked(k.BudgetTable, k.BudgetID)
+		blocked := k.Blocked != nil && *k.Blocked
+		keyB = append(keyB, litellm.Budget{ID: k.Token, Name: str(k.KeyAlias), Spend: val(k.Spend),
+			Max: firstOf(k.MaxBudget, b.MaxBudget), Soft: firstOf(k.SoftBudget, b.SoftBudget),
+			ResetAt: firstTime(k.BudgetResetAt, b.BudgetResetAt), Blocked: &blocked, TeamID: str(k.TeamID)})
+	}
+	aliases := map[string]string{}
+	for _, t := range teams {
+		aliases[t.TeamID] = str(t.TeamAlias)
+		blocked := t.Blocked != nil && *t.Blocked
+		teamB = append(teamB, litellm.Budget{ID: t.TeamID, Name: str(t.TeamAlias), Spend: val(t.Spend),
+			Max: t.MaxBudget, Soft: t.SoftBudget, ResetAt: t.BudgetResetAt.Ptr(), Blocked: &blocked})
+	}
+	for _, u := range users {
+		b := litellm.Budget{ID: u.UserID, Name: str(u.UserAlias), Spend: val(u.Spend), Max: u.MaxBudget, ResetAt: u.BudgetResetAt.Ptr()}
+		if u.UserID == litellm.ProxyBudgetUserID {
+			b.Name = ""
+			proxyB = append(proxyB, b)
+		} else {
+			userB = append(userB, b)
+		}
+	}
+	for _, o := range orgs {
+		b := linked(o.BudgetTable, o.BudgetID)
+		orgB = append(orgB, litellm.Budget{ID: o.OrganizationID, Name: str(o.OrganizationAlias), Spend: val(o.Spend),
+			Max: b.MaxBudget, Soft: b.SoftBudget, ResetAt: b.BudgetResetAt.Ptr()})
+	}
+	e.apiTeams = aliases
+	limit := e.cfg.Config().MaxSeries
+	return []litellm.BudgetScope{
+		limitScope(litellm.ScopeKey, keyB, limit), limitScope(litellm.ScopeTeam, teamB, limit),
+		limitScope(litellm.ScopeUser, userB, limit), limitScope(litellm.ScopeProxy, proxyB, limit),
+		limitScope(litellm.ScopeOrg, orgB, limit),
+	}, nil
+}
+
+// limitScope orders a scope as the database query does (entities with a
+// budget first, fullest first, then the biggest spenders) and keeps limit.
+func limitScope(scope string, bs []litellm.Budget, limit int) litellm.BudgetScope {
+	out := litellm.BudgetScope{Scope: scope, Total: len(bs)}
+	for _, b := range bs {
+		if !math.IsNaN(b.Spend) && !math.IsInf(b.Spend, 0) {
+			out.TotalSpend += b.Spend
+		}
+	}
+	hasMax := func(b litellm.Budget) bool { return b.Max != nil && *b.Max > 0 }
+	sort.SliceStable(bs, func(i, j int) bool {
+		a, b := bs[i], bs[j]
+		if hasMax(a) != hasMax(b) {
+			return hasMax(a)
+		}
+		if hasMax(a) {
+			if ra, rb := a.Spend / *a.Max, b.Spend / *b.Max; ra != rb {
+				return ra > rb
+			}
+		}
+		if a.Spend != b.Spend {
+			return a.Spend > b.Spend
+		}
+		return a.ID < b.ID
+	})
+	out.Budgets = bs[:min(limit, len(bs))]
+	return out
+}
+
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func val(v *float64) float64 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}
+
+func firstOf(a, b *float64) *float64 {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func firstTime(a, b proxyapi.Time) *time.Time {
+	if a.Valid {
+		return a.Ptr()
+	}
+	return b.Ptr()
+}
+
+// apiDays reads a daily-activity report as day rows: usage by (key, model
+// group) from breakdown.model_groups[].api_key_breakdown, or by tag from
+// breakdown.entities. Series keys have the database mode's shape (key,
+// model, model group, provider) with model and provider empty: the report
+// does not cross them with keys.
+type apiDays struct {
+	c     *proxyapi.Client
+	path  string
+	tags  bool
+	since string
+	now   time.Time
+	// meta collects what the report says of each key (alias, team).
+	meta map[string]proxyapi.KeyMeta
+}
+
+const dayFormat = "2006-01-02"
+
+func (a apiDays) days(ctx context.Context, from, to string) ([]litellm.DayUsage, error) {
+	start := from
+	if start == "" || start < a.since {
+		start = a.since
+	}
+	// The proxy's end_date is inclusive; an open end reaches tomorrow (UTC)
+	// so that zones ahead of UTC see their whole "today".
+	end := day(a.now.UTC().AddDate(0, 0, 1))
+	if to != "" {
+		t, err := time.Parse(dayFormat, to)
+		if err != nil {
+			return nil, fmt.Errorf("day %q: %w", to, err)
+		}
+		end = day(t.AddDate(0, 0, -1))
+	}
+	if start > end {
+		return nil, nil
+	}
+	days, err := a.c.Activity(ctx, a.path, start, end)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", a.path, err)
+	}
+	var out []litellm.DayUsage
+	for _, d := range days {
+		if a.tags {
+			for tag, b := range d.Breakdown.Entities {
+				out = append(out, litellm.DayUsage{Day: d.Date, Key: litellm.SeriesKey(tag), Usage: usageOf(b.Metrics)})
+			}
+			continue
+		}
+		for group, b := range d.Breakdown.ModelGroups {
+			for token, k := range b.APIKeyBreakdown {
+				if a.meta != nil && (k.Metadata.KeyAlias != nil || k.Metadata.TeamID != nil) {
+					a.meta[token] = k.Metadata
+				}
+				key := litellm.SeriesKey(strings.Join([]string{token, "", group, ""}, "\x00"))
+				out = append(out, litellm.DayUsage{Day: d.Date, Key: key, Usage: usageOf(k.Metrics)})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (a apiDays) totalsBefore(ctx context.Context, before string) (map[litellm.SeriesKey]litellm.Usage, error) {
+	rows, err := a.days(ctx, "", before)
+	if err != nil {
+		return nil, err
+	}
+	out := map[litellm.SeriesKey]litellm.Usage{}
+	for _, r := range rows {
+		u := out[r.Key]
+		u.Add(r.Usage)
+		out[r.Key] = u
+	}
+	return out, nil
+}
+
+func (a apiDays) has() (requests, cache bool) { return true, true }
+
+// usageOf converts report metrics; spend is rounded to nano-USD once per
+// (day, series) entry, as the database mode does.
+func usageOf(m proxyapi.Metrics) litellm.Usage {
+	spend := int64(0)
+	if s := m.Spend * nano; !math.IsNaN(s) && !math.IsInf(s, 0) && math.Abs(s) < math.MaxInt64/2 {
+		spend = int64(math.Round(s))
+	}
+	return litellm.Usage{SpendNano: spend, Prompt: m.PromptTokens, Completion: m.CompletionTokens,
+		CacheRead: m.CacheReadInputTokens, CacheCreated: m.CacheCreationInputTokens,
+		Requests: m.APIRequests, Successful: m.SuccessfulRequests, Failed: m.FailedRequests}
+}
+
+// resolveAPIUsage labels usage series with key aliases and teams from the
+// report's key metadata (the proxy resolves deleted keys itself) and team
+// aliases from the last team listing.
+func (e *Exporter) resolveAPIUsage(v *usageView, meta map[string]proxyapi.KeyMeta) *usageView {
+	for i := range v.series {
+		s := &v.series[i]
+		if s.key == otherKey || len(s.parts) != 4 {
+			s.labels = seriesLabels{KeyID: "other", KeyAlias: "other", Team: "other", TeamAlias: "other",
+				Model: "other", ModelGroup: "other", Provider: "other"}
+			continue
+		}
+		token := s.parts[0]
+		m, ok := meta[token]
+		if !ok {
+			m = e.apiKeyMeta[token]
+		} else {
+			e.apiKeyMeta[token] = m
+		}
+		team := str(m.TeamID)
+		s.labels = seriesLabels{KeyAlias: str(m.KeyAlias), Team: team, TeamAlias: e.apiTeams[team],
+			ModelGroup: s.parts[2]}
+		if token != "" {
+			s.labels.KeyID = KeyID(token)
+		}
+	}
+	return v
+}
