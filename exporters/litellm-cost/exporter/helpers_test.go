@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -173,6 +175,11 @@ type opts struct {
 	now       time.Time
 	dsn       string
 	interval  time.Duration
+	// HTTP mode: the proxy's URL and key (p may then be nil).
+	proxyURL, masterKey string
+	pageSize, maxPages  int
+	timeout             time.Duration
+	logs                io.Writer
 }
 
 func newHarness(t testing.TB, p *proxyDB, o opts) *harness {
@@ -189,20 +196,34 @@ func newHarness(t testing.TB, p *proxyDB, o opts) *harness {
 	if o.now.IsZero() {
 		o.now = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	}
-	if o.dsn == "" {
+	if o.dsn == "" && o.proxyURL == "" {
 		o.dsn = p.pg.DSN(p.db)
+	}
+	if o.pageSize == 0 {
+		o.pageSize = 100
+	}
+	if o.maxPages == 0 {
+		o.maxPages = 100
+	}
+	if o.timeout == 0 {
+		o.timeout = 10 * time.Second
 	}
 	if o.interval == 0 {
 		o.interval = time.Hour
 	}
 	clk := &clock{t: o.now}
-	cfg, err := config.Config{DatabaseURL: o.dsn, RefreshInterval: o.interval, RefreshTimeout: 10 * time.Second,
+	cfg, err := config.Config{DatabaseURL: o.dsn, RefreshInterval: o.interval, RefreshTimeout: o.timeout,
 		Zone: o.zone, SpendLogs: true, SpendLogsLag: o.lag, SpendLogsMaxWindow: 24 * time.Hour,
-		MaxSeries: o.maxSeries, Now: clk.Now}.Validate()
+		MaxSeries: o.maxSeries, Now: clk.Now, ProxyURL: o.proxyURL, MasterKey: o.masterKey,
+		PageSize: o.pageSize, MaxPages: o.maxPages}.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := New(cfg, nil)
+	var logger *slog.Logger
+	if o.logs != nil {
+		logger = slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	exp := New(cfg, logger)
 	t.Cleanup(func() { exp.Close(context.Background()) })
 	vc, err := promkit.Config{Service: "litellm-exporter", ListenAddresses: []string{"127.0.0.1:0"}, TelemetryPath: "/metrics",
 		LogLevel: "error", LogFormat: "logfmt", ScrapeTimeoutMax: 10 * time.Second}.Validate()
