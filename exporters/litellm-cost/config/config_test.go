@@ -15,6 +15,10 @@ func valid() Config {
 		RefreshTimeout: 10 * time.Second, SpendLogs: true, SpendLogsLag: 2 * time.Minute, SpendLogsMaxWindow: time.Hour, MaxSeries: 500}
 }
 
+func httpMode(c *Config) {
+	c.DatabaseURL, c.ProxyURL, c.MasterKey, c.PageSize, c.MaxPages = "", "https://litellm:4000/", "sk-dbpassword9090", 100, 100
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -33,6 +37,15 @@ func TestValidate(t *testing.T) {
 		{"zero timeout", func(c *Config) { c.RefreshTimeout = 0 }, "--refresh.timeout"},
 		{"negative lag", func(c *Config) { c.SpendLogsLag = -time.Second }, "--spendlogs.lag"},
 		{"no series", func(c *Config) { c.MaxSeries = 0 }, "--max-series"},
+		{"http mode", httpMode, ""},
+		{"both modes", func(c *Config) { httpMode(c); c.DatabaseURL = "postgresql://u:dbpassword9090@db/x" }, "not both"},
+		{"http mode without a key", func(c *Config) { httpMode(c); c.MasterKey = "" }, "needs the master key"},
+		{"http mode key with a newline", func(c *Config) { httpMode(c); c.MasterKey = "sk-dbpassword9090\nx" }, "line break"},
+		{"http mode bad scheme", func(c *Config) { httpMode(c); c.ProxyURL = "ftp://litellm:4000" }, "--litellm.url"},
+		{"http mode credentials in url", func(c *Config) { httpMode(c); c.ProxyURL = "http://admin:dbpassword9090@litellm:4000" }, "credentials"},
+		{"http mode page size", func(c *Config) { httpMode(c); c.PageSize = 500 }, "--litellm.page-size"},
+		{"http mode since", func(c *Config) { httpMode(c); c.UsageSince = "March" }, "--litellm.usage-since"},
+		{"http mode missing ca", func(c *Config) { httpMode(c); c.ProxyCAFile = "/nonexistent/ca.pem" }, "--litellm.ca-file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
