@@ -150,3 +150,34 @@ func FuzzParseObject(f *testing.F) {
 		_ = Valid(b)
 	})
 }
+
+// FuzzFastRFC3339 holds the fast path to what time.Parse gives.
+func FuzzFastRFC3339(f *testing.F) {
+	for _, s := range []string{"2026-11-22T01:00:00.123456Z", "2024-02-29T23:59:59+05:30", "2023-02-29T00:00:00Z",
+		"1970-01-01T00:00:00Z", "2200-12-31T23:59:59.9999999999-23:59", "2026-11-22T01:00:00.Z", "2026-11-22T01:00:00,5Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := fastRFC3339([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatalf("fastRFC3339(%q) = %d, time.Parse fails: %v", s, got, err)
+		}
+		if got != want.UnixNano() {
+			t.Fatalf("fastRFC3339(%q) = %d, time.Parse gives %d", s, got, want.UnixNano())
+		}
+	})
+}
+
+func TestFastRFC3339Accepts(t *testing.T) {
+	for _, s := range []string{"2026-11-22T01:00:00Z", "2026-11-22T01:00:00.123456789Z", "2026-11-22T01:00:00.1+01:00",
+		"2024-02-29T23:59:59-05:30"} {
+		want, _ := time.Parse(time.RFC3339Nano, s)
+		if got, ok := fastRFC3339([]byte(s)); !ok || got != want.UnixNano() {
+			t.Errorf("fastRFC3339(%q) = %d, %v; want %d", s, got, ok, want.UnixNano())
+		}
+	}
+}

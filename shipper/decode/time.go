@@ -64,6 +64,13 @@ func ParseTime(raw []byte, formats []TimeFormat) (int64, bool) {
 		return 0, false
 	}
 	isString := raw[0] == '"'
+	if isString && len(raw) >= 2 && len(formats) > 0 && (formats[0].name == "rfc3339" || formats[0].name == "iso8601" || formats[0].name == "auto") {
+		// The first layout these formats try is RFC 3339: read the
+		// common case without time.Parse and without allocating.
+		if ns, ok := fastRFC3339(raw[1 : len(raw)-1]); ok {
+			return ns, true
+		}
+	}
 	s := string(raw)
 	if isString {
 		v, ok := StringValue(raw)
@@ -169,4 +176,90 @@ func epoch(s string, unit int64) (int64, bool) {
 		ns = -ns
 	}
 	return ns, true
+}
+
+// fastRFC3339 reads 2006-01-02T15:04:05[.999999999](Z|-07:00) with a year
+// from 1970 to 2200 (so the nanoseconds cannot overflow), giving what
+// time.Parse(time.RFC3339Nano, s).UnixNano() gives; false means "ask
+// time.Parse" (anything else, including what it would reject).
+func fastRFC3339(b []byte) (int64, bool) {
+	if len(b) < len("2006-01-02T15:04:05Z") || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	ok := true
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				ok = false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(b[0:4]), num(b[5:7]), num(b[8:10])
+	hour, minute, sec := num(b[11:13]), num(b[14:16]), num(b[17:19])
+	if !ok || year < 1970 || year > 2200 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	b = b[19:]
+	nsec := 0
+	if len(b) >= 2 && b[0] == '.' && b[1] >= '0' && b[1] <= '9' {
+		n := 1
+		for n < len(b) && b[n] >= '0' && b[n] <= '9' {
+			if n <= 9 {
+				nsec = nsec*10 + int(b[n]-'0')
+			}
+			n++
+		}
+		for k := min(n-1, 9); k < 9; k++ {
+			nsec *= 10
+		}
+		b = b[n:]
+	}
+	offset := 0
+	switch {
+	case len(b) == 1 && b[0] == 'Z':
+	case len(b) == 6 && (b[0] == '+' || b[0] == '-') && b[3] == ':':
+		hh, mm := num(b[1:3]), num(b[4:6])
+		if !ok || hh > 23 || mm > 59 {
+			return 0, false
+		}
+		offset = (hh*60 + mm) * 60
+		if b[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return 0, false
+	}
+	secs := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	return secs*1e9 + int64(nsec), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysSinceEpoch is the number of days from 1970-01-01 to a date of the
+// proleptic Gregorian calendar (year >= 1).
+func daysSinceEpoch(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	yoe := year - era*400
+	mp := (month + 9) % 12
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097 + doe - 719468)
 }

@@ -1,8 +1,10 @@
 package process
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +145,41 @@ func TestExprOnRawLineAndFields(t *testing.T) {
 			t.Errorf("%s: dropped %v, want %v", tt.line, got, tt.drop)
 		}
 	}
+}
+
+// BenchmarkProcessDefault is the default configuration of a --path input
+// (auto timestamps, filename label, redaction) on the benchmark's lines.
+func BenchmarkProcessDefault(b *testing.B) {
+	for _, size := range []int{256, 1024} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			p := New(Config{JSON: true, TimestampField: "timestamp", FilenameLabel: "filename", RedactPatterns: true,
+				RedactFields: DefaultRedactFields})
+			st := p.NewState("/app/logs/app.log")
+			s := `{"timestamp":"2026-11-22T01:00:00.123456Z","level":"info","logger":"app.api","seq":1234567,"request_id":"req-1234567","msg":"GET /api/items 200"`
+			s += `,"pad":"` + strings.Repeat("x", size-len(s)-10) + `"}`
+			line := []byte(s)
+			var ev event.Event
+			b.SetBytes(int64(len(line)))
+			for b.Loop() {
+				p.Process(st, line, &ev)
+			}
+		})
+	}
+}
+
+func FuzzContainsAround(f *testing.F) {
+	for _, s := range []string{"sk-", "a sk-b", "Bearer x", "BEARER  y", "http://a:b@c", "://", ":/", "x", "ab/ef cd/ef"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, c := range []struct {
+			c                      byte
+			before, before2, after string
+		}{{'-', "sk", "sk", ""}, {' ', "earer", "EARER", ""}, {'/', ":", ":", "/"}, {'/', "ab", "cd", "ef"}} {
+			want := bytes.Contains(b, []byte(c.before+string(c.c)+c.after)) || bytes.Contains(b, []byte(c.before2+string(c.c)+c.after))
+			if got := containsAround(b, c.c, c.before, c.before2, c.after); got != want {
+				t.Fatalf("containsAround(%q, %q|%q) = %v, want %v", b, c.before+string(c.c)+c.after, c.before2+string(c.c)+c.after, got, want)
+			}
+		}
+	})
 }

@@ -19,6 +19,9 @@ var DefaultRedactFields = []string{"password", "passwd", "secret", "client_secre
 type Redactor struct {
 	patterns bool
 	fields   map[string]bool
+	// lens[c] has bit n set when a field of n bytes (1 <= n < 64) starts
+	// with c (lower case): most keys are ruled out without a map lookup.
+	lens [256]uint64
 }
 
 // NewRedactor returns a Redactor; patterns enables the built-in patterns.
@@ -27,8 +30,25 @@ func NewRedactor(patterns bool, fields []string) *Redactor {
 	for _, f := range fields {
 		lf := strings.ToLower(f)
 		r.fields[lf] = true
+		if n := len(lf); n > 0 && n < 64 {
+			r.lens[lf[0]] |= 1 << n
+		}
 	}
 	return r
+}
+
+// maybe is false when no field of len(key) bytes starts with key[0]
+// (either case); keys it cannot rule out (empty, 64 bytes or more) are true.
+func (r *Redactor) maybe(key []byte) bool {
+	n := len(key)
+	if n == 0 || n >= 64 {
+		return true
+	}
+	c := key[0]
+	if c >= 'A' && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	return r.lens[c]&(1<<n) != 0
 }
 
 // Fields reports whether the redactor looks at keys at all.
@@ -48,7 +68,7 @@ func (r *Redactor) MayHaveField(line []byte) bool {
 		}
 		end := i + j
 		start := bytes.LastIndexByte(line[i:end], '"')
-		if start >= 0 && end-(i+start+1) <= len(buf) {
+		if start >= 0 && end-(i+start+1) <= len(buf) && r.maybe(line[i+start+1:end]) {
 			key := buf[:0]
 			for _, c := range line[i+start+1 : end] {
 				if c >= 'A' && c <= 'Z' {
@@ -67,6 +87,9 @@ func (r *Redactor) MayHaveField(line []byte) bool {
 
 // IsFieldBytes is IsField for a raw key, without allocating.
 func (r *Redactor) IsFieldBytes(key []byte) bool {
+	if !r.maybe(key) {
+		return false
+	}
 	var buf [40]byte
 	if len(key) > len(buf) {
 		return r.IsField(string(key))
@@ -176,19 +199,38 @@ func (r *Redactor) Patterns(line []byte) ([]byte, int) {
 	}
 	n := 0
 	var k int
-	if bytes.Contains(line, []byte("sk-")) {
+	if containsAround(line, '-', "sk", "sk", "") {
 		line, k = redactSK(line)
 		n += k
 	}
-	if bytes.Contains(line, []byte("earer ")) || bytes.Contains(line, []byte("EARER ")) {
+	if containsAround(line, ' ', "earer", "EARER", "") {
 		line, k = redactBearer(line)
 		n += k
 	}
-	if bytes.Contains(line, []byte("://")) {
+	if containsAround(line, '/', ":", ":", "/") {
 		line, k = redactURLPasswords(line)
 		n += k
 	}
 	return line, n
+}
+
+// containsAround is bytes.Contains(line, before+string(c)+after) ||
+// bytes.Contains(line, before2+string(c)+after) (before and before2 of one
+// length), searched by c: the patterns' first bytes (s, e, :) are frequent
+// in JSON lines, their middle ones (-, space, /) much less.
+func containsAround(line []byte, c byte, before, before2, after string) bool {
+	for i := len(before); i < len(line)-len(after); {
+		j := bytes.IndexByte(line[i:len(line)-len(after)], c)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if b := string(line[i-len(before) : i]); (b == before || b == before2) && string(line[i+1:i+1+len(after)]) == after {
+			return true
+		}
+		i++
+	}
+	return false
 }
 
 func isKeyChar(c byte) bool {
