@@ -335,6 +335,14 @@ func (p *parser) str() error {
 	}
 	p.i++
 	if p.plain {
+		// Keys and short values end within a few bytes: look there
+		// before paying for a call.
+		for end := min(p.i+16, len(p.b)); p.i < end; p.i++ {
+			if p.b[p.i] == '"' {
+				p.i++
+				return nil
+			}
+		}
 		j := bytes.IndexByte(p.b[p.i:], '"')
 		if j < 0 {
 			p.i = len(p.b)

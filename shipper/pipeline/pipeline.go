@@ -60,9 +60,11 @@ type Config struct {
 
 // Pipeline runs inputs into outputs.
 type Pipeline struct {
-	cfg     Config
-	reg     *registry.Registry
-	budget  *budget
+	cfg    Config
+	reg    *registry.Registry
+	budget *budget
+	// evbufs are the events of completed Acks, for reuse.
+	evbufs  sync.Pool
 	tailers []*file.Tailer
 	discs   []Discovery
 	m       *metrics.Metrics
@@ -196,7 +198,33 @@ func (p *Pipeline) Ready(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// eventBuf is the memory of the events of one dispatch; it is reused once
+// their Ack completed (every output is then done with them).
+type eventBuf struct {
+	events []event.Event
+	ptrs   []*event.Event
+}
+
+func (p *Pipeline) eventBuf(n int) *eventBuf {
+	eb, _ := p.evbufs.Get().(*eventBuf)
+	if eb == nil || cap(eb.events) < n {
+		eb = &eventBuf{events: make([]event.Event, n), ptrs: make([]*event.Event, 0, n)}
+	}
+	eb.events = eb.events[:n]
+	return eb
+}
+
+func (p *Pipeline) putEventBuf(eb *eventBuf) {
+	clear(eb.events)
+	clear(eb.ptrs)
+	eb.ptrs = eb.ptrs[:0]
+	p.evbufs.Put(eb)
+}
+
 type sourceState struct {
+	// recs and ends are scratch space of handle and dispatch.
+	recs    []pending
+	ends    []int64
 	proc    *process.State
 	stderr  *process.State // container logs: stderr's own stream
 	grouper *decode.Grouper
@@ -264,7 +292,8 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 		recs, commit := h.unwrap(st, lines)
 		return h.dispatch(ctx, src, st, recs, commit)
 	}
-	recs = make([]pending, 0, len(lines))
+	recs = st.recs[:0]
+	defer func() { clear(recs); st.recs = recs[:0] }()
 	for _, l := range lines {
 		if l.Truncated {
 			m.Truncated.Inc()
@@ -314,9 +343,8 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 	if err := p.budget.acquire(ctx, size); err != nil {
 		return err
 	}
-	events := make([]event.Event, len(recs))
-	ptrs := make([]*event.Event, 0, len(recs))
-	ends := make([]int64, 0, len(recs))
+	eb := p.eventBuf(len(recs))
+	events, ptrs, ends := eb.events, eb.ptrs[:0], st.ends[:0]
 	var buf []byte
 	if copyBytes > 0 {
 		buf = make([]byte, 0, copyBytes)
@@ -364,7 +392,8 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 		}
 		counts[i] = len(perOut[i])
 	}
-	ack := src.NewAck(commit, size, counts, keep)
+	eb.ptrs, st.ends = ptrs, ends
+	ack := src.NewAck(commit, size, counts, keep, func() { p.putEventBuf(eb) })
 	for _, ev := range ptrs {
 		ev.Ack = ack
 	}

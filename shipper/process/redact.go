@@ -214,6 +214,16 @@ func (r *Redactor) Patterns(line []byte) ([]byte, int) {
 	return line, n
 }
 
+// hasAt reports whether line[i:] starts with s (which fits).
+func hasAt(line []byte, i int, s string) bool {
+	for k := 0; k < len(s); k++ {
+		if line[i+k] != s[k] {
+			return false
+		}
+	}
+	return true
+}
+
 // containsAround is bytes.Contains(line, before+string(c)+after) ||
 // bytes.Contains(line, before2+string(c)+after) (before and before2 of one
 // length), searched by c: the patterns' first bytes (s, e, :) are frequent
@@ -225,7 +235,7 @@ func containsAround(line []byte, c byte, before, before2, after string) bool {
 			return false
 		}
 		i += j
-		if b := string(line[i-len(before) : i]); (b == before || b == before2) && string(line[i+1:i+1+len(after)]) == after {
+		if (hasAt(line, i-len(before), before) || hasAt(line, i-len(before), before2)) && hasAt(line, i+1, after) {
 			return true
 		}
 		i++

@@ -50,6 +50,7 @@ type pendingAck struct {
 	done    bool
 	outDone []bool
 	buf     []byte // the read buffer the Ack's events point into, if it kept it
+	onDone  func() // called once the Ack completed
 }
 
 // ID is the source's registry id.
@@ -95,10 +96,11 @@ func (s *Source) ReadBuffer() []byte { return s.readBuf }
 // calls NewAck, so the queue is in file order. With keep, the Ack keeps the
 // read buffer (ReadBuffer), so events may point into it without a copy: the
 // reader takes a fresh one, and the buffer is reused only once the Ack
-// completed; bytes should then count its whole capacity.
-func (s *Source) NewAck(offset, bytes int64, counts []int, keep bool) *event.Ack {
+// completed; bytes should then count its whole capacity. onDone, when
+// set, is called once the Ack completed (to reuse the events' memory).
+func (s *Source) NewAck(offset, bytes int64, counts []int, keep bool, onDone func()) *event.Ack {
 	a := event.NewAck(s, offset, bytes, counts)
-	p := &pendingAck{ack: a, outDone: make([]bool, len(s.outs))}
+	p := &pendingAck{ack: a, outDone: make([]bool, len(s.outs)), onDone: onDone}
 	if keep && s.readBuf != nil {
 		p.buf, s.readBuf = s.readBuf, nil
 	}
@@ -152,9 +154,11 @@ func (s *Source) OutputDone(a *event.Ack, output int) {
 func (s *Source) AllDone(a *event.Ack) {
 	s.mu.Lock()
 	var buf []byte
+	var onDone func()
 	if p := s.find(a); p != nil {
 		p.done = true
 		buf, p.buf = p.buf, nil
+		onDone, p.onDone = p.onDone, nil
 	}
 	advanced := false
 	for len(s.pending) > 0 && s.pending[0].done {
@@ -179,6 +183,9 @@ func (s *Source) AllDone(a *event.Ack) {
 	}
 	committed, ended := s.committed, s.ended
 	s.mu.Unlock()
+	if onDone != nil {
+		onDone()
+	}
 	if buf != nil && s.recycle != nil {
 		s.recycle(buf)
 	}

@@ -125,7 +125,7 @@ func (o *Output) Name() string { return o.cfg.Name }
 func (o *Output) Start(ctx context.Context) error {
 	o.ctx, o.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for i := 0; i < o.cfg.Parallelism; i++ {
-		w := &worker{o: o, in: make(chan []*event.Event, 8), reqs: make(chan *request, 1)}
+		w := &worker{o: o, in: make(chan []*event.Event, 8), reqs: make(chan *request, 1), free: make(chan *request, 3)}
 		o.workers = append(o.workers, w)
 		o.wg.Add(2)
 		go w.batch()
@@ -137,8 +137,19 @@ func (o *Output) Start(ctx context.Context) error {
 // Send implements event.Output: events go to the worker of their stream.
 func (o *Output) Send(ctx context.Context, events []*event.Event) bool {
 	n := uint64(len(o.workers))
-	if n == 1 {
+	if n == 1 || len(events) == 0 {
 		return o.workers[0].enqueue(ctx, events)
+	}
+	first := events[0].Stream.Hash % n
+	same := true
+	for _, ev := range events[1:] {
+		if ev.Stream.Hash%n != first {
+			same = false
+			break
+		}
+	}
+	if same { // the events of one read are usually of one stream
+		return o.workers[first].enqueue(ctx, events)
 	}
 	parts := make([][]*event.Event, n)
 	for _, ev := range events {
@@ -237,6 +248,7 @@ type worker struct {
 	o    *Output
 	in   chan []*event.Event
 	reqs chan *request
+	free chan *request // delivered requests, cleared for reuse
 	enc  encoder
 	body []byte
 	comp []byte
@@ -256,13 +268,14 @@ func (w *worker) batch() {
 	defer w.o.wg.Done()
 	defer close(w.reqs)
 	var cur *request
-	var byStream map[*event.Stream]*streamBatch
+	byStream := map[*event.Stream]*streamBatch{}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	flush := func() {
 		if cur != nil {
 			w.reqs <- cur
-			cur, byStream = nil, nil
+			cur = nil
+			clear(byStream)
 		}
 		timer.Stop()
 	}
@@ -275,15 +288,13 @@ func (w *worker) batch() {
 			}
 			for _, ev := range evs {
 				if cur == nil {
-					cur = &request{started: time.Now()}
-					byStream = map[*event.Stream]*streamBatch{}
+					cur = w.newRequest()
 					timer.Reset(w.o.cfg.BatchWait)
 				}
 				sb := byStream[ev.Stream]
 				if sb == nil {
-					sb = &streamBatch{stream: ev.Stream}
+					sb = cur.addStream(ev.Stream)
 					byStream[ev.Stream] = sb
-					cur.streams = append(cur.streams, sb)
 				}
 				sb.entries = append(sb.entries, ev)
 				cur.events = append(cur.events, ev)
@@ -302,7 +313,70 @@ func (w *worker) send() {
 	defer w.o.wg.Done()
 	for req := range w.reqs {
 		w.deliver(req)
+		req.reset()
+		select {
+		case w.free <- req:
+		default:
+		}
 	}
+}
+
+// newRequest reuses a delivered request's slices (a worker has at most
+// three requests: being filled, queued, in flight).
+func (w *worker) newRequest() *request {
+	select {
+	case r := <-w.free:
+		r.started = time.Now()
+		return r
+	default:
+		return &request{started: time.Now()}
+	}
+}
+
+// addStream adds a stream batch to r, reusing one a previous use left.
+func (r *request) addStream(s *event.Stream) *streamBatch {
+	if len(r.streams) < cap(r.streams) {
+		r.streams = r.streams[:len(r.streams)+1]
+		if sb := r.streams[len(r.streams)-1]; sb != nil {
+			sb.stream = s
+			return sb
+		}
+	} else {
+		r.streams = append(r.streams, nil)
+	}
+	sb := &streamBatch{stream: s}
+	r.streams[len(r.streams)-1] = sb
+	return sb
+}
+
+// keepEntries bounds the entry slots a reset request keeps, across its
+// stream batches (many small streams must not pin a big batch's memory).
+const keepEntries = 16 << 10
+
+// reset forgets the events of a delivered request and keeps (some of) its
+// memory.
+func (r *request) reset() {
+	clear(r.events)
+	r.events = r.events[:0]
+	if cap(r.events) > keepEntries {
+		r.events = nil
+	}
+	kept := 0
+	all := r.streams[:cap(r.streams)] // with those a previous use left
+	for i, sb := range all {
+		if sb == nil {
+			continue
+		}
+		kept += cap(sb.entries)
+		if kept > keepEntries || i >= 64 {
+			clear(all[i:])
+			break
+		}
+		clear(sb.entries)
+		sb.entries, sb.stream = sb.entries[:0], nil
+	}
+	r.streams = r.streams[:0]
+	r.bytes = 0
 }
 
 var ignoredRe = regexp.MustCompile(`total ignored: (\d+) out of (\d+)`)

@@ -33,6 +33,7 @@ func run() int {
 	pile := flag.Int64("pile", 1<<30, "bytes piled up while Loki is down (memory run; 0 skips)")
 	only := flag.String("only", "", "run only the loki or the elasticsearch scenarios")
 	esLines := flag.Int("es-lines", 1_000_000, "lines per Elasticsearch bulk throughput run")
+	verify := flag.Bool("verify", false, "check every line the Loki receiver gets in the throughput runs (content, time, order per file, no duplicate)")
 	scenarios := flag.String("scenarios", "", "comma-separated SIZExFILES throughput scenarios to run (e.g. 1024x16); empty runs all, and the latency and memory runs")
 	flag.Parse()
 	if *bin == "" || *work == "" {
@@ -69,7 +70,7 @@ func run() int {
 		if sc.size == 1024 {
 			n = *lines / 2
 		}
-		if err := throughput(*bin, *work, sc.size, sc.files, n); err != nil {
+		if err := throughput(*bin, *work, sc.size, sc.files, n, *verify); err != nil {
 			fmt.Fprintln(os.Stderr, "shipper-bench:", err)
 			return 1
 		}
@@ -180,18 +181,25 @@ func waitCount(srv *lokitest.Server, n int, timeout time.Duration) error {
 	return nil
 }
 
-func throughput(bin, work string, size, files, n int) error {
+func throughput(bin, work string, size, files, n int, verify bool) error {
 	dir := filepath.Join(work, fmt.Sprintf("tp-%d-%d", size, files))
 	logs, err := reset(dir)
 	if err != nil {
 		return err
 	}
-	bytes, err := writeFiles(logs, size, files, n, time.Now().Add(-30*time.Minute))
+	base := time.Now().Add(-30 * time.Minute)
+	bytes, err := writeFiles(logs, size, files, n, base)
 	if err != nil {
 		return err
 	}
 	n = n / files * files
-	srv, err := lokitest.New("127.0.0.1:0", lokitest.Options{CountOnly: true})
+	opts := lokitest.Options{CountOnly: true}
+	var vf *verifier
+	if verify {
+		vf = &verifier{base: base, size: size, perFile: n / files, last: map[string]int{}}
+		opts.OnEntry = vf.entry
+	}
+	srv, err := lokitest.New("127.0.0.1:0", opts)
 	if err != nil {
 		return err
 	}
@@ -208,8 +216,16 @@ func throughput(bin, work string, size, files, n int) error {
 	el := time.Since(t0).Seconds()
 	cpu := p.cpu()
 	rss := p.statusKB("VmHWM") >> 10
-	fmt.Printf("%-28s %10.0f %8.1f %8.2f %14.0f %8d %8s\n", fmt.Sprintf("%d B lines, %d file(s)", size, files),
-		float64(n)/el, float64(bytes)/el/(1<<20), cpu, float64(n)/cpu, rss, "-")
+	note := ""
+	if vf != nil {
+		time.Sleep(time.Second) // anything more (a duplicate) arrives
+		if err := vf.check(srv.Count(), n); err != nil {
+			return fmt.Errorf("%d B lines, %d file(s): %w", size, files, err)
+		}
+		note = "  (verified: every line once, intact, in order)"
+	}
+	fmt.Printf("%-28s %10.0f %8.1f %8.2f %14.0f %8d %8s%s\n", fmt.Sprintf("%d B lines, %d file(s)", size, files),
+		float64(n)/el, float64(bytes)/el/(1<<20), cpu, float64(n)/cpu, rss, "-", note)
 	p.stop()
 	os.RemoveAll(dir)
 	return nil
@@ -355,5 +371,51 @@ func memory(bin, work string, pile int64) error {
 		p.statusKB("VmHWM")>>10, "-", down)
 	p.stop()
 	os.RemoveAll(dir)
+	return nil
+}
+
+// verifier checks each entry against the line written: same text, same
+// time, and per stream (file) the next sequence number.
+type verifier struct {
+	base    time.Time
+	size    int
+	perFile int
+	mu      sync.Mutex
+	last    map[string]int
+	errs    []string
+}
+
+func (v *verifier) entry(labels string, e lokitest.Entry) {
+	seq := lokitest.Seq(e.Line)
+	ts := v.base.Add(time.Duration(seq) * time.Microsecond)
+	want := lokitest.Line(seq, ts, v.size)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.errs) >= 5 {
+		return
+	}
+	last, ok := v.last[labels]
+	switch {
+	case e.Line != want:
+		v.errs = append(v.errs, fmt.Sprintf("%s: line %q, want %q", labels, e.Line, want))
+	case e.TimeNs != ts.UnixNano():
+		v.errs = append(v.errs, fmt.Sprintf("%s: seq %d at %d, want %d", labels, seq, e.TimeNs, ts.UnixNano()))
+	case ok && seq != last+1:
+		v.errs = append(v.errs, fmt.Sprintf("%s: seq %d after %d", labels, seq, last))
+	case !ok && (seq-1)%v.perFile != 0:
+		v.errs = append(v.errs, fmt.Sprintf("%s: first seq %d", labels, seq))
+	}
+	v.last[labels] = seq
+}
+
+func (v *verifier) check(count, n int) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.errs) > 0 {
+		return fmt.Errorf("verification failed: %s", strings.Join(v.errs, "; "))
+	}
+	if count != n {
+		return fmt.Errorf("verification failed: the receiver got %d lines, %d were written", count, n)
+	}
 	return nil
 }
