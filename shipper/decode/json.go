@@ -337,13 +337,15 @@ func (p *parser) str() error {
 	if p.plain {
 		// Keys and short values end within a few bytes: look there
 		// before paying for a call.
-		for end := min(p.i+16, len(p.b)); p.i < end; p.i++ {
-			if p.b[p.i] == '"' {
-				p.i++
+		b, i := p.b, p.i
+		for end := min(i+16, len(b)); i < end; i++ {
+			if b[i] == '"' {
+				p.i = i + 1
 				return nil
 			}
 		}
-		j := bytes.IndexByte(p.b[p.i:], '"')
+		p.i = i
+		j := bytes.IndexByte(b[i:], '"')
 		if j < 0 {
 			p.i = len(p.b)
 			return &SyntaxError{p.i, "unfinished string"}

@@ -1,6 +1,7 @@
 package loki
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
@@ -137,5 +139,13 @@ func BenchmarkEncode(b *testing.B) {
 	b.SetBytes(int64(1000 * len(evs[0].Line)))
 	for b.Loop() {
 		body = enc.appendPushRequest(body[:0], []*streamBatch{{stream: st, entries: evs}})
+	}
+}
+
+func TestAppendVarint(t *testing.T) {
+	for _, v := range []uint64{0, 1, 127, 128, 255, 16383, 16384, 1<<21 - 1, 1 << 21, 1<<28 - 1, 1 << 28, 999999999, 1 << 63, ^uint64(0)} {
+		if got, want := appendVarint([]byte{9}, v), protowire.AppendVarint([]byte{9}, v); !bytes.Equal(got, want) {
+			t.Errorf("appendVarint(%d) = %x, want %x", v, got, want)
+		}
 	}
 }

@@ -64,6 +64,31 @@ func entrySize(e *event.Event) int {
 	return n
 }
 
+// The tags of the fields written, as their one-byte varints.
+const (
+	tag1Bytes  = byte(1<<3 | protowire.BytesType)
+	tag2Bytes  = byte(2<<3 | protowire.BytesType)
+	tag3Bytes  = byte(3<<3 | protowire.BytesType)
+	tag1Varint = byte(1<<3 | protowire.VarintType)
+	tag2Varint = byte(2<<3 | protowire.VarintType)
+)
+
+// appendVarint is protowire.AppendVarint with the sizes of a push request
+// (lengths and nanoseconds: one to five bytes) unrolled.
+func appendVarint(dst []byte, v uint64) []byte {
+	switch {
+	case v < 1<<7:
+		return append(dst, byte(v))
+	case v < 1<<14:
+		return append(dst, byte(v)|0x80, byte(v>>7))
+	case v < 1<<21:
+		return append(dst, byte(v)|0x80, byte(v>>7)|0x80, byte(v>>14))
+	case v < 1<<28:
+		return append(dst, byte(v)|0x80, byte(v>>7)|0x80, byte(v>>14)|0x80, byte(v>>21))
+	}
+	return protowire.AppendVarint(dst, v)
+}
+
 // encoder reuses its scratch space between requests; one per sender.
 type encoder struct {
 	sizes []int
@@ -79,13 +104,13 @@ func (enc *encoder) appendPushRequest(dst []byte, streams []*streamBatch) []byte
 			enc.sizes = append(enc.sizes, es)
 			size += 1 + protowire.SizeBytes(es)
 		}
-		dst = protowire.AppendTag(dst, 1, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(size))
-		dst = protowire.AppendTag(dst, 1, protowire.BytesType)
+		dst = append(dst, tag1Bytes)
+		dst = appendVarint(dst, uint64(size))
+		dst = append(dst, tag1Bytes)
 		dst = protowire.AppendString(dst, s.stream.Labels)
 		for i, e := range s.entries {
-			dst = protowire.AppendTag(dst, 2, protowire.BytesType)
-			dst = protowire.AppendVarint(dst, uint64(enc.sizes[i]))
+			dst = append(dst, tag2Bytes)
+			dst = appendVarint(dst, uint64(enc.sizes[i]))
 			dst = appendEntry(dst, e)
 		}
 	}
@@ -93,30 +118,31 @@ func (enc *encoder) appendPushRequest(dst []byte, streams []*streamBatch) []byte
 }
 
 func appendEntry(dst []byte, e *event.Event) []byte {
-	dst = protowire.AppendTag(dst, 1, protowire.BytesType)
-	dst = protowire.AppendVarint(dst, uint64(timestampSize(e.TimeNs)))
+	dst = append(dst, tag1Bytes)
+	dst = appendVarint(dst, uint64(timestampSize(e.TimeNs)))
 	secs, nanos := splitTime(e.TimeNs)
 	if secs != 0 {
-		dst = protowire.AppendTag(dst, 1, protowire.VarintType)
+		dst = append(dst, tag1Varint)
 		dst = protowire.AppendVarint(dst, uint64(secs))
 	}
 	if nanos != 0 {
-		dst = protowire.AppendTag(dst, 2, protowire.VarintType)
-		dst = protowire.AppendVarint(dst, uint64(nanos))
+		dst = append(dst, tag2Varint)
+		dst = appendVarint(dst, uint64(nanos))
 	}
 	if len(e.Line) > 0 {
-		dst = protowire.AppendTag(dst, 2, protowire.BytesType)
-		dst = protowire.AppendBytes(dst, e.Line)
+		dst = append(dst, tag2Bytes)
+		dst = appendVarint(dst, uint64(len(e.Line)))
+		dst = append(dst, e.Line...)
 	}
 	for _, l := range e.Metadata {
-		dst = protowire.AppendTag(dst, 3, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(labelPairSize(l)))
+		dst = append(dst, tag3Bytes)
+		dst = appendVarint(dst, uint64(labelPairSize(l)))
 		if l.Name != "" {
-			dst = protowire.AppendTag(dst, 1, protowire.BytesType)
+			dst = append(dst, tag1Bytes)
 			dst = protowire.AppendString(dst, l.Name)
 		}
 		if l.Value != "" {
-			dst = protowire.AppendTag(dst, 2, protowire.BytesType)
+			dst = append(dst, tag2Bytes)
 			dst = protowire.AppendString(dst, l.Value)
 		}
 	}
