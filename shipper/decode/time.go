@@ -186,21 +186,14 @@ func fastRFC3339(b []byte) (int64, bool) {
 	if len(b) < len("2006-01-02T15:04:05Z") || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return 0, false
 	}
-	ok := true
-	num := func(b []byte) int {
-		n := 0
-		for _, c := range b {
-			if c < '0' || c > '9' {
-				ok = false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n
-	}
-	year, month, day := num(b[0:4]), num(b[5:7]), num(b[8:10])
-	hour, minute, sec := num(b[11:13]), num(b[14:16]), num(b[17:19])
-	if !ok || year < 1970 || year > 2200 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
-		hour > 23 || minute > 59 || sec > 59 {
+	year, ok1 := digits4(b[0:4])
+	month, ok2 := digits2(b[5:7])
+	day, ok3 := digits2(b[8:10])
+	hour, ok4 := digits2(b[11:13])
+	minute, ok5 := digits2(b[14:16])
+	sec, ok6 := digits2(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || year < 1970 || year > 2200 || month < 1 || month > 12 ||
+		day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
 	}
 	b = b[19:]
@@ -222,8 +215,9 @@ func fastRFC3339(b []byte) (int64, bool) {
 	switch {
 	case len(b) == 1 && b[0] == 'Z':
 	case len(b) == 6 && (b[0] == '+' || b[0] == '-') && b[3] == ':':
-		hh, mm := num(b[1:3]), num(b[4:6])
-		if !ok || hh > 23 || mm > 59 {
+		hh, ok1 := digits2(b[1:3])
+		mm, ok2 := digits2(b[4:6])
+		if !ok1 || !ok2 || hh > 23 || mm > 59 {
 			return 0, false
 		}
 		offset = (hh*60 + mm) * 60
@@ -235,6 +229,17 @@ func fastRFC3339(b []byte) (int64, bool) {
 	}
 	secs := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
 	return secs*1e9 + int64(nsec), true
+}
+
+func digits2(b []byte) (int, bool) {
+	d0, d1 := b[0]-'0', b[1]-'0'
+	return int(d0)*10 + int(d1), d0 <= 9 && d1 <= 9
+}
+
+func digits4(b []byte) (int, bool) {
+	h, ok1 := digits2(b[0:2])
+	l, ok2 := digits2(b[2:4])
+	return h*100 + l, ok1 && ok2
 }
 
 func daysIn(month, year int) int {

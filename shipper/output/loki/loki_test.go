@@ -143,7 +143,7 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 func TestAppendVarint(t *testing.T) {
-	for _, v := range []uint64{0, 1, 127, 128, 255, 16383, 16384, 1<<21 - 1, 1 << 21, 1<<28 - 1, 1 << 28, 999999999, 1 << 63, ^uint64(0)} {
+	for _, v := range []uint64{0, 1, 127, 128, 255, 16383, 16384, 1<<21 - 1, 1 << 21, 1<<28 - 1, 1 << 28, 999999999, 1763773200, 1<<35 - 1, 1 << 35, 1 << 63, ^uint64(0)} {
 		if got, want := appendVarint([]byte{9}, v), protowire.AppendVarint([]byte{9}, v); !bytes.Equal(got, want) {
 			t.Errorf("appendVarint(%d) = %x, want %x", v, got, want)
 		}

@@ -74,7 +74,7 @@ const (
 )
 
 // appendVarint is protowire.AppendVarint with the sizes of a push request
-// (lengths and nanoseconds: one to five bytes) unrolled.
+// (lengths, seconds and nanoseconds: one to five bytes) unrolled.
 func appendVarint(dst []byte, v uint64) []byte {
 	switch {
 	case v < 1<<7:
@@ -85,6 +85,8 @@ func appendVarint(dst []byte, v uint64) []byte {
 		return append(dst, byte(v)|0x80, byte(v>>7)|0x80, byte(v>>14))
 	case v < 1<<28:
 		return append(dst, byte(v)|0x80, byte(v>>7)|0x80, byte(v>>14)|0x80, byte(v>>21))
+	case v < 1<<35:
+		return append(dst, byte(v)|0x80, byte(v>>7)|0x80, byte(v>>14)|0x80, byte(v>>21)|0x80, byte(v>>28))
 	}
 	return protowire.AppendVarint(dst, v)
 }
@@ -123,7 +125,7 @@ func appendEntry(dst []byte, e *event.Event) []byte {
 	secs, nanos := splitTime(e.TimeNs)
 	if secs != 0 {
 		dst = append(dst, tag1Varint)
-		dst = protowire.AppendVarint(dst, uint64(secs))
+		dst = appendVarint(dst, uint64(secs))
 	}
 	if nanos != 0 {
 		dst = append(dst, tag2Varint)
