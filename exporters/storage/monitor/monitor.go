@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,7 @@ type Monitor struct {
 	opts  Options
 	descs *descs
 	sem   chan struct{}
+	raw   *walk.RawSlots
 
 	mu     sync.Mutex
 	ctx    context.Context
@@ -95,7 +97,10 @@ func New(opts Options) *Monitor {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Monitor{opts: opts, descs: newDescs(), sem: make(chan struct{}, max(1, opts.MaxConcurrentWalks))}
+	// Raw workers (walk.RawSlots) over all walks leave one P free, for
+	// scrapes.
+	return &Monitor{opts: opts, descs: newDescs(), sem: make(chan struct{}, max(1, opts.MaxConcurrentWalks)),
+		raw: walk.NewRawSlots(runtime.GOMAXPROCS(0) - 1)}
 }
 
 // Start begins watching targets until ctx ends or Stop is called.
@@ -213,7 +218,8 @@ func (m *Monitor) walkLoop(ctx context.Context, p *path) {
 		p.runningSince.Store(started.UnixNano())
 		wctx, cancel := context.WithTimeout(ctx, t.Budget)
 		res, err := walk.Walk(wctx, t.Dir, walk.Options{Workers: m.opts.Workers, SubdirDepth: t.SubdirDepth,
-			TopSubdirs: t.TopSubdirs, TopExtensions: t.TopExtensions, MaxHardlinks: m.opts.MaxHardlinks, FS: m.opts.FS})
+			TopSubdirs: t.TopSubdirs, TopExtensions: t.TopExtensions, MaxHardlinks: m.opts.MaxHardlinks, FS: m.opts.FS,
+			RawSlots: m.raw})
 		cancel()
 		<-m.sem
 		p.runningSince.Store(0)

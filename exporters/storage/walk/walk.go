@@ -47,10 +47,17 @@ type Options struct {
 	MaxHardlinks int
 	// FS is the system-call layer (default OS).
 	FS FS
+	// RawSlots, when set, lets up to that many workers of the walks sharing
+	// it call fstatat and getdents64 without the Go scheduler's bookkeeping,
+	// where that is safe (see raw.go). Workers beyond the slots wait, and
+	// join only if the walk turns out to read a cold cache.
+	RawSlots *RawSlots
 
 	// batchAlways hands every full getdents buffer to another worker, idle or
 	// not (tests use it to exercise the hand-off on small trees).
 	batchAlways bool
+	// rawSlow overrides rawSlowDir (tests make every directory slow).
+	rawSlow func(entries int) time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -74,6 +81,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FS == nil {
 		o.FS = OS{}
+	}
+	if o.rawSlow == nil {
+		o.rawSlow = rawSlowDir
 	}
 	return o
 }
@@ -134,7 +144,9 @@ type Result struct {
 	Cycles          int64
 	HardlinkSetFull bool
 
-	batches int64 // getdents buffers handed to another worker (for tests)
+	batches    int64 // getdents buffers handed to another worker (for tests)
+	rawWorkers int   // workers that started on the fast path (for tests)
+	rawCold    bool  // the fast path was left for a slow directory (for tests)
 }
 
 type task struct {
@@ -196,6 +208,13 @@ type walker struct {
 	idle    atomic.Int32 // workers waiting for work
 	rootErr error        // reading the root failed (set by its one reader)
 
+	// cold is set, and coldCh closed, when a raw worker met a slow
+	// directory: every worker then uses ordinary system calls, and those
+	// that waited for a slot join.
+	cold     atomic.Bool
+	coldOnce sync.Once
+	coldCh   chan struct{}
+
 	linksMu  sync.Mutex
 	links    map[fileID]struct{}
 	linkFull bool
@@ -220,7 +239,7 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("resolving walk root: %w", err)
 	}
 	w := &walker{opts: opts, fs: opts.FS, root: resolved, links: map[fileID]struct{}{},
-		buckets: []string{RootBucket, OtherBucket}}
+		buckets: []string{RootBucket, OtherBucket}, coldCh: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
 
 	first := newWorker(w)
@@ -259,11 +278,35 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	for range opts.Workers - 1 {
 		workers = append(workers, newWorker(w))
 	}
-	var wg sync.WaitGroup
-	for _, wk := range workers {
-		wg.Go(wk.run)
+	nRaw := 0
+	if opts.RawSlots != nil && rawAllowed(ctx, w.fs, resolved) {
+		nRaw = opts.RawSlots.acquire(opts.Workers)
 	}
-	wg.Wait()
+	// With raw workers, the others wait: they would take a P from them (and
+	// the ordinary calls' hand-offs are what the fast path saves). They join
+	// if the cache turns out cold, when more calls in flight help.
+	var running, waiting sync.WaitGroup
+	done := make(chan struct{})
+	for i, wk := range workers {
+		wk.raw = i < nRaw
+		if nRaw == 0 || wk.raw {
+			running.Go(wk.run)
+			continue
+		}
+		waiting.Go(func() {
+			select {
+			case <-w.coldCh:
+				wk.run()
+			case <-done:
+			}
+		})
+	}
+	// The walk is over when the first workers are: they leave only once
+	// nothing is queued or in progress (or it was stopped).
+	running.Wait()
+	close(done)
+	waiting.Wait()
+	opts.RawSlots.release(nRaw)
 	close(stopWatch)
 	<-watchDone
 	if w.rootErr != nil {
@@ -273,6 +316,7 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	res := w.merge(workers)
 	res.Root, res.Started, res.Duration = root, started, time.Since(started)
 	res.Partial = w.cut.Load() || len(w.stack) > 0
+	res.rawWorkers, res.rawCold = nRaw, w.cold.Load()
 	return res, nil
 }
 
@@ -311,6 +355,14 @@ func (w *walker) push(t task) {
 	w.stack = append(w.stack, t)
 	w.cond.Signal()
 	w.mu.Unlock()
+}
+
+// goCold takes the walk off the fast path.
+func (w *walker) goCold() {
+	w.coldOnce.Do(func() {
+		w.cold.Store(true)
+		close(w.coldCh)
+	})
 }
 
 // release drops a reference to an open directory, closing it after the last.

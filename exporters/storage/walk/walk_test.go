@@ -25,51 +25,93 @@ func TestWalkMatchesDu(t *testing.T) {
 	if want.files != tree.man.Files || want.dirs != tree.man.Dirs || want.others != tree.man.Others {
 		t.Fatalf("oracle disagrees with the generator: %+v vs %+v", want, tree.man)
 	}
+	// Each with ordinary system calls, on the raw fast path (the test tree
+	// is on a local filesystem), and on the fast path left at the first
+	// directory as if the cache were cold.
+	modes := []struct {
+		name string
+		opts func(*Options)
+	}{
+		{"ordinary", func(*Options) {}},
+		{"raw", func(o *Options) { o.RawSlots = NewRawSlots(2) }},
+		{"raw-cold", func(o *Options) {
+			o.RawSlots = NewRawSlots(2)
+			o.rawSlow = func(int) time.Duration { return 0 }
+		}},
+	}
 	for _, workers := range []int{1, 2, 8} {
-		t.Run(strings.Repeat("w", workers), func(t *testing.T) {
-			res := mustWalk(t, tree.root, Options{Workers: workers, SubdirDepth: 2, TopSubdirs: 5, TopExtensions: 20})
-			got := res.Totals
-			if got.ApparentBytes != apparent {
-				t.Errorf("apparent bytes %d, du -sb says %d", got.ApparentBytes, apparent)
-			}
-			if got.AllocatedBytes != allocated {
-				t.Errorf("allocated bytes %d, du -s -B1 says %d", got.AllocatedBytes, allocated)
-			}
-			if got.Files != want.files || got.Directories != want.dirs || got.Others != want.others {
-				t.Errorf("files/dirs/others %d/%d/%d, want %d/%d/%d", got.Files, got.Directories, got.Others,
-					want.files, want.dirs, want.others)
-			}
-			if !res.OldestMtime.Equal(tree.man.Oldest) || !res.NewestMtime.Equal(want.newest) {
-				t.Errorf("oldest/newest %s/%s, want %s/%s", res.OldestMtime, res.NewestMtime, tree.man.Oldest, want.newest)
-			}
-			if res.Partial || res.UnreadableDirs+res.StatErrors+res.Vanished != 0 || res.HardlinkSetFull {
-				t.Errorf("a clean walk reported trouble: %+v", res)
-			}
-			if s := sum(res.Subdirs); s != got {
-				t.Errorf("subdirectory breakdown sums to %+v, totals are %+v", s, got)
-			}
-			if len(res.Subdirs) != 5+2 || res.Subdirs[5].Name != RootBucket || res.Subdirs[6].Name != OtherBucket {
-				t.Errorf("subdirs: want 5 named, then . and other: %+v", res.Subdirs)
-			}
-			if top := res.Subdirs[0]; top.Name != "extras/sparse" {
-				t.Errorf("largest subdirectory at depth 2 is %q, want extras/sparse", top.Name)
-			}
-			exts := map[string]int64{}
-			for _, b := range res.Extensions {
-				exts[b.Name] = b.Files
-			}
-			if n, ok := exts[OtherBucket]; !ok || n != 0 {
-				t.Errorf("\"other\" extension bucket: %d files (present %v), want 0: there are fewer than 20 extensions", n, ok)
-			}
-			for ext, n := range want.extFiles {
-				if exts[ext] != n {
-					t.Errorf("extension %q: %d files, want %d", ext, exts[ext], n)
-				}
-			}
-			if s := sum(res.Extensions); s.Files != got.Files {
-				t.Errorf("extension breakdown counts %d files, totals %d", s.Files, got.Files)
-			}
-		})
+		for _, mode := range modes {
+			t.Run(strings.Repeat("w", workers)+"/"+mode.name, func(t *testing.T) {
+				opts := Options{Workers: workers, SubdirDepth: 2, TopSubdirs: 5, TopExtensions: 20}
+				mode.opts(&opts)
+				res := mustWalk(t, tree.root, opts)
+				checkRaw(t, res, opts)
+				checkTree(t, tree, res, apparent, allocated, want)
+			})
+		}
+	}
+}
+
+// checkRaw checks that a walk used as many raw workers as it could.
+func checkRaw(t *testing.T, res *Result, opts Options) {
+	t.Helper()
+	wantRaw := 0
+	if opts.RawSlots != nil {
+		wantRaw = min(opts.Workers, int(opts.RawSlots.max))
+	}
+	if res.rawWorkers != wantRaw {
+		t.Errorf("%d raw workers, want %d (is the test tree on a local filesystem?)", res.rawWorkers, wantRaw)
+	}
+	if cold := opts.rawSlow != nil; res.rawCold != cold {
+		t.Errorf("left the fast path: %v, want %v", res.rawCold, cold)
+	}
+	if opts.RawSlots != nil && opts.RawSlots.used.Load() != 0 {
+		t.Errorf("%d raw slots still held after the walk", opts.RawSlots.used.Load())
+	}
+}
+
+func checkTree(t *testing.T, tree *shared, res *Result, apparent, allocated int64, want oracle) {
+	t.Helper()
+	got := res.Totals
+	if got.ApparentBytes != apparent {
+		t.Errorf("apparent bytes %d, du -sb says %d", got.ApparentBytes, apparent)
+	}
+	if got.AllocatedBytes != allocated {
+		t.Errorf("allocated bytes %d, du -s -B1 says %d", got.AllocatedBytes, allocated)
+	}
+	if got.Files != want.files || got.Directories != want.dirs || got.Others != want.others {
+		t.Errorf("files/dirs/others %d/%d/%d, want %d/%d/%d", got.Files, got.Directories, got.Others,
+			want.files, want.dirs, want.others)
+	}
+	if !res.OldestMtime.Equal(tree.man.Oldest) || !res.NewestMtime.Equal(want.newest) {
+		t.Errorf("oldest/newest %s/%s, want %s/%s", res.OldestMtime, res.NewestMtime, tree.man.Oldest, want.newest)
+	}
+	if res.Partial || res.UnreadableDirs+res.StatErrors+res.Vanished != 0 || res.HardlinkSetFull {
+		t.Errorf("a clean walk reported trouble: %+v", res)
+	}
+	if s := sum(res.Subdirs); s != got {
+		t.Errorf("subdirectory breakdown sums to %+v, totals are %+v", s, got)
+	}
+	if len(res.Subdirs) != 5+2 || res.Subdirs[5].Name != RootBucket || res.Subdirs[6].Name != OtherBucket {
+		t.Errorf("subdirs: want 5 named, then . and other: %+v", res.Subdirs)
+	}
+	if top := res.Subdirs[0]; top.Name != "extras/sparse" {
+		t.Errorf("largest subdirectory at depth 2 is %q, want extras/sparse", top.Name)
+	}
+	exts := map[string]int64{}
+	for _, b := range res.Extensions {
+		exts[b.Name] = b.Files
+	}
+	if n, ok := exts[OtherBucket]; !ok || n != 0 {
+		t.Errorf("\"other\" extension bucket: %d files (present %v), want 0: there are fewer than 20 extensions", n, ok)
+	}
+	for ext, n := range want.extFiles {
+		if exts[ext] != n {
+			t.Errorf("extension %q: %d files, want %d", ext, exts[ext], n)
+		}
+	}
+	if s := sum(res.Extensions); s.Files != got.Files {
+		t.Errorf("extension breakdown counts %d files, totals %d", s.Files, got.Files)
 	}
 }
 
@@ -364,7 +406,10 @@ func TestFlatDirectoryIsSharedBetweenWorkers(t *testing.T) {
 		}
 	}
 	apparent, allocated := du(t, root, "-sb"), du(t, root, "-s", "-B1")
-	res := mustWalk(t, root, Options{Workers: 4, batchAlways: true})
+	res := mustWalk(t, root, Options{Workers: 4, batchAlways: true, RawSlots: NewRawSlots(2)})
+	if res.rawWorkers != 2 {
+		t.Errorf("%d raw workers, want 2", res.rawWorkers)
+	}
 	if res.batches == 0 {
 		t.Error("no buffer of a 5000-entry directory was handed to another worker")
 	}

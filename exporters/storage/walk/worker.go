@@ -3,6 +3,7 @@ package walk
 import (
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +32,9 @@ type worker struct {
 
 	unreadable, statErrs, vanished, cycles int64
 	batches                                int64
+
+	raw     bool  // on the fast path (raw.go)
+	statted int64 // entries stat'ed, to time directories on the fast path
 }
 
 func newWorker(w *walker) *worker {
@@ -44,10 +48,21 @@ func (wk *worker) run() {
 		if !ok {
 			return
 		}
+		if wk.raw && wk.w.cold.Load() {
+			wk.raw = false
+		}
+		var start time.Time
+		before := wk.statted
+		if wk.raw {
+			start = time.Now()
+		}
 		if t.batch != nil {
 			wk.statBatch(t)
 		} else {
 			wk.dir(t)
+		}
+		if wk.raw && time.Since(start) > wk.w.opts.rawSlow(int(wk.statted-before)) {
+			wk.w.goCold()
 		}
 		wk.w.finish(wk.pending)
 		wk.pending = wk.pending[:0]
@@ -105,7 +120,13 @@ func (wk *worker) readDir(h *dirHandle, t task) error {
 			w.cut.Store(true)
 			return errStopped
 		}
-		n, err := w.fs.ReadDirents(h.fd, wk.buf)
+		var n int
+		var err error
+		if wk.raw {
+			n, err = rawGetdents(h.fd, wk.buf)
+		} else {
+			n, err = w.fs.ReadDirents(h.fd, wk.buf)
+		}
 		if err != nil {
 			return err
 		}
@@ -176,7 +197,14 @@ func indexNUL(b []byte) int {
 // entry stats name (NUL-terminated) in the directory fd of task t.
 func (wk *worker) entry(fd int, t task, name []byte) {
 	st := &wk.st
-	if err := wk.w.fs.Lstatat(fd, name, st); err != nil {
+	wk.statted++
+	var err error
+	if wk.raw {
+		err = rawLstatat(fd, name, st)
+	} else {
+		err = wk.w.fs.Lstatat(fd, name, st)
+	}
+	if err != nil {
 		if vanishedErr(err) {
 			wk.vanished++
 		} else {
