@@ -1,11 +1,13 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 )
@@ -146,6 +148,19 @@ func FuzzParseObject(f *testing.F) {
 		}
 		if err == nil && len(members) < len(v) {
 			t.Fatalf("%d members, encoding/json sees %d keys", len(members), len(v))
+		}
+		for _, m := range members {
+			if err != nil {
+				break
+			}
+			if !json.Valid(m.Value) {
+				t.Fatalf("member %q: value %q is not valid JSON", m.Key, m.Value)
+			}
+			if bytes.IndexByte(m.Key, '\\') < 0 && utf8.Valid(m.Key) {
+				if _, ok := v[string(m.Key)]; !ok {
+					t.Fatalf("member key %q unknown to encoding/json (%v)", m.Key, v)
+				}
+			}
 		}
 		_ = Valid(b)
 	})

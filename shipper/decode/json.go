@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 )
 
@@ -335,14 +336,16 @@ func (p *parser) str() error {
 	}
 	p.i++
 	if p.plain {
-		// Keys and short values end within a few bytes: look there
+		// Keys and short values end within a word or two: look there
+		// (the lowest flagged byte of hasZero is always a real quote)
 		// before paying for a call.
 		b, i := p.b, p.i
-		for end := min(i+16, len(b)); i < end; i++ {
-			if b[i] == '"' {
-				p.i = i + 1
+		for k := 0; k < 2 && i+8 <= len(b); k++ {
+			if m := hasZero(binary.LittleEndian.Uint64(b[i:]) ^ (lsb * '"')); m != 0 {
+				p.i = i + bits.TrailingZeros64(m)/8 + 1
 				return nil
 			}
+			i += 8
 		}
 		p.i = i
 		j := bytes.IndexByte(b[i:], '"')
