@@ -26,9 +26,11 @@ import (
 //     would hang the whole process, scrapes included. So the fast path is
 //     used only when the tree and every mount below it are on local disk or
 //     memory filesystems (isRawFilesystem, read from /proc/self/mountinfo
-//     when the walk starts), and a worker that finds a directory slow (a
+//     when the walk starts), and a worker that finds directories slow (a
 //     cold cache reading the disk: rawSlowDir) switches the whole walk back
-//     to ordinary system calls for the rest of it.
+//     to ordinary system calls for the rest of it. A local disk that hangs
+//     outright (a dead drive) can still stall a GC, and with it a scrape,
+//     while one raw call waits on it.
 //   - A P stays free. Raw workers never yield their P, so if they held every
 //     P the network poller would be checked only by sysmon every 10 ms and a
 //     scrape would wait that long. RawSlots hands out at most GOMAXPROCS-1
@@ -39,9 +41,12 @@ import (
 // openat, fstat and close stay ordinary calls.
 
 // rawSlowDir is how long a directory of n entries may take on the fast path
-// before the walk is taken for cold (reading the disk): a warm stat takes 1
-// to 3 µs, a cold one 100 µs or more. The fixed part absorbs the worker
-// being descheduled on a loaded machine.
+// before it counts as slow: a warm stat takes 1 to 3 µs, one that reads a
+// spinning disk milliseconds. The fixed part absorbs the worker being
+// descheduled on a loaded machine; rawSlowRun slow directories in a row take
+// the walk for cold and off the fast path.
+const rawSlowRun = 4
+
 func rawSlowDir(n int) time.Duration {
 	return 20*time.Millisecond + time.Duration(n)*50*time.Microsecond
 }

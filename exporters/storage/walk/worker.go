@@ -35,6 +35,7 @@ type worker struct {
 
 	raw     bool  // on the fast path (raw.go)
 	statted int64 // entries stat'ed, to time directories on the fast path
+	slowRun int   // directories in a row found slow on the fast path
 }
 
 func newWorker(w *walker) *worker {
@@ -61,11 +62,25 @@ func (wk *worker) run() {
 		} else {
 			wk.dir(t)
 		}
-		if wk.raw && time.Since(start) > wk.w.opts.rawSlow(int(wk.statted-before)) {
-			wk.w.goCold()
+		if wk.raw {
+			wk.timed(time.Since(start), int(wk.statted-before))
 		}
 		wk.w.finish(wk.pending)
 		wk.pending = wk.pending[:0]
+	}
+}
+
+// timed takes a task of n entries that took d on the fast path into
+// account: rawSlowRun slow ones in a row mean a cold cache (a worker merely
+// descheduled on a loaded machine is slow now and then, not every time).
+func (wk *worker) timed(d time.Duration, n int) {
+	if d <= wk.w.opts.rawSlow(n) {
+		wk.slowRun = 0
+		return
+	}
+	wk.slowRun++
+	if wk.slowRun >= rawSlowRun {
+		wk.w.goCold()
 	}
 }
 
