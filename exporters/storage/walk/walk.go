@@ -309,6 +309,15 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	opts.RawSlots.release(nRaw)
 	close(stopWatch)
 	<-watchDone
+	// A stopped walk leaves tasks queued: close the directories they hold.
+	for _, t := range w.stack {
+		if t.batch != nil {
+			w.release(t.batch.h)
+		}
+		if t.h != nil {
+			w.release(t.h)
+		}
+	}
 	if w.rootErr != nil {
 		return nil, fmt.Errorf("reading walk root: %w", w.rootErr)
 	}

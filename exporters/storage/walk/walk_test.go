@@ -424,6 +424,7 @@ func TestFlatDirectoryIsSharedBetweenWorkers(t *testing.T) {
 	slow := &hookFS{lstatat: func(string) error { time.Sleep(100 * time.Microsecond); return nil }}
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
+	fds := openFDs(t)
 	res, err := Walk(ctx, root, Options{Workers: 4, batchAlways: true, FS: slow})
 	if err != nil {
 		t.Fatal(err)
@@ -431,4 +432,17 @@ func TestFlatDirectoryIsSharedBetweenWorkers(t *testing.T) {
 	if !res.Partial || res.Totals.Files >= 5000 {
 		t.Errorf("over budget: partial %v with %d files, want partial and fewer than 5000", res.Partial, res.Totals.Files)
 	}
+	// Buffers still queued when the budget ran out held the directory open.
+	if after := openFDs(t); after != fds {
+		t.Errorf("%d descriptors open after a stopped walk, %d before", after, fds)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
