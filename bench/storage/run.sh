@@ -8,17 +8,27 @@
 # run as nobody when this script runs as root, so that directory really is
 # unreadable).
 #
+# Then, when perf is installed, PERF_RUNS (default 5) more runs of each,
+# alternating, under `perf stat` (task-clock = user + sys CPU, context
+# switches), and the latency of SCRAPES (default 100) scrapes of the daemon
+# while it walks the tree back to back, next to the same daemon idle.
+#
 #   bench/storage/run.sh                 # 1,000,000 files, 3 runs each
-#   FILES=100000 RUNS=5 bench/storage/run.sh
+#   FILES=100000 RUNS=5 PERF_RUNS=9 bench/storage/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 FILES=${FILES:-1000000}
 RUNS=${RUNS:-3}
+PERF_RUNS=${PERF_RUNS:-5}
+SCRAPES=${SCRAPES:-100}
+PORT=${PORT:-19843}
 
 work=$(mktemp -d /tmp/outrigger-storage-bench.XXXXXX)
 chmod 755 "$work"
+daemon=
 cleanup() {
+  if [ -n "$daemon" ]; then kill "$daemon" 2>/dev/null || true; fi
   chmod -R u+rwx "$work" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -106,6 +116,61 @@ printf 'median wall: du %.2f s, storage-exporter %.2f s (%.2fx du; the walk itse
 printf 'median CPU:  du %.2f s, storage-exporter %.2f s (%.2fx du)\n' \
   "$du_cpu" "$our_cpu" "$(echo "scale=4; $our_cpu / $du_cpu" | bc)"
 echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if command -v perf >/dev/null; then
+  # perf_stat NAME CMD...: appends "task-clock-ms context-switches" to $work/NAME.perf
+  perf_stat() {
+    local name=$1
+    shift
+    perf stat -x, -e task-clock,context-switches -o "$work/perf.tmp" "${as[@]}" "$@" >/dev/null 2>&1 || true
+    awk -F, '/task-clock/{tc=$1} /context-switches/{cs=$1} END{print tc, cs}' "$work/perf.tmp" >>"$work/$name.perf"
+  }
+  for i in $(seq "$PERF_RUNS"); do
+    perf_stat du du -s "$tree"
+    perf_stat ours "${ours[@]}"
+  done
+  du_tc=$(awk '{print $1}' "$work/du.perf" | median)
+  our_tc=$(awk '{print $1}' "$work/ours.perf" | median)
+  echo
+  echo "## perf stat, $PERF_RUNS runs each, alternating (medians)"
+  printf '%-34s %12s %18s\n' tool task_clock_ms context_switches
+  printf '%-34s %12.0f %18s\n' "GNU du -s" "$du_tc" "$(awk '{print $2}' "$work/du.perf" | median)"
+  printf '%-34s %12.0f %18s\n' "storage-exporter --once" "$our_tc" "$(awk '{print $2}' "$work/ours.perf" | median)"
+  printf 'CPU: storage-exporter %.2fx du (task-clock of each run: du %s; ours %s)\n' \
+    "$(echo "scale=4; $our_tc / $du_tc" | bc)" "$(awk '{printf "%.0f ", $1}' "$work/du.perf")" \
+    "$(awk '{printf "%.0f ", $1}' "$work/ours.perf")"
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+
+# scrape_latency DIR: starts the daemon on DIR walking back to back, scrapes
+# it SCRAPES times, prints "p50 p90 p99 max" in ms.
+scrape_latency() {
+  "${as[@]}" "$exporter" "--web.listen-address=127.0.0.1:$PORT" --walk.interval=1s "--path=bench=$1" \
+    --log.level=warn >/dev/null 2>&1 &
+  daemon=$!
+  for _ in $(seq 50); do
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics" && break
+    sleep 0.1
+  done
+  sleep 2 # past the first walk's start: walks now run back to back
+  for _ in $(seq "$SCRAPES"); do
+    curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$PORT/metrics"
+    sleep "0.0$((RANDOM % 9 + 1))"
+  done >"$work/latency"
+  kill "$daemon"
+  wait "$daemon" 2>/dev/null || true
+  daemon=
+  sort -n "$work/latency" | awk '{a[NR]=$1*1000} END {printf "%.1f %.1f %.1f %.1f", a[int(NR*0.5)], a[int(NR*0.9)], a[int(NR*0.99)], a[NR]}'
+}
+if command -v curl >/dev/null; then
+  mkdir -p "$work/empty"
+  echo
+  echo "## scrape latency (curl time_total, $SCRAPES scrapes, ms)"
+  printf '%-34s %7s %7s %7s %7s\n' daemon p50 p90 p99 max
+  printf '%-34s %7s %7s %7s %7s\n' "idle (empty tree)" $(scrape_latency "$work/empty")
+  printf '%-34s %7s %7s %7s %7s\n' "walking the tree back to back" $(scrape_latency "$tree")
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 echo
 echo "## exactness (as ${as[*]:-$(id -un)})"
