@@ -26,7 +26,8 @@ func (w *walker) merge(workers []*worker) *Result {
 		for i, c := range wk.subdirs {
 			subdirs[i].add(c)
 		}
-		for name, c := range wk.exts {
+		for key, c := range wk.exts {
+			name := key.String()
 			if sum, ok := exts[name]; ok {
 				sum.add(*c)
 			} else if len(exts) < w.opts.MaxExtensions {

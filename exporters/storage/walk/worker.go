@@ -1,6 +1,7 @@
 package walk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -24,11 +25,9 @@ type worker struct {
 	oldest, newest   int64 // mtimes in ns
 	haveFile         bool
 	subdirs          []Counts // by bucket index
-	exts             map[string]*Counts
+	exts             map[extKey]*Counts
 	extNone, extOver Counts
-	lastExt          [maxExtLen]byte // the extension met last, and its counters
-	lastExtLen       int
-	lastExtCounts    *Counts
+	extCache         [extCacheSize]extSlot // recent extensions, before the map
 
 	unreadable, statErrs, vanished, cycles int64
 	batches                                int64
@@ -40,7 +39,7 @@ type worker struct {
 
 func newWorker(w *walker) *worker {
 	return &worker{w: w, buf: make([]byte, direntBufSize), pathBuf: make([]byte, 0, 4096),
-		exts: map[string]*Counts{}}
+		exts: map[extKey]*Counts{}}
 }
 
 func (wk *worker) run() {
@@ -185,7 +184,7 @@ func (wk *worker) entries(fd int, t task, data []byte) error {
 		}
 		name := data[off+19 : off+reclen]
 		off += reclen
-		end := indexNUL(name)
+		end := bytes.IndexByte(name, 0)
 		if end < 0 {
 			return errBadDirent
 		}
@@ -199,15 +198,6 @@ func (wk *worker) entries(fd int, t task, data []byte) error {
 }
 
 var errBadDirent = errors.New("malformed directory entry")
-
-func indexNUL(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return -1
-}
 
 // entry stats name (NUL-terminated) in the directory fd of task t.
 func (wk *worker) entry(fd int, t task, name []byte) {
@@ -295,39 +285,60 @@ func (wk *worker) bucket(i int32) *Counts {
 // suffixes are parts of names, not types.
 const maxExtLen = 16
 
+// extKey is a lower-cased extension, dot included, zero-padded to
+// maxExtLen bytes: names hold no NUL, so padding and extension cannot mix.
+type extKey [2]uint64
+
+func (k extKey) String() string {
+	var b [maxExtLen]byte
+	binary.LittleEndian.PutUint64(b[:8], k[0])
+	binary.LittleEndian.PutUint64(b[8:], k[1])
+	n := bytes.IndexByte(b[:], 0)
+	if n < 0 {
+		n = maxExtLen
+	}
+	return string(b[:n])
+}
+
+// extCacheSize slots of a direct-mapped cache answer for the few extensions
+// of a tree without hashing a map key per file.
+const (
+	extCacheBits = 6
+	extCacheSize = 1 << extCacheBits
+)
+
+type extSlot struct {
+	key extKey
+	c   *Counts
+}
+
 // ext returns the counters of the extension of a file name.
 func (wk *worker) ext(name []byte) *Counts {
-	dot := -1
-	for i := len(name) - 1; i > 0; i-- {
-		if name[i] == '.' {
-			dot = i
-			break
-		}
-	}
+	dot := bytes.LastIndexByte(name, '.')
 	if dot <= 0 || len(name)-dot < 2 || len(name)-dot > maxExtLen {
 		return &wk.extNone
 	}
-	var lower [maxExtLen]byte
-	n := copy(lower[:], name[dot:])
+	var b [maxExtLen]byte
+	n := copy(b[:], name[dot:])
 	for i := range n {
-		if c := lower[i]; 'A' <= c && c <= 'Z' {
-			lower[i] = c + 'a' - 'A'
+		if c := b[i]; 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
 		}
 	}
-	// Files of one directory tend to share their extension: try the last
-	// one before hashing.
-	if n == wk.lastExtLen && lower == wk.lastExt && wk.lastExtCounts != nil {
-		return wk.lastExtCounts
+	k := extKey{binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])}
+	slot := &wk.extCache[(k[0]*0x9E3779B97F4A7C15+k[1])>>(64-extCacheBits)]
+	if slot.c != nil && slot.key == k {
+		return slot.c
 	}
-	c, ok := wk.exts[string(lower[:n])]
-	if !ok && len(wk.exts) >= wk.w.opts.MaxExtensions {
-		return &wk.extOver
-	}
+	c, ok := wk.exts[k]
 	if !ok {
+		if len(wk.exts) >= wk.w.opts.MaxExtensions {
+			return &wk.extOver
+		}
 		c = &Counts{}
-		wk.exts[string(lower[:n])] = c
+		wk.exts[k] = c
 	}
-	wk.lastExt, wk.lastExtLen, wk.lastExtCounts = lower, n, c
+	*slot = extSlot{key: k, c: c}
 	return c
 }
 
