@@ -319,7 +319,7 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 }
 
 // dispatch makes events of records, hands them to the outputs and tracks
-// their acknowledgement up to commit. When most of the read buffer is
+// their acknowledgement up to commit. When the read buffer is nearly all
 // lines, the Ack keeps the buffer and events point into it; otherwise the
 // lines are copied into memory of their own (the reader reuses its buffer).
 func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceState, recs []pending, commit int64) error {
@@ -332,8 +332,11 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 			stableBytes += int64(len(r.data))
 		}
 	}
+	// Keep the read buffer only when it is nearly all lines: the memory
+	// cap then counts its whole capacity, at most an eighth more than the
+	// lines (a small read, as when tailing, is copied instead).
 	readBuf := src.ReadBuffer()
-	keep := readBuf != nil && stableBytes >= int64(cap(readBuf))/2
+	keep := readBuf != nil && stableBytes >= int64(cap(readBuf))-int64(cap(readBuf))/8
 	copyBytes, size := lineBytes, lineBytes
 	if keep {
 		copyBytes -= stableBytes
