@@ -40,6 +40,9 @@ type Config struct {
 	Defaults Settings
 	// Workers read directories in parallel within one walk.
 	Workers int
+	// WalkNice is the nice value of the walkers' threads (0-19): scrapes and
+	// the watched application come first when CPUs are short.
+	WalkNice int
 	// MaxConcurrentWalks bounds the walks running at once over all paths.
 	MaxConcurrentWalks int
 	// StatfsInterval and StatfsTimeout pace and bound the filesystem
@@ -68,6 +71,9 @@ func (c Config) Validate() (ValidatedConfig, error) {
 	var errs []error
 	if err := c.Defaults.check("--walk."); err != nil {
 		errs = append(errs, err)
+	}
+	if c.WalkNice < 0 || c.WalkNice > 19 {
+		errs = append(errs, fmt.Errorf("--walk.nice %d: must be between 0 and 19", c.WalkNice))
 	}
 	if c.Workers < 1 || c.Workers > 256 {
 		errs = append(errs, fmt.Errorf("--walk.workers %d: must be between 1 and 256", c.Workers))

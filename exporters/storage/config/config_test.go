@@ -117,6 +117,7 @@ func TestValidateRejectsBadFlagsAndNothingToWatch(t *testing.T) {
 	}{
 		{"nothing to watch", func(*Config) {}, "nothing to watch: give --path NAME=DIR or a --config.file with paths"},
 		{"zero workers", func(c *Config) { c.Workers = 0; c.Paths = []string{"a=/a"} }, "--walk.workers 0: must be between 1 and 256"},
+		{"nice out of range", func(c *Config) { c.WalkNice = 20; c.Paths = []string{"a=/a"} }, "--walk.nice 20: must be between 0 and 19"},
 		{"negative budget", func(c *Config) { c.Defaults.Budget = -time.Second; c.Paths = []string{"a=/a"} }, "--walk.budget -1s: must be positive"},
 		{"statfs", func(c *Config) { c.StatfsTimeout = 0; c.Paths = []string{"a=/a"} }, "--statfs.timeout 0s: must be positive"},
 		{"same name twice", func(c *Config) { c.Paths = []string{"a=/a", "a=/b"} }, `path name "a" is used twice (in --path or the config file)`},

@@ -19,6 +19,7 @@ import (
 // Options are the monitor's process-wide settings.
 type Options struct {
 	Workers            int
+	WalkNice           int
 	MaxConcurrentWalks int
 	MaxHardlinks       int
 	StatfsInterval     time.Duration
@@ -33,7 +34,7 @@ type Options struct {
 // OptionsFrom takes the process-wide settings of a validated configuration.
 func OptionsFrom(vc config.ValidatedConfig, logger *slog.Logger) Options {
 	c := vc.Config()
-	return Options{Workers: c.Workers, MaxConcurrentWalks: c.MaxConcurrentWalks, MaxHardlinks: c.MaxHardlinks,
+	return Options{Workers: c.Workers, WalkNice: c.WalkNice, MaxConcurrentWalks: c.MaxConcurrentWalks, MaxHardlinks: c.MaxHardlinks,
 		StatfsInterval: c.StatfsInterval, StatfsTimeout: c.StatfsTimeout, Logger: logger}
 }
 
@@ -219,7 +220,7 @@ func (m *Monitor) walkLoop(ctx context.Context, p *path) {
 		wctx, cancel := context.WithTimeout(ctx, t.Budget)
 		res, err := walk.Walk(wctx, t.Dir, walk.Options{Workers: m.opts.Workers, SubdirDepth: t.SubdirDepth,
 			TopSubdirs: t.TopSubdirs, TopExtensions: t.TopExtensions, MaxHardlinks: m.opts.MaxHardlinks, FS: m.opts.FS,
-			RawSlots: m.raw})
+			RawSlots: m.raw, Nice: m.opts.WalkNice})
 		cancel()
 		<-m.sem
 		p.runningSince.Store(0)

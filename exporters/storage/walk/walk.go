@@ -52,6 +52,10 @@ type Options struct {
 	// where that is safe (see raw.go). Workers beyond the slots wait, and
 	// join only if the walk turns out to read a cold cache.
 	RawSlots *RawSlots
+	// Nice, when above 0, is set on each worker's thread for the walk (the
+	// thread is dropped afterwards, so no other goroutine inherits it): a
+	// background walk then yields CPU to scrapes and to the application.
+	Nice int
 
 	// batchAlways hands every full getdents buffer to another worker, idle or
 	// not (tests use it to exercise the hand-off on small trees).

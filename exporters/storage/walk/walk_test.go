@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -445,4 +447,63 @@ func openFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// Workers read at the nice value asked for, on threads of their own: after the
+// walk no thread of the process is left at it.
+func TestWorkersRunAtTheirNiceValue(t *testing.T) {
+	tree := sharedTree(t)
+	var mu sync.Mutex
+	seen := map[int]int{} // thread -> nice
+	fs := &hookFS{readDirents: func(int) error {
+		tid := unix.Gettid()
+		prio, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		seen[tid] = 20 - prio // the raw system call answers 20 - nice
+		mu.Unlock()
+		return nil
+	}}
+	res := mustWalk(t, tree.root, Options{FS: fs, Workers: 3, Nice: 7})
+	if res.Totals.Files != tree.man.Files {
+		t.Fatalf("files %d, want %d", res.Totals.Files, tree.man.Files)
+	}
+	if len(seen) == 0 {
+		t.Fatal("no directory was read")
+	}
+	for tid, nice := range seen {
+		if tid == unix.Getpid() {
+			if nice != 0 {
+				t.Errorf("the main thread read at nice %d: Go never ends it, it must stay at 0", nice)
+			}
+			continue
+		}
+		if nice != 7 {
+			t.Errorf("thread %d read at nice %d, want 7", tid, nice)
+		}
+	}
+	// The walkers' threads ended with their goroutines: none is left at 7.
+	left := func() []int {
+		var tids []int
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			tid, _ := strconv.Atoi(task.Name())
+			if prio, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-prio == 7 {
+				tids = append(tids, tid)
+			}
+		}
+		return tids
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for tids := left(); len(tids) > 0; tids = left() {
+		if time.Now().After(deadline) {
+			t.Fatalf("threads %v still at nice 7 after the walk; workers were %v", tids, seen)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,6 +44,26 @@ func newWorker(w *walker) *worker {
 }
 
 func (wk *worker) run() {
+	if n := wk.w.opts.Nice; n > 0 {
+		// The goroutine ends locked to its thread, which then exits rather
+		// than serving other goroutines at the lower priority (a process
+		// without CAP_SYS_NICE could not set it back). The main thread is
+		// left alone: Go parks it for good instead of ending it.
+		runtime.LockOSThread()
+		tid := unix.Gettid()
+		if tid == unix.Getpid() {
+			// On the main thread: work from another goroutine instead.
+			runtime.UnlockOSThread()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				wk.run()
+			}()
+			<-done
+			return
+		}
+		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, n) // best effort: the walk runs either way
+	}
 	for {
 		t, ok := wk.w.next()
 		if !ok {

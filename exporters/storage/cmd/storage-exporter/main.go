@@ -44,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	topSubdirs := flag("walk.top-subdirs", "Subdirectories reported by name; the rest are summed as \"other\".").Default("10").Int()
 	topExts := flag("walk.top-extensions", "File extensions reported by name; the rest are summed as \"other\".").Default("10").Int()
 	workers := flag("walk.workers", "Directories read in parallel within one walk.").Default(strconv.Itoa(max(4, 2*runtime.GOMAXPROCS(0)))).Int()
+	nice := flag("walk.nice", "Nice value (0-19) of the walkers' threads, so that scrapes and the watched application come first when CPUs are short.").Default("10").Int()
 	maxConcurrent := flag("walk.max-concurrent", "Walks running at once over all trees.").Default("1").Int()
 	maxLinks := flag("walk.max-hardlinks", "Hard-linked files a walk remembers to count them once; past it they may count twice.").Default("1000000").Int()
 	statfsInterval := flag("statfs.interval", "Time between two reads of a tree's filesystem size and free space.").Default("15s").Duration()
@@ -69,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		File: *configFile, Paths: *paths,
 		Defaults: config.Settings{Interval: *interval, Budget: *budget, SubdirDepth: *depth,
 			TopSubdirs: *topSubdirs, TopExtensions: *topExts},
-		Workers: *workers, MaxConcurrentWalks: *maxConcurrent, MaxHardlinks: *maxLinks,
+		Workers: *workers, WalkNice: *nice, MaxConcurrentWalks: *maxConcurrent, MaxHardlinks: *maxLinks,
 		StatfsInterval: *statfsInterval, StatfsTimeout: *statfsTimeout,
 	}
 	vc, err := cfg.Validate()
