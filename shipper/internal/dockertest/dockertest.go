@@ -433,6 +433,12 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]string{"message": err.Error()})
 		return
 	}
+	// Only events after the request, as `docker events` without --since:
+	// the position is taken before the client sees the answer, so an event
+	// it causes once the call returned is always streamed.
+	s.mu.Lock()
+	next := len(s.events)
+	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
 	flusher, _ := w.(http.Flusher)
@@ -442,9 +448,6 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	stop := context.AfterFunc(ctx, func() { s.mu.Lock(); s.cond.Broadcast(); s.mu.Unlock() })
 	defer stop()
-	s.mu.Lock()
-	next := len(s.events) // only events after the request, as `docker events` without --since
-	s.mu.Unlock()
 	enc := json.NewEncoder(w)
 	for {
 		s.mu.Lock()
