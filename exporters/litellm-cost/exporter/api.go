@@ -33,11 +33,7 @@ func (e *Exporter) refreshAPI(ctx context.Context, next *snapshot) {
 	loc := e.cfg.Location()
 	next.dbErr, next.missing, next.schema, next.spendOff = nil, nil, nil, true
 	meta := map[string]proxyapi.KeyMeta{}
-	steps := []struct {
-		name string
-		err  *error
-		run  func() error
-	}{
+	steps := []refreshStep{
 		{"budgets", &next.budgets.err, func() error {
 			b, err := e.apiBudgets(ctx)
 			if err == nil {
@@ -68,22 +64,13 @@ func (e *Exporter) refreshAPI(ctx context.Context, next *snapshot) {
 			return err
 		}},
 	}
-	var lost error
-	for _, st := range steps {
-		if lost != nil {
-			*st.err = lost
-			continue
+	e.runSteps(steps, func(err error) (lost bool) {
+		if errors.Is(err, proxyapi.ErrUnavailable) {
+			next.dbErr = err
+			return true
 		}
-		err := st.run()
-		if err != nil {
-			err = e.scrub(fmt.Errorf("refreshing %s: %w", st.name, err))
-			e.logger.Warn("refresh failed", "part", st.name, "err", err)
-			if errors.Is(err, proxyapi.ErrUnavailable) {
-				lost, next.dbErr = err, err
-			}
-		}
-		*st.err = err
-	}
+		return false
+	})
 	next.spend.err = nil
 }
 

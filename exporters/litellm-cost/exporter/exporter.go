@@ -171,11 +171,7 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 	c := e.cfg.Config()
 	now := e.cfg.Now()
 	next.spendOff = !c.SpendLogs || !e.schema.CanReadSpendLogs()
-	steps := []struct {
-		name string
-		err  *error
-		run  func() error
-	}{
+	steps := []refreshStep{
 		{"budgets", &next.budgets.err, func() error {
 			b, err := litellm.ReadBudgets(ctx, e.conn, e.schema, c.MaxSeries)
 			if err == nil {
@@ -212,7 +208,23 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 			return err
 		}},
 	}
-	// Once the connection is lost, the remaining steps fail with its error.
+	e.runSteps(steps, func(err error) (lost bool) {
+		e.afterError(ctx, err)
+		return e.conn == nil
+	})
+}
+
+// refreshStep is one part of a refresh: what it reads and where its error goes.
+type refreshStep struct {
+	name string
+	err  *error
+	run  func() error
+}
+
+// runSteps runs the steps in order, logging each failure (scrubbed of
+// secrets) and handing it to failed; once failed says the source is lost,
+// the remaining steps fail with that error without running.
+func (e *Exporter) runSteps(steps []refreshStep, failed func(error) (lost bool)) {
 	var lost error
 	for _, st := range steps {
 		if lost != nil {
@@ -223,12 +235,11 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 		if err != nil {
 			err = e.scrub(fmt.Errorf("refreshing %s: %w", st.name, err))
 			e.logger.Warn("refresh failed", "part", st.name, "err", err)
-			e.afterError(ctx, err)
+			if failed(err) {
+				lost = err
+			}
 		}
 		*st.err = err
-		if e.conn == nil {
-			lost = err
-		}
 	}
 }
 
