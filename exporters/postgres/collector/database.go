@@ -11,11 +11,7 @@ import (
 
 // statDatabaseColumns are pg_stat_database's columns with postgres_exporter's
 // types: counters keep their names without _total, as upstream.
-var statDatabaseColumns = []struct {
-	column string
-	typ    prometheus.ValueType
-	help   string
-}{
+var statDatabaseColumns = []column{
 	{"numbackends", prometheus.GaugeValue, "Number of backends currently connected to this database."},
 	{"xact_commit", prometheus.CounterValue, "Number of transactions in this database that have been committed."},
 	{"xact_rollback", prometheus.CounterValue, "Number of transactions in this database that have been rolled back."},
@@ -36,14 +32,8 @@ var statDatabaseColumns = []struct {
 }
 
 var (
-	statDatabaseDescs = func() []*prometheus.Desc {
-		var out []*prometheus.Desc
-		for _, c := range statDatabaseColumns {
-			out = append(out, desc("stat_database_"+c.column, c.help, "datid", "datname"))
-		}
-		return out
-	}()
-	frozenAgeDesc = desc("database_frozen_xid_age",
+	statDatabaseDescs = columnDescs("stat_database_", statDatabaseColumns, "datid", "datname")
+	frozenAgeDesc     = desc("database_frozen_xid_age",
 		"Transactions since the database's oldest unfrozen transaction id (age(datfrozenxid)): the anti-wraparound vacuum age.", "datname")
 	dbSizeDesc = desc("database_size_bytes", "Disk space used by the database", "datname")
 )

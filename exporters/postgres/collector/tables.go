@@ -12,11 +12,7 @@ import (
 
 // tableColumns are pg_stat_user_tables' columns with postgres_exporter's names
 // and types (counters without _total, as upstream).
-var tableColumns = []struct {
-	column string
-	typ    prometheus.ValueType
-	help   string
-}{
+var tableColumns = []column{
 	{"seq_scan", prometheus.CounterValue, "Number of sequential scans initiated on this table"},
 	{"seq_tup_read", prometheus.CounterValue, "Number of live rows fetched by sequential scans"},
 	{"idx_scan", prometheus.CounterValue, "Number of index scans initiated on this table"},
@@ -38,13 +34,7 @@ var tableColumns = []struct {
 	{"autoanalyze_count", prometheus.CounterValue, "Number of times this table has been analyzed by the autovacuum daemon"},
 }
 
-var tableDescs = func() []*prometheus.Desc {
-	var out []*prometheus.Desc
-	for _, c := range tableColumns {
-		out = append(out, desc("stat_user_tables_"+c.column, c.help, "datname", "schemaname", "relname"))
-	}
-	return out
-}()
+var tableDescs = columnDescs("stat_user_tables_", tableColumns, "datname", "schemaname", "relname")
 
 const tablesSQL = `SELECT current_database(), schemaname, relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0),
   coalesce(idx_tup_fetch, 0), n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup,
@@ -55,25 +45,15 @@ const tablesSQL = `SELECT current_database(), schemaname, relname, seq_scan, seq
 FROM pg_stat_user_tables ORDER BY n_live_tup + n_dead_tup DESC, relid LIMIT %d`
 
 // indexColumns are pg_stat_user_indexes' counters under clean names (new
-// families: postgres_exporter 0.11 has none).
-var indexColumns = []struct {
-	name string
-	typ  prometheus.ValueType
-	help string
-}{
+// families: postgres_exporter 0.11 has none); column is the name's suffix.
+var indexColumns = []column{
 	{"scans_total", prometheus.CounterValue, "Index scans initiated on this index (idx_scan); 0 for long means unused"},
 	{"tuples_read_total", prometheus.CounterValue, "Index entries returned by scans on this index (idx_tup_read)"},
 	{"tuples_fetched_total", prometheus.CounterValue, "Live table rows fetched by simple index scans using this index (idx_tup_fetch)"},
 	{"estimated_size_bytes", prometheus.GaugeValue, "relpages x block_size as of the index's last VACUUM, ANALYZE or CREATE INDEX (read without taking a lock)"},
 }
 
-var indexDescs = func() []*prometheus.Desc {
-	var out []*prometheus.Desc
-	for _, c := range indexColumns {
-		out = append(out, desc("stat_user_indexes_"+c.name, c.help, "datname", "schemaname", "relname", "indexrelname"))
-	}
-	return out
-}()
+var indexDescs = columnDescs("stat_user_indexes_", indexColumns, "datname", "schemaname", "relname", "indexrelname")
 
 // indexesSQL takes no lock: the size comes from pg_class, not
 // pg_relation_size, which would queue behind an ACCESS EXCLUSIVE lock.

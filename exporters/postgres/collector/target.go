@@ -234,6 +234,23 @@ func (s *scrape) query(ctx context.Context, sql string, scan func(pgx.Rows) erro
 	return s.t.conn.Query(ctx, sql, scan)
 }
 
+// column is one value column of a statistics view: the metric name's suffix,
+// its type and help.
+type column struct {
+	column string
+	typ    prometheus.ValueType
+	help   string
+}
+
+// columnDescs makes the Desc of each column, named prefix+column.
+func columnDescs(prefix string, cols []column, labels ...string) []*prometheus.Desc {
+	out := make([]*prometheus.Desc, len(cols))
+	for i, c := range cols {
+		out[i] = desc(prefix+c.column, c.help, labels...)
+	}
+	return out
+}
+
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(Namespace+"_"+name, help, labels, nil)
 }
