@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -64,48 +62,8 @@ func TestKill9TwoOutputs(t *testing.T) {
 	s := startShipper(t, dir, "--path="+logs+"/*.log", "--loki.url="+loki.URL+"/loki/api/v1/push",
 		"--elasticsearch.url="+es.URL, "--elasticsearch.index=app-%{+yyyy.MM.dd}")
 
-	want := map[string]int{}
-	var mu sync.Mutex
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	rotate := make(chan struct{})
-	for _, name := range []string{"app.log", "api.log"} {
-		path := filepath.Join(logs, name)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer func() { f.Close() }()
-			w := bufio.NewWriter(f)
-			rotateOnce := rotate
-			for seq := 1; ; seq++ {
-				w.WriteString(esLine(seq, base.Add(time.Duration(seq)*time.Millisecond)) + "\n")
-				if seq%200 == 0 {
-					w.Flush()
-					mu.Lock()
-					want[lokitest.StreamFor(path)] = seq
-					mu.Unlock()
-					select {
-					case <-stop:
-						return
-					case <-rotateOnce:
-						rotateOnce = nil
-						if name == "app.log" {
-							os.Rename(path, path+".1")
-							f.Close()
-							f, _ = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-							w.Reset(f)
-						}
-					case <-time.After(15 * time.Millisecond):
-					}
-				}
-			}
-		}()
-	}
+	writers := startWriters(t, logs, writerOptions{names: []string{"app.log", "api.log"}, batch: 200, every: 15 * time.Millisecond,
+		line: func(seq int) string { return esLine(seq, base.Add(time.Duration(seq)*time.Millisecond)) }})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	for i := range 6 {
 		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond)
@@ -115,14 +73,13 @@ func TestKill9TwoOutputs(t *testing.T) {
 		s.Kill()
 		t.Logf("kill %d: Loki holds %d entries, Elasticsearch %d documents", i+1, loki.Count(), len(es.Docs()))
 		if i == 2 {
-			close(rotate)
-			time.Sleep(100 * time.Millisecond)
+			writers.Rotate()
+			writers.WaitRotated(t)
 		}
 		s.Start(t)
 		s.waitUp(t)
 	}
-	close(stop)
-	wg.Wait()
+	want := writers.Stop()
 	// The outputs share the memory cap, so Elasticsearch's retries (the
 	// injected 503s, up to the default 60 s max backoff per wait) can hold
 	// reading back for Loki too: wait longer than one such wait. A pass

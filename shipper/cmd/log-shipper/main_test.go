@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -209,56 +208,16 @@ func TestKill9MidBatch(t *testing.T) {
 	s := startShipper(t, dir, "--path="+logs+"/*.log", "--loki.url="+loki.URL+"/loki/api/v1/push")
 
 	base := time.Now().Add(-20 * time.Minute)
-	want := map[string]int{}
-	var mu sync.Mutex
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	rotate := make(chan struct{})
-	for _, name := range []string{"app.log", "api.log"} {
-		path := filepath.Join(logs, name)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer func() { f.Close() }()
-			w := bufio.NewWriter(f)
-			rotateOnce := rotate
-			for seq := 1; ; seq++ {
-				w.WriteString(lokitest.Line(seq, base.Add(time.Duration(seq)*time.Millisecond), 250) + "\n")
-				if seq%200 == 0 {
-					w.Flush()
-					mu.Lock()
-					want[lokitest.StreamFor(path)] = seq
-					mu.Unlock()
-					select {
-					case <-stop:
-						return
-					case <-rotateOnce:
-						rotateOnce = nil
-						if name == "app.log" { // rotation by rename, out of the glob
-							os.Rename(path, path+".1")
-							f.Close()
-							f, _ = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-							w.Reset(f)
-						}
-					case <-time.After(10 * time.Millisecond):
-					}
-				}
-			}
-		}()
-	}
+	writers := startWriters(t, logs, writerOptions{names: []string{"app.log", "api.log"}, batch: 200, every: 10 * time.Millisecond,
+		line: func(seq int) string { return lokitest.Line(seq, base.Add(time.Duration(seq)*time.Millisecond), 250) }})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 8))
 	for i := range 6 {
 		time.Sleep(time.Duration(150+rng.IntN(600)) * time.Millisecond)
 		s.Kill()
 		t.Logf("kill %d: receiver holds %d entries", i+1, loki.Count())
 		if i == 2 {
-			close(rotate) // both writers rotate while the shipper is down (only app.log renames)
-			time.Sleep(100 * time.Millisecond)
+			writers.Rotate() // app.log is renamed and created anew while the shipper is down
+			writers.WaitRotated(t)
 		}
 		if rng.IntN(2) == 0 {
 			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
@@ -266,9 +225,7 @@ func TestKill9MidBatch(t *testing.T) {
 		s.Start(t)
 		s.waitUp(t)
 	}
-	close(stop)
-	wg.Wait()
-	loki.WaitExactlyOnce(t, 60*time.Second, want)
+	loki.WaitExactlyOnce(t, 60*time.Second, writers.Stop())
 	st := loki.Stats()
 	t.Logf("%d entries; %d replayed entries dropped as duplicates by the receiver; %d requests", st.Accepted, st.Duplicates, st.Requests)
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,86 +51,13 @@ func TestLokiDownForMinutes(t *testing.T) {
 	s := startShipper(t, dir, "--config.file="+cfg)
 	statusURL := "http://" + s.addr
 
-	// Two writers, 400 lines/s each, until stop; app.log is rotated (rename
-	// out of the glob, 50 more lines to the renamed file, then a new
-	// app.log) when rotate is closed.
+	// Two writers, 400 lines/s each; app.log is rotated (rename out of the
+	// glob, 50 more lines to the renamed file, then a new app.log) when asked.
 	base := time.Now().Add(-10 * time.Minute)
-	var mu sync.Mutex
-	want := map[string]int{}
-	stop, rotate, rotated := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	for _, name := range []string{"app.log", "api.log"} {
-		path := filepath.Join(logs, name)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer func() { f.Close() }()
-			w := bufio.NewWriter(f)
-			seq := 0
-			write := func(n int) bool {
-				for range n {
-					seq++
-					w.WriteString(lokitest.Line(seq, base.Add(time.Duration(seq)*time.Millisecond), lineSize) + "\n")
-				}
-				if err := w.Flush(); err != nil {
-					t.Errorf("writing %s: %v", path, err)
-					return false
-				}
-				mu.Lock()
-				want[lokitest.StreamFor(path)] = seq
-				mu.Unlock()
-				return true
-			}
-			rotateOnce := rotate
-			if name != "app.log" {
-				rotateOnce = nil
-			}
-			tick := time.NewTicker(20 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-rotateOnce:
-					rotateOnce = nil
-					if err := os.Rename(path, path+".1"); err != nil {
-						t.Error(err)
-						return
-					}
-					if !write(50) { // still writing to the renamed file
-						return
-					}
-					f.Close()
-					if f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-						t.Error(err)
-						return
-					}
-					w.Reset(f)
-					close(rotated)
-				case <-tick.C:
-					if !write(perTick) {
-						return
-					}
-				}
-			}
-		}()
-	}
-	stopWriters := sync.OnceFunc(func() { close(stop); wg.Wait() })
-	t.Cleanup(stopWriters)
-	snapshot := func() map[string]int {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[string]int, len(want))
-		for k, v := range want {
-			out[k] = v
-		}
-		return out
-	}
+	writers := startWriters(t, logs, writerOptions{names: []string{"app.log", "api.log"}, batch: perTick, every: 20 * time.Millisecond,
+		afterRename: 50, line: func(seq int) string {
+			return lokitest.Line(seq, base.Add(time.Duration(seq)*time.Millisecond), lineSize)
+		}})
 
 	metrics := func() (retries, buffered, limit, rotations float64) {
 		t.Helper()
@@ -182,11 +107,7 @@ func TestLokiDownForMinutes(t *testing.T) {
 		time.Sleep(time.Second)
 		elapsed := time.Since(start)
 		if refused && elapsed >= outage/3 {
-			select {
-			case <-rotate:
-			default:
-				close(rotate)
-			}
+			writers.Rotate()
 		}
 		if refused && elapsed >= outage/2 {
 			// The second half: Loki listens again but answers every push 503.
@@ -217,11 +138,7 @@ func TestLokiDownForMinutes(t *testing.T) {
 		}
 		samples++
 	}
-	select {
-	case <-rotated:
-	case <-time.After(10 * time.Second):
-		t.Fatal("app.log was not rotated")
-	}
+	writers.WaitRotated(t)
 	retries, _, _, rotations := metrics()
 	peakDown := vmHWM(t, s.Pid())
 	received := loki.Count()
@@ -244,8 +161,7 @@ func TestLokiDownForMinutes(t *testing.T) {
 	loki.FailRate(0, 0)
 	back := time.Now()
 	time.Sleep(2 * time.Second) // lines keep coming after Loki is back
-	stopWriters()
-	final := snapshot()
+	final := writers.Stop()
 	total := 0
 	for _, n := range final {
 		total += n
