@@ -19,44 +19,20 @@ import (
 // BenchmarkPipeline ships b.N lines of 256 bytes from one file to a
 // counting receiver (for profiling; bench/shipper measures the binary).
 func BenchmarkPipeline(b *testing.B) {
-	dir := b.TempDir()
-	f, _ := os.Create(filepath.Join(dir, "app.log"))
-	w := bufio.NewWriterSize(f, 1<<20)
-	base := time.Now().Add(-30 * time.Minute)
-	for i := range b.N {
-		w.WriteString(lokitest.Line(i+1, base.Add(time.Duration(i)*time.Microsecond), benchLineSize) + "\n")
-	}
-	w.Flush()
-	f.Close()
 	srv := lokitest.Start(b, lokitest.Options{CountOnly: true})
-	cf := &config.File{Registry: config.Registry{Path: filepath.Join(dir, "reg.json")},
-		Inputs:  []config.Input{{Paths: []string{filepath.Join(dir, "*.log")}}},
-		Outputs: config.Outputs{Loki: &config.Loki{URL: srv.URL + "/loki/api/v1/push"}}}
-	v, err := cf.Validate()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := v.Build(metrics.New(nil), slogDiscard())
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := pipeline.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- p.Run(ctx) }()
-	for srv.Count() < b.N {
-		time.Sleep(time.Millisecond)
-	}
-	b.StopTimer()
-	cancel()
-	<-done
+	benchPipeline(b, config.Outputs{Loki: &config.Loki{URL: srv.URL + "/loki/api/v1/push"}}, srv.Count)
 }
 
-// benchLineSize is the line size of BenchmarkPipeline (BENCH_LINE_SIZE).
+// BenchmarkPipelineElasticsearch is BenchmarkPipeline into the count-only
+// Elasticsearch bulk receiver.
+func BenchmarkPipelineElasticsearch(b *testing.B) {
+	srv := estest.New(estest.ES8)
+	srv.CountOnly = true
+	defer srv.Close()
+	benchPipeline(b, config.Outputs{Elasticsearch: &config.Elasticsearch{Hosts: []string{srv.URL}, Index: "app-%{+yyyy.MM.dd}"}}, srv.Count)
+}
+
+// benchLineSize is the line size of the pipeline benchmarks (BENCH_LINE_SIZE).
 var benchLineSize = func() int {
 	if n, err := strconv.Atoi(os.Getenv("BENCH_LINE_SIZE")); err == nil {
 		return n
@@ -64,9 +40,9 @@ var benchLineSize = func() int {
 	return 256
 }()
 
-// BenchmarkPipelineElasticsearch is BenchmarkPipeline into the count-only
-// Elasticsearch bulk receiver.
-func BenchmarkPipelineElasticsearch(b *testing.B) {
+// benchPipeline writes b.N lines to one file and times the pipeline until
+// the receiver counted them all.
+func benchPipeline(b *testing.B, outputs config.Outputs, received func() int) {
 	dir := b.TempDir()
 	f, _ := os.Create(filepath.Join(dir, "app.log"))
 	w := bufio.NewWriterSize(f, 1<<20)
@@ -76,12 +52,8 @@ func BenchmarkPipelineElasticsearch(b *testing.B) {
 	}
 	w.Flush()
 	f.Close()
-	srv := estest.New(estest.ES8)
-	srv.CountOnly = true
-	defer srv.Close()
 	cf := &config.File{Registry: config.Registry{Path: filepath.Join(dir, "reg.json")},
-		Inputs:  []config.Input{{Paths: []string{filepath.Join(dir, "*.log")}}},
-		Outputs: config.Outputs{Elasticsearch: &config.Elasticsearch{Hosts: []string{srv.URL}, Index: "app-%{+yyyy.MM.dd}"}}}
+		Inputs: []config.Input{{Paths: []string{filepath.Join(dir, "*.log")}}}, Outputs: outputs}
 	v, err := cf.Validate()
 	if err != nil {
 		b.Fatal(err)
@@ -98,7 +70,7 @@ func BenchmarkPipelineElasticsearch(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- p.Run(ctx) }()
-	for srv.Count() < b.N {
+	for received() < b.N {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()
