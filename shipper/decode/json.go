@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strconv"
+	"strings"
 )
 
 // Member is one top-level member of a JSON object.
@@ -35,6 +36,26 @@ func (m Member) KeyString() string {
 		return string(m.Key)
 	}
 	return s
+}
+
+// Find returns the raw value of a field: a top-level key, or a dotted path
+// into nested objects (error.type); nil when there is none.
+func Find(members []Member, field string) []byte {
+	for _, m := range members {
+		if m.KeyIs(field) {
+			return m.Value
+		}
+	}
+	if dot := strings.IndexByte(field, '.'); dot > 0 {
+		for _, m := range members {
+			if m.KeyIs(field[:dot]) && len(m.Value) > 0 && m.Value[0] == '{' {
+				if inner, err := ParseObject(m.Value, nil); err == nil {
+					return Find(inner, field[dot+1:])
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // SyntaxError is a JSON syntax error at a byte offset.

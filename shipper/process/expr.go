@@ -23,7 +23,7 @@ func (p *Processor) eval(e *Expr, members []decode.Member, isJSON bool, line []b
 		return p.matches(e.Leaf, members, isJSON, line)
 	case e.HasFields != nil:
 		for _, f := range e.HasFields {
-			if find(members, f) == nil {
+			if decode.Find(members, f) == nil {
 				return false
 			}
 		}

@@ -195,7 +195,7 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 	// Timestamp.
 	ev.TimeNs = 0
 	if isJSON && p.cfg.TimestampField != "" {
-		if v := find(members, p.cfg.TimestampField); v != nil {
+		if v := decode.Find(members, p.cfg.TimestampField); v != nil {
 			if ns, ok := decode.ParseTime(v, p.cfg.TimeFormats); ok {
 				ev.TimeNs = ns
 			}
@@ -204,7 +204,7 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 			if ev.TimeNs != 0 {
 				break
 			}
-			if v := find(members, f); v != nil {
+			if v := decode.Find(members, f); v != nil {
 				if ns, ok := decode.ParseTime(v, p.cfg.TimeFormats); ok {
 					ev.TimeNs = ns
 				}
@@ -236,7 +236,7 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 	ev.Stream = p.stream(st, members)
 	ev.Metadata = ev.Metadata[:0]
 	for name, field := range p.cfg.MetadataFields {
-		if v := find(members, field); v != nil {
+		if v := decode.Find(members, field); v != nil {
 			if s, ok := decode.StringValue(v); ok && s != "" {
 				ev.Metadata = append(ev.Metadata, event.Label{Name: name, Value: s})
 			}
@@ -412,33 +412,12 @@ func AppendObject(dst []byte, members []decode.Member) []byte {
 	return append(dst, '}')
 }
 
-// find returns the raw value of a field: a top-level key, or a dotted path
-// into nested objects (error.type).
-func find(members []decode.Member, field string) []byte {
-	for _, m := range members {
-		if m.KeyIs(field) {
-			return m.Value
-		}
-	}
-	if dot := strings.IndexByte(field, '.'); dot > 0 {
-		for _, m := range members {
-			if m.KeyIs(field[:dot]) && len(m.Value) > 0 && m.Value[0] == '{' {
-				inner, err := decode.ParseObject(m.Value, nil)
-				if err == nil {
-					return find(inner, field[dot+1:])
-				}
-			}
-		}
-	}
-	return nil
-}
-
 func (p *Processor) matches(c *Condition, members []decode.Member, isJSON bool, line []byte) bool {
 	var v []byte
 	if c.Field == "" || (c.Field == "line" || c.Field == "message") && !isJSON {
 		v = decode.AppendString(nil, string(line))
 	} else {
-		v = find(members, c.Field)
+		v = decode.Find(members, c.Field)
 	}
 	if c.Missing {
 		return v == nil
@@ -469,7 +448,7 @@ func (p *Processor) stream(st *State, members []decode.Member) *event.Stream {
 	st.vals = st.vals[:0]
 	for _, name := range p.labelNames {
 		val := ""
-		if v := find(members, p.cfg.LabelFields[name]); v != nil {
+		if v := decode.Find(members, p.cfg.LabelFields[name]); v != nil {
 			val, _ = decode.StringValue(v)
 		}
 		st.vals = append(st.vals, val)

@@ -99,7 +99,7 @@ func (p *Pattern) Append(dst []byte, ns int64, members []decode.Member) ([]byte,
 			}
 			dst = t.AppendFormat(dst, s.layout)
 		case s.field != "":
-			v := lookup(members, s.field)
+			v := decode.Find(members, s.field)
 			if v == nil {
 				return dst, false
 			}
@@ -113,25 +113,6 @@ func (p *Pattern) Append(dst []byte, ns int64, members []decode.Member) ([]byte,
 		}
 	}
 	return dst, true
-}
-
-// lookup finds a top-level or dotted field.
-func lookup(members []decode.Member, field string) []byte {
-	for _, m := range members {
-		if m.KeyIs(field) {
-			return m.Value
-		}
-	}
-	if dot := strings.IndexByte(field, '.'); dot > 0 {
-		for _, m := range members {
-			if m.KeyIs(field[:dot]) && len(m.Value) > 0 && m.Value[0] == '{' {
-				if inner, err := decode.ParseObject(m.Value, nil); err == nil {
-					return lookup(inner, field[dot+1:])
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // JodaLayout converts a Joda-style date pattern (yyyy.MM.dd, as Filebeat and
