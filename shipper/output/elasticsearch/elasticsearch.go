@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -376,18 +375,6 @@ func docID(dst []byte, key string, offset int64) []byte {
 	binary.BigEndian.PutUint64(sum[:8], xxhash.Sum64(b))
 	binary.BigEndian.PutUint64(sum[8:], xxhash.Sum64(append(b, '#')))
 	return base64.RawURLEncoding.AppendEncode(dst, sum[:])
-}
-
-// backoff waits before a retry; false when the output is stopped.
-func (o *Output) backoff(d *time.Duration) bool {
-	wait := *d/2 + rand.N(*d/2+1)
-	*d = min(*d*2, o.cfg.MaxBackoff)
-	select {
-	case <-o.ctx.Done():
-		return false
-	case <-time.After(wait):
-		return true
-	}
 }
 
 var gzipPool = sync.Pool{}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/outrigger/outrigger/shipper/output/backoff"
 )
 
 // flavor is what the cluster's root endpoint says it is.
@@ -79,7 +81,7 @@ func (o *Output) targets() []templateTarget {
 // while the cluster is unreachable; a refusal (4xx) is logged and shipping
 // goes on without them.
 func (o *Output) runSetup() {
-	backoff := o.cfg.MinBackoff
+	retry := backoff.New(o.cfg.MinBackoff, o.cfg.MaxBackoff)
 	for {
 		err := o.setupOnce()
 		if err == nil {
@@ -91,7 +93,7 @@ func (o *Output) runSetup() {
 			return
 		}
 		o.log.Warn("installing index template and lifecycle policy; retrying", "output", o.cfg.Name, "err", err)
-		if !o.backoff(&backoff) {
+		if !retry.Wait(o.ctx) {
 			return
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/output/backoff"
 )
 
 // item is one encoded action and document of a batch.
@@ -191,9 +192,9 @@ func (w *worker) deliver(b *batch) {
 		}
 		pending = append(pending, i)
 	}
-	backoff := o.cfg.MinBackoff
+	retry := backoff.New(o.cfg.MinBackoff, o.cfg.MaxBackoff)
 	for len(missing) > 0 && !w.deadLetter(b, missing, "index_field_missing") {
-		if !o.backoff(&backoff) {
+		if !retry.Wait(o.ctx) {
 			return
 		}
 	}
@@ -203,7 +204,7 @@ func (w *worker) deliver(b *batch) {
 func (w *worker) deliverItems(b *batch, pending []int) {
 	o := w.o
 	name := o.cfg.Name
-	backoff := o.cfg.MinBackoff
+	retry := backoff.New(o.cfg.MinBackoff, o.cfg.MaxBackoff)
 	path := "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason,items.*.error.caused_by"
 	if o.cfg.Pipeline != "" {
 		path += "&pipeline=" + o.cfg.Pipeline
@@ -290,7 +291,7 @@ func (w *worker) deliverItems(b *batch, pending []int) {
 				o.setState(fmt.Errorf("elasticsearch output %s: bulk request answered HTTP %d: %s", name, code, shorten(wholeError(resp))))
 			}
 		}
-		if !o.backoff(&backoff) {
+		if !retry.Wait(o.ctx) {
 			return
 		}
 	}

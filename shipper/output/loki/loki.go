@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output/backoff"
 	"github.com/outrigger/outrigger/shipper/output/tlsclient"
 )
 
@@ -386,7 +386,7 @@ var ignoredRe = regexp.MustCompile(`total ignored: (\d+) out of (\d+)`)
 func (w *worker) deliver(req *request) {
 	o := w.o
 	name := o.cfg.Name
-	backoff := o.cfg.MinBackoff
+	retry := backoff.New(o.cfg.MinBackoff, o.cfg.MaxBackoff)
 	for {
 		w.body = w.enc.appendPushRequest(w.body[:0], req.streams)
 		w.comp = s2.EncodeSnappy(w.comp[:cap(w.comp)], w.body)
@@ -440,14 +440,9 @@ func (w *worker) deliver(req *request) {
 			o.setState(fmt.Errorf("loki output %s: push answered HTTP %d", name, code))
 		}
 		o.m.Retries.WithLabelValues(name, reason).Inc()
-		// Full jitter on an exponential backoff.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-o.ctx.Done():
+		if !retry.Wait(o.ctx) {
 			return
-		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, o.cfg.MaxBackoff)
 	}
 }
 
