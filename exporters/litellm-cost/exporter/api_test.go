@@ -103,45 +103,7 @@ func TestHTTPModeBudgetsMatchHandComputation(t *testing.T) {
 		t.Errorf("/user/list read in %d requests, want 2 pages", n)
 	}
 
-	key := func(k, alias string) map[string]string {
-		return map[string]string{"scope": "key", "id": KeyID(token(k)), "name": alias}
-	}
-	team := func(id, alias string) map[string]string {
-		return map[string]string{"scope": "team", "id": id, "name": alias}
-	}
-	type want struct {
-		labels                                   map[string]string
-		spend                                    float64
-		max, soft, ratio, remain, reset, blocked *float64
-	}
-	for _, c := range []want{
-		{labels: key("sk-one", "search-prod"), spend: 7, max: f(10), ratio: f(0.7), remain: f(3), reset: f(6 * 3600), blocked: f(0)},
-		{labels: key("sk-two", "agents-bot"), spend: 12.25, blocked: f(0)},
-		{labels: key("sk-three", ""), spend: 4.5, max: f(5), soft: f(4), ratio: f(0.9), remain: f(0.5), blocked: f(0)},
-		{labels: key("sk-four", "to-delete"), spend: 1, max: f(3), ratio: f(1.0 / 3), remain: f(2), blocked: f(0)},
-		{labels: team("team-1", "search"), spend: 12.5, max: f(100), soft: f(80), ratio: f(0.125), remain: f(87.5), reset: f(12 * 3600), blocked: f(0)},
-		{labels: team("team-2", "agents"), spend: 12.25, blocked: f(0)},
-		{labels: team("team-3", "frozen"), spend: 0, max: f(50), ratio: f(0), remain: f(50), blocked: f(1)},
-		{labels: team("team-4", "zero"), spend: 2, max: f(0), remain: f(-2), blocked: f(0)},
-		{labels: map[string]string{"scope": "user", "id": "u1", "name": "alice"}, spend: 11.5, max: f(20), ratio: f(0.575), remain: f(8.5)},
-		{labels: map[string]string{"scope": "user", "id": "u2", "name": ""}, spend: 13.25},
-		{labels: map[string]string{"scope": "proxy", "id": "litellm-proxy-budget", "name": "proxy"}, spend: 24.75, max: f(500), ratio: f(24.75 / 500), remain: f(475.25)},
-		{labels: map[string]string{"scope": "org", "id": "org-a", "name": "Acme"}, spend: 12.5, max: f(1000), soft: f(800), ratio: f(0.0125), remain: f(987.5), reset: f((21*24 + 12) * 3600)},
-		{labels: map[string]string{"scope": "org", "id": "org-b", "name": "Beta"}, spend: 12.25},
-	} {
-		expect(t, fams, "litellm_budget_spend_usd", c.labels, c.spend)
-		for _, m := range []struct {
-			name string
-			v    *float64
-		}{{"litellm_budget_max_usd", c.max}, {"litellm_budget_soft_usd", c.soft}, {"litellm_budget_utilization_ratio", c.ratio},
-			{"litellm_budget_remaining_usd", c.remain}, {"litellm_budget_reset_seconds", c.reset}, {"litellm_budget_blocked", c.blocked}} {
-			if m.v == nil {
-				absent(t, fams, m.name, c.labels)
-			} else {
-				expect(t, fams, m.name, c.labels, *m.v)
-			}
-		}
-	}
+	checkBudgets(t, fams, commonBudgets())
 	for scope, n := range map[string]float64{"key": 4, "team": 4, "user": 2, "proxy": 1, "org": 2} {
 		expect(t, fams, "litellm_budget_entities", map[string]string{"scope": scope}, n)
 	}
@@ -170,10 +132,10 @@ func TestHTTPModeBudgetsMatchHandComputation(t *testing.T) {
 	h.clock.Set(time.Date(2026, 3, 11, 0, 0, 1, 0, time.UTC))
 	h.refresh(t)
 	fams, _ = h.scrape(t, secrets...)
-	absent(t, fams, "litellm_budget_spend_usd", key("sk-four", "to-delete"))
+	absent(t, fams, "litellm_budget_spend_usd", keyBudget("sk-four", "to-delete"))
 	expect(t, fams, "litellm_budget_entities", map[string]string{"scope": "key"}, 3)
-	expect(t, fams, "litellm_budget_utilization_ratio", team("team-1", "search"), 0)
-	expect(t, fams, "litellm_budget_reset_seconds", team("team-1", "search"), 86399)
+	expect(t, fams, "litellm_budget_utilization_ratio", teamBudget("team-1", "search"), 0)
+	expect(t, fams, "litellm_budget_reset_seconds", teamBudget("team-1", "search"), 86399)
 
 	if p.MaxInFlight() != 1 {
 		t.Errorf("the fake served %d requests at once, want one at a time", p.MaxInFlight())

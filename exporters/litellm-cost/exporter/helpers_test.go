@@ -288,3 +288,62 @@ func absent(t testing.TB, fams map[string]*dto.MetricFamily, name string, labels
 		t.Errorf("%s%v = %v, want no such series", name, labels, v)
 	}
 }
+
+// budgetWant is one entity's expected litellm_budget_* series; nil means the
+// series must be absent.
+type budgetWant struct {
+	labels                                   map[string]string
+	spend                                    float64
+	max, soft, ratio, remain, reset, blocked *float64
+}
+
+func keyBudget(k, alias string) map[string]string {
+	return map[string]string{"scope": "key", "id": KeyID(token(k)), "name": alias}
+}
+
+func teamBudget(id, alias string) map[string]string {
+	return map[string]string{"scope": "team", "id": id, "name": alias}
+}
+
+// commonBudgets are the budgets fillBudgets (the database) and the fake
+// proxy hold alike, computed by hand at 2026-03-10 12:00 UTC.
+func commonBudgets() []budgetWant {
+	return []budgetWant{
+		// Key with its own max and a daily reset 6 h ahead: 7 of 10.
+		{labels: keyBudget("sk-one", "search-prod"), spend: 7, max: f(10), ratio: f(0.7), remain: f(3), reset: f(6 * 3600), blocked: f(0)},
+		// Key without a budget: spend only, and no ratio.
+		{labels: keyBudget("sk-two", "agents-bot"), spend: 12.25, blocked: f(0)},
+		// Key whose budget comes from a budget row: 4.5 of 5.
+		{labels: keyBudget("sk-three", ""), spend: 4.5, max: f(5), soft: f(4), ratio: f(0.9), remain: f(0.5), blocked: f(0)},
+		{labels: keyBudget("sk-four", "to-delete"), spend: 1, max: f(3), ratio: f(1.0 / 3), remain: f(2), blocked: f(0)},
+		{labels: teamBudget("team-1", "search"), spend: 12.5, max: f(100), soft: f(80), ratio: f(0.125), remain: f(87.5), reset: f(12 * 3600), blocked: f(0)},
+		{labels: teamBudget("team-2", "agents"), spend: 12.25, blocked: f(0)},
+		{labels: teamBudget("team-3", "frozen"), spend: 0, max: f(50), ratio: f(0), remain: f(50), blocked: f(1)},
+		// A max of 0 has no ratio (it would be +Inf), but a (negative) remainder.
+		{labels: teamBudget("team-4", "zero"), spend: 2, max: f(0), remain: f(-2), blocked: f(0)},
+		{labels: map[string]string{"scope": "user", "id": "u1", "name": "alice"}, spend: 11.5, max: f(20), ratio: f(0.575), remain: f(8.5)},
+		{labels: map[string]string{"scope": "user", "id": "u2", "name": ""}, spend: 13.25},
+		{labels: map[string]string{"scope": "proxy", "id": "litellm-proxy-budget", "name": "proxy"}, spend: 24.75, max: f(500), ratio: f(24.75 / 500), remain: f(475.25)},
+		{labels: map[string]string{"scope": "org", "id": "org-a", "name": "Acme"}, spend: 12.5, max: f(1000), soft: f(800), ratio: f(0.0125), remain: f(987.5), reset: f((21*24 + 12) * 3600)},
+		{labels: map[string]string{"scope": "org", "id": "org-b", "name": "Beta"}, spend: 12.25},
+	}
+}
+
+// checkBudgets holds every litellm_budget_* series of each case to it.
+func checkBudgets(t testing.TB, fams map[string]*dto.MetricFamily, cases []budgetWant) {
+	t.Helper()
+	for _, c := range cases {
+		expect(t, fams, "litellm_budget_spend_usd", c.labels, c.spend)
+		for _, m := range []struct {
+			name string
+			v    *float64
+		}{{"litellm_budget_max_usd", c.max}, {"litellm_budget_soft_usd", c.soft}, {"litellm_budget_utilization_ratio", c.ratio},
+			{"litellm_budget_remaining_usd", c.remain}, {"litellm_budget_reset_seconds", c.reset}, {"litellm_budget_blocked", c.blocked}} {
+			if m.v == nil {
+				absent(t, fams, m.name, c.labels)
+			} else {
+				expect(t, fams, m.name, c.labels, *m.v)
+			}
+		}
+	}
+}
