@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -505,5 +506,42 @@ func TestWorkersRunAtTheirNiceValue(t *testing.T) {
 			t.Fatalf("threads %v still at nice 7 after the walk; workers were %v", tids, seen)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// With one P, a walker that starts on the main thread hands its work to
+// another goroutine; that one must not land on the main thread in turn
+// (which, before, spawned goroutines without end and ate gigabytes).
+func TestNiceWalkWithOneP(t *testing.T) {
+	tree := sharedTree(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	base := runtime.NumGoroutine()
+	for i := range 5 {
+		done := make(chan *Result, 1)
+		go func() {
+			res, err := Walk(context.Background(), tree.root, Options{Workers: 4, Nice: 3})
+			if err != nil {
+				t.Error(err)
+			}
+			done <- res
+		}()
+		deadline := time.Now().Add(time.Minute)
+	wait:
+		for {
+			select {
+			case res := <-done:
+				if res != nil && res.Totals.Files != tree.man.Files {
+					t.Fatalf("walk %d: files %d, want %d", i, res.Totals.Files, tree.man.Files)
+				}
+				break wait
+			case <-time.After(5 * time.Millisecond):
+			}
+			// A runaway would exhaust the machine's memory before a timeout:
+			// end the whole test binary at once.
+			if n := runtime.NumGoroutine(); n > base+100 || time.Now().After(deadline) {
+				panic(fmt.Sprintf("walk %d with GOMAXPROCS=1 has %d goroutines after %v (started with %d)",
+					i, n, time.Since(deadline.Add(-time.Minute)), base))
+			}
+		}
 	}
 }

@@ -52,14 +52,17 @@ func (wk *worker) run() {
 		runtime.LockOSThread()
 		tid := unix.Gettid()
 		if tid == unix.Getpid() {
-			// On the main thread: work from another goroutine instead.
-			runtime.UnlockOSThread()
+			// On the main thread: work from another goroutine instead. This
+			// one stays locked to the main thread while it waits, so the
+			// other cannot be scheduled there in turn (with one P it would
+			// be, and spawn another, without end).
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
 				wk.run()
 			}()
 			<-done
+			runtime.UnlockOSThread()
 			return
 		}
 		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, n) // best effort: the walk runs either way
