@@ -10,8 +10,11 @@
 #
 # Then, when perf is installed, PERF_RUNS (default 5) more runs of each,
 # alternating, under `perf stat` (task-clock = user + sys CPU, context
-# switches), and the latency of SCRAPES (default 100) scrapes of the daemon
-# while it walks the tree back to back, next to the same daemon idle.
+# switches), a control (du on two halves of the tree one after the other on
+# one CPU, then at once on two, and the exporter held to one CPU: what using
+# both cores costs du itself), and the latency of SCRAPES (default 100)
+# scrapes of the daemon while it walks the tree back to back, next to the
+# same daemon idle.
 #
 #   bench/storage/run.sh                 # 1,000,000 files, 3 runs each
 #   FILES=100000 RUNS=5 PERF_RUNS=9 bench/storage/run.sh
@@ -139,6 +142,44 @@ if command -v perf >/dev/null; then
   printf 'CPU: storage-exporter %.2fx du (task-clock of each run: du %s; ours %s)\n' \
     "$(echo "scale=4; $our_tc / $du_tc" | bc)" "$(awk '{printf "%.0f ", $1}' "$work/du.perf")" \
     "$(awk '{printf "%.0f ", $1}' "$work/ours.perf")"
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+
+# The control: what using both cores costs du itself. The tree's top-level
+# directories are split in two halves; du -s runs on each, one after the other
+# on one CPU, then both at once on the two CPUs (PERF_RUNS times each,
+# alternating). The CPU the two add up to is the same work either way, so the
+# difference is what two CPUs running the same kernel paths at once cost.
+if command -v perf >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  (cd "$tree" && ls -d d* | awk 'NR % 2') >"$work/half.a"
+  (cd "$tree" && ls -d d* | awk '!(NR % 2)') >"$work/half.b"
+  halves() { # MODE: seq or par; prints the task-clock of both halves, summed
+    cd "$tree"
+    if [ "$1" = seq ]; then
+      perf stat -x, -e task-clock -o "$work/h.a" "${as[@]}" taskset -c 0 du -s $(cat "$work/half.a") >/dev/null 2>&1 || true
+      perf stat -x, -e task-clock -o "$work/h.b" "${as[@]}" taskset -c 0 du -s $(cat "$work/half.b") >/dev/null 2>&1 || true
+    else
+      perf stat -x, -e task-clock -o "$work/h.a" "${as[@]}" taskset -c 0 du -s $(cat "$work/half.a") >/dev/null 2>&1 &
+      perf stat -x, -e task-clock -o "$work/h.b" "${as[@]}" taskset -c 1 du -s $(cat "$work/half.b") >/dev/null 2>&1 || true
+      wait
+    fi
+    cd "$repo"
+    cat "$work/h.a" "$work/h.b" | awk -F, '/task-clock/{s += $1} END{print s}'
+  }
+  for i in $(seq "$PERF_RUNS"); do
+    halves seq >>"$work/seq.perf"
+    halves par >>"$work/par.perf"
+    perf stat -x, -e task-clock -o "$work/perf.tmp" "${as[@]}" taskset -c 1 "${ours[@]}" >/dev/null 2>&1 || true
+    awk -F, '/task-clock/{print $1}' "$work/perf.tmp" >>"$work/one.perf"
+  done
+  seq_tc=$(median <"$work/seq.perf")
+  par_tc=$(median <"$work/par.perf")
+  echo
+  echo "## control: what two CPUs at once cost du itself (perf stat, $PERF_RUNS runs each, medians)"
+  printf '%-52s %12.0f ms\n' "du -s on two halves, one after the other, one CPU" "$seq_tc"
+  printf '%-52s %12.0f ms\n' "du -s on two halves at once, one CPU each" "$par_tc"
+  printf '%-52s %12.0f ms\n' "storage-exporter --once held to one CPU" "$(median <"$work/one.perf")"
+  printf 'du pays %.2fx the CPU for the same work on two CPUs at once\n' "$(echo "scale=4; $par_tc / $seq_tc" | bc)"
   echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 
