@@ -21,6 +21,7 @@ import (
 
 	"github.com/outrigger/outrigger/exporters/celery/config"
 	"github.com/outrigger/outrigger/exporters/celery/events"
+	"github.com/outrigger/outrigger/internal/promkit/backoff"
 )
 
 // AMQP watches a Celery app on RabbitMQ over one connection: one channel
@@ -62,12 +63,12 @@ func (a *AMQP) Ready(context.Context) error {
 // Run connects, consumes events and polls depth until ctx ends; it
 // reconnects with backoff when the connection drops.
 func (a *AMQP) Run(ctx context.Context) {
-	bo := backoff{max: a.cfg.MaxBackoff}
+	bo := backoff.New(minBackoff, a.cfg.MaxBackoff)
 	first := true
 	for ctx.Err() == nil {
 		if !first {
 			a.reconnError.Add(1)
-			if !bo.wait(ctx) {
+			if !bo.Wait(ctx) {
 				return
 			}
 		}
@@ -81,7 +82,7 @@ func (a *AMQP) Run(ctx context.Context) {
 			a.log.Warn("connecting to the broker", "broker", a.broker.Redacted(), "err", err)
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		err = a.session(ctx, conn)
 		_ = conn.Close()
 		a.mu.Lock()

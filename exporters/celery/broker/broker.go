@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"context"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,30 +140,8 @@ func (h *health) CollectQueues(ch chan<- prometheus.Metric) {
 	}
 }
 
-// backoff is exponential with jitter, from 100 ms up to max.
-type backoff struct {
-	max  time.Duration
-	next time.Duration
-}
-
-func (b *backoff) reset() { b.next = 0 }
-
-// wait sleeps for the next delay; false when ctx ended.
-func (b *backoff) wait(ctx context.Context) bool {
-	if b.next == 0 {
-		b.next = 100 * time.Millisecond
-	}
-	d := b.next/2 + rand.N(b.next/2+1)
-	b.next = min(b.next*2, b.max)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+// minBackoff is the first wait before a reconnect.
+const minBackoff = 100 * time.Millisecond
 
 // skipQueue reports kombu's internal queues, which are not task queues.
 func skipQueue(q string) bool {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/outrigger/outrigger/exporters/celery/config"
 	"github.com/outrigger/outrigger/exporters/celery/events"
+	"github.com/outrigger/outrigger/internal/promkit/backoff"
 )
 
 // Redis watches a Celery app on a Redis broker.
@@ -85,7 +86,7 @@ func (r *Redis) eventPattern() string {
 // consume keeps a pattern subscription open, reopening it with backoff after
 // errors and when it went silent and did not answer a ping.
 func (r *Redis) consume(ctx context.Context) {
-	bo := backoff{max: r.cfg.MaxBackoff}
+	bo := backoff.New(minBackoff, r.cfg.MaxBackoff)
 	dec := &events.Decoder{}
 	for ctx.Err() == nil {
 		err := r.subscribeOnce(ctx, dec, &bo)
@@ -99,7 +100,7 @@ func (r *Redis) consume(ctx context.Context) {
 			r.reconnError.Add(1)
 		}
 		r.log.Warn("event stream lost; reconnecting", "broker", r.broker.Redacted(), "err", err)
-		if !bo.wait(ctx) {
+		if !bo.Wait(ctx) {
 			return
 		}
 	}
@@ -107,7 +108,7 @@ func (r *Redis) consume(ctx context.Context) {
 
 var errSilent = errors.New("event stream silent and did not answer a ping")
 
-func (r *Redis) subscribeOnce(ctx context.Context, dec *events.Decoder, bo *backoff) error {
+func (r *Redis) subscribeOnce(ctx context.Context, dec *events.Decoder, bo *backoff.Backoff) error {
 	ps := r.client.PSubscribe(ctx)
 	defer ps.Close()
 	// A blocked receive does not watch ctx: closing the connection ends it.
@@ -121,7 +122,7 @@ func (r *Redis) subscribeOnce(ctx context.Context, dec *events.Decoder, bo *back
 		return fmt.Errorf("confirming subscription: %w", err)
 	}
 	r.streamUp.Store(true)
-	bo.reset()
+	bo.Reset()
 	pinged := false
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, r.cfg.SilenceTimeout)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/outrigger/outrigger/shipper/output/backoff"
+	"github.com/outrigger/outrigger/internal/promkit/backoff"
 )
 
 // flavor is what the cluster's root endpoint says it is.

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outrigger/outrigger/internal/promkit/backoff"
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/output/backoff"
 )
 
 // item is one encoded action and document of a batch.

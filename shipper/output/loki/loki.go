@@ -16,9 +16,9 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
+	"github.com/outrigger/outrigger/internal/promkit/backoff"
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
-	"github.com/outrigger/outrigger/shipper/output/backoff"
 	"github.com/outrigger/outrigger/shipper/output/tlsclient"
 )
 

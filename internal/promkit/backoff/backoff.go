@@ -1,5 +1,6 @@
-// Package backoff is the retry pacing the shipper's outputs share: an
-// exponential backoff with jitter, from a minimum to a maximum step.
+// Package backoff is the retry pacing every daemon shares (the shipper's
+// outputs, celery-exporter's reconnects): an exponential backoff with jitter,
+// from a minimum to a maximum step.
 package backoff
 
 import (
@@ -11,13 +12,16 @@ import (
 // Backoff paces the retries of one request. The zero value is not usable:
 // make one with New for every request that may be retried.
 type Backoff struct {
-	step, max time.Duration
+	min, step, max time.Duration
 }
 
 // New starts at min and doubles up to max.
 func New(min, max time.Duration) Backoff {
-	return Backoff{step: min, max: max}
+	return Backoff{min: min, step: min, max: max}
 }
+
+// Reset starts again from the minimum, after a success.
+func (b *Backoff) Reset() { b.step = b.min }
 
 // Wait sleeps between half the current step and the whole of it ("equal
 // jitter", so retries of many shippers spread out but never come back at

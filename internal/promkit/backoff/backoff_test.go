@@ -29,6 +29,21 @@ func TestWaitsGrowWithJitterUpToTheMaximum(t *testing.T) {
 	}
 }
 
+// Reset brings the step back to the minimum.
+func TestResetStartsAgainFromTheMinimum(t *testing.T) {
+	b := New(time.Millisecond, 20*time.Millisecond)
+	for range 3 {
+		b.Wait(t.Context())
+	}
+	if b.step != 8*time.Millisecond {
+		t.Fatalf("step %s after three waits, want 8ms", b.step)
+	}
+	b.Reset()
+	if b.step != time.Millisecond {
+		t.Errorf("step %s after Reset, want 1ms", b.step)
+	}
+}
+
 // A cancelled context ends the wait at once.
 func TestWaitEndsWithTheContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
