@@ -247,6 +247,17 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // intParam reads a FastAPI Query(int, ge, le) parameter: 422 when out of range.
+// paging reads the 1-based page and the page size (parameter sizeName,
+// default def, up to most), answering 422 as the proxy does when either is
+// out of range.
+func paging(w http.ResponseWriter, q map[string][]string, sizeName string, def, most int) (page, size int, ok bool) {
+	if page, ok = intParam(w, q, "page", 1, 1, 1<<30); !ok {
+		return 0, 0, false
+	}
+	size, ok = intParam(w, q, sizeName, def, 1, most)
+	return page, size, ok
+}
+
 func intParam(w http.ResponseWriter, q map[string][]string, name string, def, lo, hi int) (int, bool) {
 	v := def
 	if s := first(q, name); s != "" {
@@ -299,11 +310,7 @@ func ts(t *time.Time) any {
 func pages(total, size int) int { return (total + size - 1) / size }
 
 func (p *Proxy) keyList(w http.ResponseWriter, q map[string][]string) {
-	page, ok := intParam(w, q, "page", 1, 1, 1<<30)
-	if !ok {
-		return
-	}
-	size, ok := intParam(w, q, "size", 10, 1, 100)
+	page, size, ok := paging(w, q, "size", 10, 100)
 	if !ok {
 		return
 	}
@@ -353,11 +360,7 @@ func (p *Proxy) teamList() []any {
 }
 
 func (p *Proxy) userList(w http.ResponseWriter, q map[string][]string) {
-	page, ok := intParam(w, q, "page", 1, 1, 1<<30)
-	if !ok {
-		return
-	}
-	size, ok := intParam(w, q, "page_size", 25, 1, 100)
+	page, size, ok := paging(w, q, "page_size", 25, 100)
 	if !ok {
 		return
 	}
@@ -502,11 +505,7 @@ func (p *Proxy) activity(w http.ResponseWriter, q map[string][]string, rows []Da
 		_ = json.NewEncoder(w).Encode(map[string]any{"detail": map[string]any{"error": "Please provide start_date and end_date"}})
 		return
 	}
-	page, ok := intParam(w, q, "page", 1, 1, 1<<30)
-	if !ok {
-		return
-	}
-	size, ok := intParam(w, q, "page_size", 10, 1, 1000)
+	page, size, ok := paging(w, q, "page_size", 10, 1000)
 	if !ok {
 		return
 	}
