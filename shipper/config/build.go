@@ -38,6 +38,7 @@ type Flags struct {
 	LokiPassword     string
 	LokiPasswordFile string
 	RegistryPath     string
+	RegistryFlush    time.Duration
 	MemoryLimit      string
 	StartAt          string
 
@@ -125,6 +126,12 @@ func (f *File) Merge(fl Flags) error {
 	}
 	if fl.RegistryPath != "" {
 		f.Registry.Path = fl.RegistryPath
+	}
+	if fl.RegistryFlush < 0 {
+		return errors.New("--registry.flush-interval must not be negative")
+	}
+	if fl.RegistryFlush > 0 {
+		f.Registry.FlushInterval = Duration(fl.RegistryFlush)
 	}
 	if fl.MemoryLimit != "" {
 		v, err := ParseByteSize(fl.MemoryLimit)

@@ -64,6 +64,7 @@ func run(args []string) int {
 	flag("docker.host", "Follow the logs of containers through this Docker API socket, e.g. unix:///var/run/docker.sock.").StringVar(&fl.DockerHost)
 	flag("docker.label", "Follow only containers with this label (key or key=value); repeatable. Implies --docker.host's default socket.").StringsVar(&fl.DockerLabels)
 	flag("registry.path", "File keeping the acknowledged offset of every file (default "+config.DefaultRegistryPath+").").StringVar(&fl.RegistryPath)
+	flag("registry.flush-interval", "How often acknowledged offsets are written to the registry (default 1s): after a crash at most this much acknowledged data is sent again.").DurationVar(&fl.RegistryFlush)
 	flag("memory.limit", "Cap on the bytes of lines read and not yet acknowledged (e.g. 64MiB); reading pauses at it.").StringVar(&fl.MemoryLimit)
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)

@@ -42,10 +42,12 @@ func TestLokiDownForMinutes(t *testing.T) {
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	loki := lokitest.Start(t, lokitest.Options{})
+	// A real Loki behind a proxy that refuses connections, then answers 503.
+	loki := lokitest.StartReal(t, testkit.LokiOptions{})
+	proxy := lokitest.StartProxy(t, loki.URL)
 	cfg := filepath.Join(dir, "shipper.yml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, "memory_limit: %d\ninputs:\n  - paths: [%q]\noutputs:\n  loki:\n    url: %s/loki/api/v1/push\n    max_backoff: %s\n    batch_bytes: 256KiB\n",
-		capBytes, logs+"/*.log", loki.URL, maxBackoff), 0o644); err != nil {
+		capBytes, logs+"/*.log", proxy.URL, maxBackoff), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := startShipper(t, dir, "--config.file="+cfg)
@@ -88,7 +90,7 @@ func TestLokiDownForMinutes(t *testing.T) {
 
 	// Lines flow before the outage.
 	testkit.Eventually(t, 15*time.Second, "lines delivered before the outage", func() error {
-		if n := loki.Count(); n < 1000 {
+		if n := loki.Count(t); n < 1000 {
 			return fmt.Errorf("%d entries", n)
 		}
 		return nil
@@ -97,7 +99,7 @@ func TestLokiDownForMinutes(t *testing.T) {
 		t.Fatalf("/ready %d before the outage", code)
 	}
 
-	loki.Down()
+	proxy.Down()
 	start := time.Now()
 	refused := true
 	var firstRetries, maxBuffered float64
@@ -111,8 +113,8 @@ func TestLokiDownForMinutes(t *testing.T) {
 		}
 		if refused && elapsed >= outage/2 {
 			// The second half: Loki listens again but answers every push 503.
-			loki.FailRate(1, http.StatusServiceUnavailable)
-			if err := loki.Up(); err != nil {
+			proxy.FailRate(1, http.StatusServiceUnavailable)
+			if err := proxy.Up(); err != nil {
 				t.Fatal(err)
 			}
 			refused = false
@@ -141,7 +143,7 @@ func TestLokiDownForMinutes(t *testing.T) {
 	writers.WaitRotated(t)
 	retries, _, _, rotations := metrics()
 	peakDown := vmHWM(t, s.Pid())
-	received := loki.Count()
+	received := loki.Count(t)
 	if notReadySince < 0 || notReadySince > 15*time.Second {
 		t.Errorf("/ready did not turn 503 within 15 s of the outage (first 503 at %s)", notReadySince)
 	}
@@ -158,7 +160,7 @@ func TestLokiDownForMinutes(t *testing.T) {
 		t.Errorf("log_shipper_file_events_total{event=\"rotated\"} = %v: the rotation was not seen", rotations)
 	}
 
-	loki.FailRate(0, 0)
+	proxy.FailRate(0, 0)
 	back := time.Now()
 	time.Sleep(2 * time.Second) // lines keep coming after Loki is back
 	final := writers.Stop()
@@ -175,12 +177,12 @@ func TestLokiDownForMinutes(t *testing.T) {
 		return nil
 	})
 	peak := vmHWM(t, s.Pid())
-	st := loki.Stats()
+	forwarded, answered503 := proxy.Count("forwarded"), proxy.Count("503")
 	t.Logf("outage %s: %d lines written (%d MiB), the receiver held %d at its end; /ready 503 from %s on; retries %v -> %v; "+
 		"buffered at most %v of %d bytes; everything delivered %s after Loki came back; peak RSS %d MiB during the outage, %d MiB overall; "+
-		"receiver: %d requests %v, %d duplicates dropped",
+		"proxy: %d pushes forwarded, %d answered 503; Loki received %d lines",
 		outage, total, total*lineSize>>20, received, notReadySince.Round(time.Second), firstRetries, retries,
-		maxBuffered, capBytes, recovery.Round(100*time.Millisecond), peakDown>>20, peak>>20, st.Requests, st.Status, st.Duplicates)
+		maxBuffered, capBytes, recovery.Round(100*time.Millisecond), peakDown>>20, peak>>20, forwarded, answered503, loki.LinesReceived(t))
 	if maxBuffered == 0 {
 		t.Error("log_shipper_buffered_bytes stayed 0 while lines piled up")
 	}
