@@ -34,6 +34,7 @@ test: prereqs lint unit clockshift fuzz
 
 prereqs:
 	@scripts/prereqs.sh
+	@scripts/loki.sh >/dev/null
 
 unit: build
 	@TESTFLAGS='$(TESTFLAGS)' scripts/unit.sh
