@@ -33,6 +33,10 @@ type Config struct {
 	Exclude []string
 	// ExcludeRegexps leave out paths they match (Filebeat's exclude_files).
 	ExcludeRegexps []*regexp.Regexp
+	// ResolveSymlinks follows links found by the globs to the real file
+	// and names the file by it (a kubelet's /var/log/containers links):
+	// the file rotated beside the real one is then found after a restart.
+	ResolveSymlinks bool
 	// Paths, when set, adds exact paths to the globs at every scan (the
 	// log files of the containers a Docker input follows).
 	Paths func() []string
@@ -236,6 +240,11 @@ func (t *Tailer) scan(ctx context.Context) {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
+		}
+		if t.cfg.ResolveSymlinks {
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				p = real
+			}
 		}
 		id, _ := statIdentity(fi)
 		if onDisk[id] {
