@@ -211,7 +211,7 @@ func podObject(p Pod, rv int) map[string]any {
 		meta["annotations"] = p.Annotations
 	}
 	return map[string]any{"kind": "Pod", "apiVersion": "v1", "metadata": meta,
-		"spec": map[string]any{"nodeName": p.Node, "containers": []any{map[string]any{"name": "app", "image": "app:1"}}},
+		"spec":   map[string]any{"nodeName": p.Node, "containers": []any{map[string]any{"name": "app", "image": "app:1"}}},
 		"status": map[string]any{"phase": "Running"}}
 }
 
