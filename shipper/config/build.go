@@ -308,9 +308,16 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 			if in.Container != nil {
 				pin.Container, _ = container.ParseFormat(in.Container.Format)
 			}
+		}
+		if in.Kubernetes != nil {
 			// The real file, so a rotated one is found beside it after a
-			// restart (the /var/log/containers links point into /var/log/pods).
-			pin.File.ResolveSymlinks = true
+			// restart (the /var/log/containers links point into /var/log/pods),
+			// unless the link leads out of the pods tree (cri-dockerd's links
+			// to the engine's files): the link's name then says the pod.
+			pin.File.ResolveSymlinks = func(real string) bool {
+				_, ok := kubernetes.ParsePath(real)
+				return ok
+			}
 		}
 		if k := in.Kubernetes; k != nil {
 			if meta == nil {

@@ -33,10 +33,11 @@ type Config struct {
 	Exclude []string
 	// ExcludeRegexps leave out paths they match (Filebeat's exclude_files).
 	ExcludeRegexps []*regexp.Regexp
-	// ResolveSymlinks follows links found by the globs to the real file
-	// and names the file by it (a kubelet's /var/log/containers links):
-	// the file rotated beside the real one is then found after a restart.
-	ResolveSymlinks bool
+	// ResolveSymlinks, when set, names a file a glob found through links
+	// by its real path when ResolveSymlinks(real) says so (a kubelet's
+	// /var/log/containers links into /var/log/pods): a file rotated
+	// beside the real one is then found after a restart.
+	ResolveSymlinks func(real string) bool
 	// Paths, when set, adds exact paths to the globs at every scan (the
 	// log files of the containers a Docker input follows).
 	Paths func() []string
@@ -241,8 +242,8 @@ func (t *Tailer) scan(ctx context.Context) {
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		if t.cfg.ResolveSymlinks {
-			if real, err := filepath.EvalSymlinks(p); err == nil {
+		if t.cfg.ResolveSymlinks != nil {
+			if real, err := filepath.EvalSymlinks(p); err == nil && real != p && t.cfg.ResolveSymlinks(real) {
 				p = real
 			}
 		}
