@@ -258,7 +258,10 @@ func TestKubernetesRotationKill9(t *testing.T) {
 	}
 	var rotated string
 	w1 := startWriters(t, filepath.Dir(apiLog), writerOptions{names: []string{"0.log"}, rotates: "0.log", batch: 100, every: 10 * time.Millisecond, line: line,
-		rotatedName: func(p string) string { rotated = p + "." + testkit.Now().UTC().Format("20060102-150405"); return rotated }})
+		rotatedName: func(p string) string {
+			rotated = p + "." + testkit.Now().UTC().Format("20060102-150405")
+			return rotated
+		}})
 	w2 := startWriters(t, filepath.Dir(workerLog), writerOptions{names: []string{"0.log"}, rotates: "none", batch: 50, every: 10 * time.Millisecond, line: line})
 	streams := map[string]string{lokitest.StreamFor(apiLog): kubeStream("api-1", "app", "stdout"), lokitest.StreamFor(workerLog): kubeStream("worker-1", "main", "stdout")}
 	want := func(m map[string]int) map[string]int {
@@ -281,7 +284,7 @@ func TestKubernetesRotationKill9(t *testing.T) {
 	}
 	kill(1, nil)
 	var inRotated int // the lines written before the rename
-	kill(2, func() { // renamed while the shipper is down
+	kill(2, func() {  // renamed while the shipper is down
 		w1.Rotate()
 		w1.WaitRotated(t)
 		inRotated = want(w1.Want())[kubeStream("api-1", "app", "stdout")]
