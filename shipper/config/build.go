@@ -287,6 +287,7 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 			sc.Path = o.Path
 			if o.Format == "json" {
 				sc.Docs = elasticsearch.NewDocBuilder(true, v.inputType(), "")
+				sc.Docs.Kubernetes = o.KubernetesFields
 			}
 		}
 		outs = append(outs, stdout.New(sc, len(outs), m))

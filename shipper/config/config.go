@@ -246,6 +246,9 @@ type Elasticsearch struct {
 
 	// Set by the Filebeat translation: routing conditions as expressions.
 	RuleExprs []process.Expr `yaml:"-"`
+	// KubernetesFields: container logs' labels as Filebeat's kubernetes.*
+	// (set by the Filebeat translation).
+	KubernetesFields bool `yaml:"-"`
 }
 
 // IndexRule routes the documents matching When to Index.
@@ -295,6 +298,8 @@ type Stdout struct {
 	// Format: text (time, labels, line) or json (the document an
 	// Elasticsearch output would index, as Filebeat's console output).
 	Format string `yaml:"format"`
+	// KubernetesFields: as Elasticsearch.KubernetesFields.
+	KubernetesFields bool `yaml:"-"`
 }
 
 // Parse reads a configuration strictly; name is used in error messages.

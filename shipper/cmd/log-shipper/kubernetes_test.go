@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/internal/testkit"
+	"github.com/outrigger/outrigger/shipper/internal/estest"
 	"github.com/outrigger/outrigger/shipper/internal/kubetest"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
 )
@@ -330,5 +331,77 @@ func gz(t *testing.T, path string) {
 	}
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFilebeatContainerInputOnANode runs Filebeat's usual DaemonSet file
+// (type container on the /var/log/containers links, add_kubernetes_metadata)
+// through the same reader: CRI and json-file lines become documents with
+// the runtime's time as @timestamp when the line has none, and the pod's
+// names where Filebeat puts them (kubernetes.namespace, kubernetes.pod.name,
+// kubernetes.container.name, kubernetes.node.name, stream).
+func TestFilebeatContainerInputOnANode(t *testing.T) {
+	dir := testkit.TempDir(t, "shipper")
+	n := newNode(t, dir)
+	es := estest.New(estest.ES8)
+	defer es.Close()
+	base := testkit.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	cri := n.container("shop", "api-1", "u1", "app")
+	appendFile(t, cri, stamp(base)+` stdout F {"level":"info","message":"from cri"}`, stamp(base.Add(time.Second))+" stderr P split ", stamp(base.Add(time.Second))+" stderr F raw")
+	docker := n.container("shop", "db-0", "u2", "postgres")
+	appendFile(t, docker, `{"log":"from json-file\n","stream":"stdout","time":"`+stamp(base.Add(2*time.Second))+`"}`)
+	fb := filepath.Join(dir, "filebeat.yml")
+	os.WriteFile(fb, []byte(`filebeat.inputs:
+  - type: container
+    paths: ["`+n.root+`/containers/*.log"]
+    processors:
+      - add_kubernetes_metadata:
+          host: ${NODE_NAME}
+          matchers:
+            - logs_path: {logs_path: "`+n.root+`/containers/"}
+output.elasticsearch:
+  hosts: ["`+es.URL+`"]
+  index: "k8s-%{+yyyy.MM.dd}"
+setup.template.enabled: false
+setup.ilm.enabled: false
+`), 0o644)
+	t.Setenv("NODE_NAME", "node-1")
+	p := &testkit.Process{Name: "log-shipper", Path: binary, LogPath: filepath.Join(dir, "shipper.log"),
+		Args: []string{"--web.listen-address=127.0.0.1:0", "--registry.path=" + filepath.Join(dir, "registry.json"), "--filebeat.config", fb}}
+	p.Start(t)
+	t.Cleanup(func() { p.Stop(t) })
+	testkit.Eventually(t, 20*time.Second, "three documents", func() error {
+		if !p.Running() {
+			t.Fatalf("log-shipper exited:\n%s", p.Log())
+		}
+		if n := len(es.Docs()); n != 3 {
+			return fmt.Errorf("%d documents", n)
+		}
+		return nil
+	})
+	want := map[string]struct {
+		ts                   time.Time
+		pod, container, strm string
+	}{
+		"from cri":       {base, "api-1", "app", "stdout"},
+		"split raw":      {base.Add(time.Second), "api-1", "app", "stderr"},
+		"from json-file": {base.Add(2 * time.Second), "db-0", "postgres", "stdout"},
+	}
+	for _, d := range es.Docs() {
+		msg, _ := d.Source["message"].(string)
+		w, ok := want[msg]
+		if !ok {
+			t.Errorf("unexpected document %s", d.Raw)
+			continue
+		}
+		k, _ := d.Source["kubernetes"].(map[string]any)
+		name := func(key string) any {
+			m, _ := k[key].(map[string]any)
+			return m["name"]
+		}
+		if d.Source["@timestamp"] != w.ts.UTC().Format("2006-01-02T15:04:05.000Z") || k["namespace"] != "shop" || name("pod") != w.pod ||
+			name("container") != w.container || name("node") != "node-1" || d.Source["stream"] != w.strm || d.Source["labels"] != nil {
+			t.Errorf("%q: %s", msg, d.Raw)
+		}
 	}
 }

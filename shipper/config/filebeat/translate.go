@@ -93,6 +93,16 @@ func Translate(name string, data []byte) (*Result, error) {
 		}
 	}
 	t.outputs(root.get("output"), f)
+	for _, in := range f.Inputs {
+		if in.Kubernetes != nil { // documents get kubernetes.* as Filebeat writes them
+			if f.Outputs.Elasticsearch != nil {
+				f.Outputs.Elasticsearch.KubernetesFields = true
+			}
+			if f.Outputs.Stdout != nil {
+				f.Outputs.Stdout.KubernetesFields = true
+			}
+		}
+	}
 	var unused []string
 	root.unused("", &unused)
 	for _, u := range unused {
