@@ -21,10 +21,10 @@ type DocBuilder struct {
 	// add_kubernetes_metadata and container input do: kubernetes.namespace,
 	// kubernetes.pod.name, kubernetes.container.name, kubernetes.node.name,
 	// the pod labels chosen under kubernetes.labels, and stream.
-	Kubernetes  bool
-	host        string
-	agent       []byte
-	constMeta   []byte // input, host, agent and ecs, the same for every event
+	Kubernetes bool
+	host       string
+	agent      []byte
+	constMeta  []byte // input, host, agent and ecs, the same for every event
 
 	// Caches: a DocBuilder is used by one goroutine at a time.
 	lastSource string

@@ -79,7 +79,7 @@ type Config struct {
 	LabelsField string
 	// Kubernetes writes container logs' labels as Filebeat's kubernetes.*.
 	Kubernetes bool
-	Logger      *slog.Logger
+	Logger     *slog.Logger
 }
 
 // Defaults fills zero fields.
