@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -294,6 +295,7 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 	}
 	cfg.Outputs = outs
 	var meta *kubernetes.Metadata // one watch for every input
+	var metaCfg kubernetes.Config
 	for i, in := range v.inputs {
 		pc := v.procs[i]
 		pc.Metrics = m
@@ -321,8 +323,17 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 			}
 		}
 		if k := in.Kubernetes; k != nil {
+			other := kubeConfig(k, logger)
+			other.Metrics = m
+			if meta != nil && !reflect.DeepEqual(other, metaCfg) {
+				logger.Warn("kubernetes: inputs differ in their kubernetes settings; the first input's serve all (one watch per node)", "input", i)
+			}
 			if meta == nil {
-				m, err := kubernetes.New(kubeConfig(k, logger))
+				metaCfg = other
+				if metaCfg.API == "" && (k.API == nil || *k.API) {
+					logger.Warn("kubernetes: not in a cluster (no KUBERNETES_SERVICE_HOST): streams get path labels only")
+				}
+				m, err := kubernetes.New(metaCfg)
 				if err != nil {
 					return cfg, err
 				}
@@ -366,8 +377,6 @@ func kubeConfig(k *Kubernetes, logger *slog.Logger) kubernetes.Config {
 			if kc.CAFile == "" {
 				kc.CAFile = kubernetes.DefaultCAFile
 			}
-		} else {
-			logger.Warn("kubernetes: not in a cluster (no KUBERNETES_SERVICE_HOST): streams get path labels only")
 		}
 	}
 	return kc

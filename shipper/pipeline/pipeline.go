@@ -316,6 +316,7 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 	}
 	m.ReadLines.Add(float64(len(lines)))
 	if st.skip {
+		m.Dropped.WithLabelValues("none", "opted_out").Add(float64(len(lines)))
 		return h.dispatch(ctx, src, st, nil, lines[len(lines)-1].End)
 	}
 	if st.container != nil {

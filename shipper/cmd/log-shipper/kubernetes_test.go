@@ -207,6 +207,19 @@ func TestKubernetesNodeLogs(t *testing.T) {
 	appendFile(t, workerLog, stamp(at(90))+" stdout F task done")
 	checkStream(t, loki, kubeStream("worker-1", "main", "stdout", "app", "celery", "component", "worker"), []wantEntry{{at(90), "task done"}})
 
+	_, body := testkit.Get(t, "http://"+s.addr+"/metrics", nil)
+	testkit.CheckMetrics(t, body)
+	fams := testkit.Families(t, body)
+	if v := testkit.MustValue(t, fams, "log_shipper_kubernetes_pods", nil); v != 4 {
+		t.Errorf("kubernetes_pods %v, want 4", v)
+	}
+	if v := testkit.MustValue(t, fams, "log_shipper_kubernetes_requests_total", map[string]string{"request": "watch", "outcome": "error"}); v < 1 {
+		t.Errorf("the dropped watch is not counted: %v", v)
+	}
+	if v := testkit.MustValue(t, fams, "log_shipper_dropped_lines_total", map[string]string{"output": "none", "reason": "opted_out"}); v != 1 {
+		t.Errorf("opted-out lines %v, want 1", v)
+	}
+
 	// The API is gone: shipping goes on, /ready says why.
 	api.Close()
 	appendFile(t, apiLog, stamp(at(100))+" stdout F still shipping")

@@ -21,6 +21,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/promkit/backoff"
 	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/internal/metrics"
 )
 
 // SkipAnnotation set to "false" on a pod leaves its logs out.
@@ -63,6 +64,7 @@ type Config struct {
 	// MinBackoff and MaxBackoff pace reconnections (500ms, 30s).
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
+	Metrics                *metrics.Metrics // nil: none
 }
 
 type podInfo struct {
@@ -257,6 +259,28 @@ func (m *Metadata) prune(now time.Time, force bool) {
 	}
 }
 
+// count records a request's outcome.
+func (m *Metadata) count(request string, err error) {
+	if m.cfg.Metrics == nil {
+		return
+	}
+	outcome := "ok"
+	switch {
+	case errors.Is(err, errGone):
+		outcome = "gone"
+	case err != nil:
+		outcome = "error"
+	}
+	m.cfg.Metrics.KubeRequests.WithLabelValues(request, outcome).Inc()
+}
+
+// gauge sets the cache size; m.mu is held.
+func (m *Metadata) gauge() {
+	if m.cfg.Metrics != nil {
+		m.cfg.Metrics.KubePods.Set(float64(len(m.pods)))
+	}
+}
+
 func (m *Metadata) setErr(err error) {
 	m.mu.Lock()
 	m.err = err
@@ -358,7 +382,8 @@ func (m *Metadata) request(ctx context.Context, query url.Values) (*http.Respons
 // maxListBytes bounds a list answer (a node runs a few hundred pods).
 const maxListBytes = 64 << 20
 
-func (m *Metadata) list(ctx context.Context) error {
+func (m *Metadata) list(ctx context.Context) (err error) {
+	defer func() { m.count("list", err) }()
 	resp, err := m.request(ctx, url.Values{})
 	if err != nil {
 		return err
@@ -392,6 +417,7 @@ func (m *Metadata) list(ctx context.Context) error {
 	m.prune(now, false)
 	m.rv, m.err = l.Metadata.ResourceVersion, nil
 	m.gen.Add(1)
+	m.gauge()
 	return nil
 }
 
@@ -400,7 +426,8 @@ const maxEventBytes = 4 << 20
 
 // watch follows events until the server ends the stream; it returns how
 // many it applied.
-func (m *Metadata) watch(ctx context.Context) (int, error) {
+func (m *Metadata) watch(ctx context.Context) (n int, err error) {
+	defer func() { m.count("watch", err) }()
 	m.mu.RLock()
 	rv := m.rv
 	m.mu.RUnlock()
@@ -416,7 +443,6 @@ func (m *Metadata) watch(ctx context.Context) (int, error) {
 	defer resp.Body.Close()
 	m.setErr(nil)
 	r := bufio.NewReaderSize(resp.Body, 64<<10)
-	n := 0
 	for {
 		line, err := readLine(r, maxEventBytes)
 		if err != nil {
@@ -464,6 +490,7 @@ func (m *Metadata) apply(ev Event) {
 	}
 	m.prune(now, false)
 	m.gen.Add(1)
+	m.gauge()
 }
 
 // readLine reads one newline-terminated line of at most max bytes.
