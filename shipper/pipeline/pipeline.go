@@ -119,7 +119,16 @@ func New(cfg Config) (*Pipeline, error) {
 		fc.Outputs, fc.Registry, fc.Release = names, reg, p.budget.release
 		fc.Logger, fc.Metrics = cfg.Logger, cfg.Metrics
 		h := &handler{p: p, proc: in.Processor, multiline: in.Multiline, disc: in.Discovery, format: in.Container,
-			maxLine: fc.MaxLineBytes}
+			maxLine: fc.MaxLineBytes, partialTimeout: fc.PartialLineTimeout}
+		if h.partialTimeout == 0 {
+			h.partialTimeout = 5 * time.Second
+		}
+		// Before a rotated file is let go (close_renamed_after, 5s).
+		renamed := fc.CloseRenamedAfter
+		if renamed == 0 {
+			renamed = 5 * time.Second
+		}
+		h.partialTimeout = min(h.partialTimeout, renamed/2)
 		if h.format == container.None && in.DockerJSON {
 			h.format = container.Docker
 		}
@@ -270,6 +279,9 @@ type handler struct {
 	meta      Metadata
 	format    container.Format
 	maxLine   int
+	// partialTimeout: a container line still waiting for its last part
+	// this long after its first is shipped as it is.
+	partialTimeout time.Duration
 }
 
 type pending struct {
@@ -303,6 +315,9 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 	now := time.Now()
 	var recs []pending
 	if eof {
+		if st.container != nil && st.container.Open() {
+			return h.flushContainer(ctx, src, st)
+		}
 		if st.grouper == nil {
 			return nil
 		}
@@ -438,6 +453,23 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 	}
 	ack.Arm()
 	return nil
+}
+
+// flushContainer ships a line whose last part did not come within the
+// partial line timeout.
+func (h *handler) flushContainer(ctx context.Context, src *file.Source, st *sourceState) error {
+	decoded, commit := st.container.Flush(h.partialTimeout, st.lines[:0])
+	if len(decoded) == 0 {
+		return nil
+	}
+	recs := make([]pending, 0, len(decoded))
+	for _, l := range decoded {
+		recs = append(recs, pending{data: l.Text, offset: l.Offset, end: l.End, stderr: l.Stderr, timeNs: l.TimeNs,
+			truncated: l.Truncated, stable: l.Stable})
+	}
+	clear(decoded)
+	st.lines = decoded[:0]
+	return h.dispatch(ctx, src, st, recs, commit)
 }
 
 // label (re)makes the stream states of a file from its discovery's labels.

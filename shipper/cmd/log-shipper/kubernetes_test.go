@@ -207,6 +207,29 @@ func TestKubernetesNodeLogs(t *testing.T) {
 	appendFile(t, workerLog, stamp(at(90))+" stdout F task done")
 	checkStream(t, loki, kubeStream("worker-1", "main", "stdout", "app", "celery", "component", "worker"), []wantEntry{{at(90), "task done"}})
 
+	// The kubelet rotates while a line is half written: its first part ends
+	// the rotated file, its last starts the new one. No part is lost: the
+	// first is shipped once the partial line timeout passed.
+	appendFile(t, workerLog, stamp(at(91))+" stdout P half written,")
+	if err := os.Rename(workerLog, workerLog+"."+testkit.Now().UTC().Format("20060102-150405")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(workerLog, []byte(stamp(at(92))+" stdout F  and its end\n"), 0o640)
+	worker := kubeStream("worker-1", "main", "stdout", "app", "celery", "component", "worker")
+	testkit.Eventually(t, 20*time.Second, "both parts of the split line", func() error {
+		got := map[string]int64{}
+		for _, e := range loki.Streams()[worker] {
+			got[e.Line] = e.TimeNs
+		}
+		if len(got) != 3 || got["half written,"] != at(91).UnixNano() || got[" and its end"] != at(92).UnixNano() {
+			return fmt.Errorf("%v", got)
+		}
+		return nil
+	})
+	if n := len(loki.Streams()[worker]); n != 3 {
+		t.Errorf("%d entries in %s, want 3", n, worker)
+	}
+
 	_, body := testkit.Get(t, "http://"+s.addr+"/metrics", nil)
 	testkit.CheckMetrics(t, body)
 	fams := testkit.Families(t, body)

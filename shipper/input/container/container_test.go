@@ -164,3 +164,25 @@ func FuzzParseCRI(f *testing.F) {
 		}
 	})
 }
+
+// TestFlushOpenPartial: a line whose last part never came (it went to the
+// next file at a rotation) is shipped after the timeout, from its first part.
+func TestFlushOpenPartial(t *testing.T) {
+	stamp := time.Now().UTC().Format(time.RFC3339Nano)
+	d := NewDecoder(CRI, 0)
+	now := time.Now()
+	d.now = func() time.Time { return now }
+	in := lines(stamp+" stdout F whole", stamp+" stderr P half of it")
+	out, commit := d.Decode(in, nil)
+	if len(out) != 1 || commit != in[1].Offset || !d.Open() {
+		t.Fatalf("%+v %d", out, commit)
+	}
+	if out, _ := d.Flush(5*time.Second, nil); len(out) != 0 {
+		t.Fatalf("flushed early: %+v", out)
+	}
+	now = now.Add(5 * time.Second)
+	out, commit = d.Flush(5*time.Second, nil)
+	if len(out) != 1 || string(out[0].Text) != "half of it" || !out[0].Stderr || out[0].Offset != in[1].Offset || out[0].End != in[1].End || commit != in[1].End || d.Open() {
+		t.Errorf("%+v commit %d", out, commit)
+	}
+}

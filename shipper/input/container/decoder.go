@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/outrigger/outrigger/shipper/input/docker"
 	"github.com/outrigger/outrigger/shipper/input/file"
@@ -52,17 +53,20 @@ type Line struct {
 type partial struct {
 	open      bool
 	buf       []byte
-	off       int64
+	off, end  int64
 	timeNs    int64
 	truncated bool
+	since     time.Time
 }
 
 // Decoder decodes the lines of one file, in file order. It is not safe
 // for concurrent use.
 type Decoder struct {
-	format Format
-	max    int
-	parts  [2]partial // stdout, stderr
+	format  Format
+	max     int
+	parts   [2]partial // stdout, stderr
+	lastEnd int64
+	now     func() time.Time
 }
 
 // NewDecoder returns a decoder for one file; maxBytes caps a joined line.
@@ -73,7 +77,7 @@ func NewDecoder(f Format, maxBytes int) *Decoder {
 	if maxBytes <= 0 {
 		maxBytes = 256 << 10
 	}
-	return &Decoder{format: f, max: maxBytes}
+	return &Decoder{format: f, max: maxBytes, now: time.Now}
 }
 
 // Format is the file's format (Auto until the first line was seen).
@@ -126,8 +130,9 @@ func (d *Decoder) Decode(lines []file.Line, out []Line) ([]Line, int64) {
 			continue
 		}
 		if !p.open {
-			*p = partial{open: true, buf: p.buf[:0], off: l.Offset, timeNs: rec.TimeNs}
+			*p = partial{open: true, buf: p.buf[:0], off: l.Offset, timeNs: rec.TimeNs, since: d.now()}
 		}
+		p.end = l.End
 		text := rec.Text
 		if room := d.max - len(p.buf); len(text) > room {
 			text, p.truncated = text[:max(room, 0)], true
@@ -137,21 +142,47 @@ func (d *Decoder) Decode(lines []file.Line, out []Line) ([]Line, int64) {
 		if rec.Partial {
 			continue
 		}
-		out = append(out, Line{Text: append([]byte(nil), p.buf...), Offset: p.off, End: l.End, Stderr: stderr,
-			TimeNs: p.timeNs, Truncated: p.truncated, Stable: true})
-		p.open = false
-		if cap(p.buf) > 64<<10 {
-			p.buf = nil // do not keep a large buffer per file
-		}
+		out = d.close(out, p, stderr)
 	}
-	commit := int64(0)
 	if len(lines) > 0 {
-		commit = lines[len(lines)-1].End
+		d.lastEnd = lines[len(lines)-1].End
 	}
+	return out, d.commit()
+}
+
+func (d *Decoder) close(out []Line, p *partial, stderr bool) []Line {
+	out = append(out, Line{Text: append([]byte(nil), p.buf...), Offset: p.off, End: p.end, Stderr: stderr,
+		TimeNs: p.timeNs, Truncated: p.truncated, Stable: true})
+	p.open = false
+	if cap(p.buf) > 64<<10 {
+		p.buf = nil // do not keep a large buffer per file
+	}
+	return out
+}
+
+func (d *Decoder) commit() int64 {
+	commit := d.lastEnd
 	for i := range d.parts {
 		if p := &d.parts[i]; p.open && p.off < commit {
 			commit = p.off
 		}
 	}
-	return out, commit
+	return commit
+}
+
+// Open says whether a line waits for its end.
+func (d *Decoder) Open() bool { return d.parts[0].open || d.parts[1].open }
+
+// Flush ends the lines whose first part was read longer than age ago and
+// whose end did not come (the runtime writes the parts of a line at once:
+// the rest went to the next file at a rotation, or never came), so no part
+// is lost; it returns them with the new commit offset.
+func (d *Decoder) Flush(age time.Duration, out []Line) ([]Line, int64) {
+	now := d.now()
+	for i := range d.parts {
+		if p := &d.parts[i]; p.open && now.Sub(p.since) >= age {
+			out = d.close(out, p, i == 1)
+		}
+	}
+	return out, d.commit()
 }
