@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,6 +158,54 @@ func TestPodLabelsFromListAndWatch(t *testing.T) {
 	}
 	if api.Requests("unauthorized") != 0 {
 		t.Errorf("%d unauthorized requests", api.Requests("unauthorized"))
+	}
+}
+
+// TestTokenRotationAndBoundedCache: the token file is read again for every
+// request (a rotated token is used at the next reconnection), and the cache
+// holds at most max_pods pods (the others get path labels only).
+func TestTokenRotationAndBoundedCache(t *testing.T) {
+	api := kubetest.Start(t, "token-1")
+	for i := range 5 {
+		api.Put(kubetest.Pod{Namespace: "ns", Name: fmt.Sprintf("p%d", i), UID: "u", Node: "node-1", Labels: map[string]string{"app": "a"}})
+	}
+	tok := tokenFile(t, "token-1")
+	m, err := New(Config{Node: "node-1", API: api.URL, TokenFile: tok, MaxPods: 3, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { m.Run(ctx) })
+	known, cached := 0, ""
+	for i := range 5 {
+		if labelMap(m.Labels(fmt.Sprintf("/var/log/pods/ns_p%d_u/c/0.log", i)))["app"] == "a" {
+			known++
+			cached = fmt.Sprintf("p%d", i)
+		}
+	}
+	if known != 3 {
+		t.Errorf("%d pods cached, want max_pods 3", known)
+	}
+	testkit.Eventually(t, 5*time.Second, "a watch open", func() error {
+		if api.Watches() != 1 {
+			return errString("no watch yet")
+		}
+		return nil
+	})
+	api.SetToken("token-2") // the open watch goes on; the next request needs the new token
+	if err := os.WriteFile(tok, []byte("token-2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api.DropWatches()
+	api.Put(kubetest.Pod{Namespace: "ns", Name: cached, UID: "u", Node: "node-1", Labels: map[string]string{"app": "b"}})
+	waitLabels(t, m, "/var/log/pods/ns_"+cached+"_u/c/0.log", map[string]string{"app": "b"})
+	if api.Requests("unauthorized") != 0 {
+		t.Errorf("%d requests with an old token", api.Requests("unauthorized"))
 	}
 }
 

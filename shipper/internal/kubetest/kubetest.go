@@ -35,10 +35,10 @@ type event struct {
 
 // Server is a fake API server.
 type Server struct {
-	URL   string
-	Token string
+	URL string
 
 	mu       sync.Mutex
+	token    string
 	rv       int
 	seq      int
 	pods     map[string]Pod // namespace/name
@@ -59,7 +59,7 @@ func Start(t testing.TB, token string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), Token: token, rv: 100, pods: map[string]Pod{},
+	s := &Server{URL: "http://" + ln.Addr().String(), token: token, rv: 100, pods: map[string]Pod{},
 		watches: map[chan struct{}]bool{}, requests: map[string]int{}, changed: make(chan struct{}), ln: ln}
 	s.oldest = s.rv
 	mux := http.NewServeMux()
@@ -168,11 +168,22 @@ func statusObject(code int, reason, msg string) map[string]any {
 		"message": msg, "reason": reason, "code": code}
 }
 
+// SetToken rotates the service account token the server accepts (the
+// kubelet rotates projected tokens); open watches go on.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if r.Header.Get("Authorization") != "Bearer "+s.Token {
-		s.mu.Lock()
+	s.mu.Lock()
+	ok := r.Header.Get("Authorization") == "Bearer "+s.token
+	if !ok {
 		s.requests["unauthorized"]++
-		s.mu.Unlock()
+	}
+	s.mu.Unlock()
+	if !ok {
 		s.status(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized")
 		return false
 	}
