@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outrigger/outrigger/internal/testkit"
 	"github.com/outrigger/outrigger/shipper/config"
 	"github.com/outrigger/outrigger/shipper/internal/estest"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
@@ -46,7 +47,7 @@ func benchPipeline(b *testing.B, outputs config.Outputs, received func() int) {
 	dir := b.TempDir()
 	f, _ := os.Create(filepath.Join(dir, "app.log"))
 	w := bufio.NewWriterSize(f, 1<<20)
-	base := time.Now().Add(-30 * time.Minute)
+	base := testkit.Now().Add(-30 * time.Minute)
 	for i := range b.N {
 		w.WriteString(lokitest.Line(i+1, base.Add(time.Duration(i)*time.Microsecond), benchLineSize) + "\n")
 	}

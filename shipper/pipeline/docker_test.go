@@ -2,12 +2,14 @@ package pipeline_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/outrigger/outrigger/internal/testkit"
 	"github.com/outrigger/outrigger/shipper/config"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
 )
@@ -30,18 +32,30 @@ func TestContainerRecordsJoined(t *testing.T) {
 	}
 	defer fh.Close()
 	rec := func(text, stream string) {
-		b, _ := json.Marshal(map[string]string{"log": text, "stream": stream, "time": time.Now().UTC().Format(time.RFC3339Nano)})
+		b, _ := json.Marshal(map[string]string{"log": text, "stream": stream, "time": h.loki.Now().UTC().Format(time.RFC3339Nano)})
 		fh.Write(append(b, '\n'))
 	}
-	long := lokitest.Line(2, time.Now(), 40<<10)
-	rec(lokitest.Line(1, time.Now(), 200)+"\n", "stdout")
+	long := lokitest.Line(2, h.loki.Now(), 40<<10)
+	rec(lokitest.Line(1, h.loki.Now(), 200)+"\n", "stdout")
 	rec(long[:16<<10], "stdout")
 	rec(long[16<<10:32<<10], "stdout")
 	h.start()
-	time.Sleep(300 * time.Millisecond) // the line is held, not shipped in part
+	// Everything written so far is read and the first line shipped: the long
+	// line's two parts are held, not shipped in part.
+	fi, err := fh.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitCounter(h.m.ReadBytes, float64(fi.Size()), "the partial records read")
+	testkit.Eventually(t, 10*time.Second, "the first line shipped", func() error {
+		if n := h.loki.Count(); n != 1 {
+			return fmt.Errorf("%d entries", n)
+		}
+		return nil
+	})
 	rec(long[32<<10:]+"\n", "stdout")
 	rec(`{"level":"error","seq":1}`+"\n", "stderr")
-	rec(lokitest.Line(3, time.Now(), 200)+"\n", "stdout")
+	rec(lokitest.Line(3, h.loki.Now(), 200)+"\n", "stdout")
 	want := map[string]int{`{job="c", stream="stdout"}`: 3, `{job="c", stream="stderr"}`: 1}
 	h.loki.WaitExactlyOnce(t, 10*time.Second, want)
 	got := h.loki.Streams()[`{job="c", stream="stdout"}`]

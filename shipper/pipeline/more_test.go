@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,25 @@ func TestOpenFileCap(t *testing.T) {
 	for i := range 10 {
 		h.write(fmt.Sprintf("f%d.log", i), 20, 200)
 	}
+	// Count the process's real descriptors on the logs while the pipeline
+	// runs: without the cap all ten stay open for close_inactive after they
+	// are read, so a sample every 2 ms sees more than three.
+	stop := make(chan struct{})
+	peak := make(chan int)
+	go func() {
+		most := 0
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			most = max(most, openLogs(t, h.dir))
+			select {
+			case <-stop:
+				peak <- most
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	h.start()
 	h.waitAll(15 * time.Second)
 	// Idle files were closed; new lines reopen them.
@@ -27,10 +47,45 @@ func TestOpenFileCap(t *testing.T) {
 		h.write(fmt.Sprintf("f%d.log", i), 5, 200)
 	}
 	h.waitAll(15 * time.Second)
+	close(stop)
+	if most := <-peak; most > 3 || most == 0 {
+		t.Errorf("at most %d log files were open at once, want 1 to 3 (max_open_files: 3)", most)
+	}
+}
+
+// openLogs counts this process's descriptors open for reading only on *.log
+// files under dir (the harness's own writers are open for writing).
+func openLogs(t *testing.T, dir string) int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if err != nil || !strings.HasPrefix(target, dir+"/") || !strings.HasSuffix(target, ".log") {
+			continue
+		}
+		info, err := os.ReadFile("/proc/self/fdinfo/" + fd.Name())
+		if err != nil {
+			continue // closed meanwhile
+		}
+		for _, l := range strings.Split(string(info), "\n") {
+			if flags, ok := strings.CutPrefix(l, "flags:"); ok {
+				if v, err := strconv.ParseUint(strings.TrimSpace(flags), 8, 64); err == nil && v&3 == 0 { // O_RDONLY
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 func TestMultilineTracebacks(t *testing.T) {
-	h := newHarness(t, lokitest.Options{})
+	// Raw lines carry no timestamp the shipper reads: it stamps them with its
+	// own (real) clock, so the receiver keeps that clock too.
+	h := newHarness(t, lokitest.Options{Now: time.Now})
 	h.glob = h.path("*.txt")
 	h.mutate = func(f *config.File) {
 		f.Inputs[0].Format = "raw"

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/outrigger/outrigger/internal/testkit"
 	"github.com/outrigger/outrigger/shipper/config"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
@@ -24,8 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+	goleak.VerifyTestMain(m)
 }
 
 // harness runs pipelines over one log directory and one fake Loki.
@@ -56,7 +56,8 @@ func newHarness(t *testing.T, opts lokitest.Options) *harness {
 	dir := t.TempDir()
 	h := &harness{t: t, dir: dir, reg: filepath.Join(dir, "state", "registry.json"), loki: lokitest.Start(t, opts),
 		glob: filepath.Join(dir, "*.log"), streams: map[string]*stream{}, want: map[string]int{},
-		base: time.Now().Add(-30 * time.Minute)}
+	}
+	h.base = h.loki.Now().Add(-30 * time.Minute)
 	t.Cleanup(func() {
 		h.stop()
 		for _, s := range h.streams {
@@ -149,6 +150,17 @@ func (h *harness) write(streamName string, n, size int) {
 	h.want[lokitest.StreamFor(s.path)] = s.seq
 }
 
+// waitCounter waits until c reaches at least n: the event a step depends on.
+func (h *harness) waitCounter(c prometheus.Counter, n float64, what string) {
+	h.t.Helper()
+	testkit.Eventually(h.t, 20*time.Second, what, func() error {
+		if v := testutil.ToFloat64(c); v < n {
+			return fmt.Errorf("%v of %v", v, n)
+		}
+		return nil
+	})
+}
+
 func (h *harness) path(name string) string { return filepath.Join(h.dir, name) }
 
 func (h *harness) waitAll(timeout time.Duration) {
@@ -213,7 +225,7 @@ func TestTruncation(t *testing.T) {
 	if err := os.Truncate(h.path("app.log"), 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	h.waitCounter(h.m.FileEvents.WithLabelValues("truncated"), 1, "the truncation seen")
 	h.write("app.log", 150, 300)
 	h.waitAll(10 * time.Second)
 	if v := testutil.ToFloat64(h.m.FileEvents.WithLabelValues("truncated")); v < 1 {
@@ -321,7 +333,7 @@ func TestOutputDownThenBack(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(1500 * time.Millisecond) // several failed retries
+	h.waitCounter(h.m.Retries.WithLabelValues("loki", "network"), 3, "several failed retries")
 	if err := h.loki.Up(); err != nil {
 		t.Fatal(err)
 	}
@@ -341,9 +353,14 @@ func TestRateLimitStorm(t *testing.T) {
 	h.start()
 	h.write("app.log", 1500, 200)
 	h.write("api.log", 1500, 200)
-	time.Sleep(time.Second)
+	h.waitCounter(h.m.Retries.WithLabelValues("loki", "rate_limited"), 5, "a rate-limit storm")
 	h.loki.FailRate(0.3, 503)
-	time.Sleep(500 * time.Millisecond)
+	testkit.Eventually(t, 20*time.Second, "a server error, or every line in", func() error {
+		if h.loki.Stats().Status[503] == 0 && h.loki.Count() < 3000 {
+			return fmt.Errorf("%d lines in, no 503 yet", h.loki.Count())
+		}
+		return nil
+	})
 	h.loki.FailRate(0, 0)
 	h.waitAll(20 * time.Second)
 	st := h.loki.Stats()
@@ -402,7 +419,8 @@ func TestRegistryCommitsOnlyAcknowledged(t *testing.T) {
 	h.loki.Down()
 	h.start()
 	h.write("app.log", 100, 200)
-	time.Sleep(500 * time.Millisecond)
+	h.waitCounter(h.m.ReadLines, 100, "every line read")
+	h.waitCounter(h.m.Retries.WithLabelValues("loki", "network"), 2, "pushes failing")
 	h.stop()
 	reg, err := registry.Open(h.reg)
 	if err != nil {

@@ -28,7 +28,7 @@ func TestDockerContainers(t *testing.T) {
 	labels := map[string]string{"com.docker.compose.project": "stack", "com.docker.compose.service": "api", "logs": "ship"}
 	api := engine.Start(dockertest.Container{Name: "stack-api-1", Image: "api:1", Labels: labels})
 	db := engine.Start(dockertest.Container{Name: "stack-db-1", Image: "postgres:15", Labels: map[string]string{"com.docker.compose.project": "stack", "com.docker.compose.service": "db"}})
-	base := time.Now().Add(-10 * time.Minute)
+	base := loki.Now().Add(-10 * time.Minute)
 	out, errs := 0, 0
 	logOut := func(id string, n int) {
 		for range n {

@@ -42,9 +42,12 @@ func TestKill9TwoOutputs(t *testing.T) {
 	loki := lokitest.Start(t, lokitest.Options{})
 	es := estest.New(estest.ES8)
 	defer es.Close()
-	base := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	// The lines' times come from the receiver's clock: the start of today's
+	// UTC day, so all 28 seconds of them fall in one daily index (and are at
+	// most a day old, well inside Loki's window).
+	base := loki.Now().UTC().Truncate(24 * time.Hour)
 	// The index maps level as text before the shipper starts.
-	seed := `{"create":{"_index":"app-2026.11.20","_id":"seed"}}` + "\n" + `{"level":"seed"}` + "\n"
+	seed := `{"create":{"_index":"app-` + base.Format("2006.01.02") + `","_id":"seed"}}` + "\n" + `{"level":"seed"}` + "\n"
 	resp, err := http.Post(es.URL+"/_bulk", "application/x-ndjson", strings.NewReader(seed))
 	if err != nil {
 		t.Fatal(err)

@@ -46,8 +46,7 @@ func TestMain(m *testing.M) {
 func runWithLeakCheck(m *testing.M) int {
 	code := m.Run()
 	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
+		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			return 1
 		}
@@ -138,7 +137,7 @@ func TestEndpointsAndReadiness(t *testing.T) {
 	if err := loki.Up(); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(logs, "app.log"), []byte(lokitest.Line(1, time.Now(), 200)+"\n"), 0o644)
+	os.WriteFile(filepath.Join(logs, "app.log"), []byte(lokitest.Line(1, loki.Now(), 200)+"\n"), 0o644)
 	testkit.Eventually(t, 20*time.Second, "/ready 200 once Loki is back", func() error {
 		if code, body := testkit.Get(t, base+"/ready", nil); code != 200 {
 			return fmt.Errorf("%d %s", code, body)
@@ -207,7 +206,7 @@ func TestKill9MidBatch(t *testing.T) {
 	loki := lokitest.Start(t, lokitest.Options{})
 	s := startShipper(t, dir, "--path="+logs+"/*.log", "--loki.url="+loki.URL+"/loki/api/v1/push")
 
-	base := time.Now().Add(-20 * time.Minute)
+	base := loki.Now().Add(-20 * time.Minute)
 	writers := startWriters(t, logs, writerOptions{names: []string{"app.log", "api.log"}, batch: 200, every: 10 * time.Millisecond,
 		line: func(seq int) string { return lokitest.Line(seq, base.Add(time.Duration(seq)*time.Millisecond), 250) }})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 8))
@@ -243,7 +242,7 @@ func TestMemoryCapWhileOutputDown(t *testing.T) {
 	loki := lokitest.Start(t, lokitest.Options{CountOnly: true})
 	loki.Down()
 	lines := 0
-	base := time.Now().Add(-time.Hour)
+	base := loki.Now().Add(-time.Hour)
 	for i := range 4 {
 		f, err := os.Create(filepath.Join(logs, fmt.Sprintf("app%d.log", i)))
 		if err != nil {

@@ -53,7 +53,7 @@ func TestLokiDownForMinutes(t *testing.T) {
 
 	// Two writers, 400 lines/s each; app.log is rotated (rename out of the
 	// glob, 50 more lines to the renamed file, then a new app.log) when asked.
-	base := time.Now().Add(-10 * time.Minute)
+	base := loki.Now().Add(-10 * time.Minute)
 	writers := startWriters(t, logs, writerOptions{names: []string{"app.log", "api.log"}, batch: perTick, every: 20 * time.Millisecond,
 		afterRename: 50, line: func(seq int) string {
 			return lokitest.Line(seq, base.Add(time.Duration(seq)*time.Millisecond), lineSize)

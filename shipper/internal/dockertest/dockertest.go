@@ -71,6 +71,9 @@ type Server struct {
 	Host   string
 	// Root is the engine's data root: logs are at Root/containers/<id>/<id>-json.log.
 	Root string
+	// Now is the engine's clock for log and event times: the host's real
+	// clock by default, the one the shipper under test shares with it.
+	Now func() time.Time
 
 	srv      *http.Server
 	mu       sync.Mutex
@@ -85,7 +88,7 @@ type Server struct {
 // New starts a fake engine with its socket and data root under dir.
 func New(dir string) (*Server, error) {
 	s := &Server{Socket: filepath.Join(dir, "docker.sock"), Root: filepath.Join(dir, "docker"),
-		byID: map[string]*container{}, requests: map[string]int{}}
+		byID: map[string]*container{}, requests: map[string]int{}, Now: time.Now}
 	s.Host = "unix://" + s.Socket
 	s.cond = sync.NewCond(&s.mu)
 	if err := os.MkdirAll(filepath.Join(s.Root, "containers"), 0o755); err != nil {
@@ -122,11 +125,11 @@ func (s *Server) Start(c Container) string {
 	defer s.mu.Unlock()
 	if c.ID == "" {
 		s.seq++
-		c.ID = fmt.Sprintf("%064x", uint64(time.Now().UnixNano())+uint64(s.seq))
+		c.ID = fmt.Sprintf("%064x", uint64(s.Now().UnixNano())+uint64(s.seq))
 	}
 	dir := filepath.Join(s.Root, "containers", c.ID)
 	_ = os.MkdirAll(dir, 0o755)
-	ct := &container{Container: c, running: true, created: time.Now(), started: time.Now(),
+	ct := &container{Container: c, running: true, created: s.Now(), started: s.Now(),
 		logPath: filepath.Join(dir, c.ID+"-json.log")}
 	_ = os.WriteFile(ct.logPath, nil, 0o640)
 	s.byID[c.ID] = ct
@@ -144,7 +147,7 @@ func (s *Server) Log(id, stream, text string) {
 	if ct == nil {
 		panic("dockertest: no container " + id)
 	}
-	l := logLine{at: time.Now().UTC(), stream: stream, text: text}
+	l := logLine{at: s.Now().UTC(), stream: stream, text: text}
 	ct.lines = append(ct.lines, l)
 	rec, _ := json.Marshal(map[string]string{"log": text + "\n", "stream": stream, "time": l.at.Format(time.RFC3339Nano)})
 	f, err := os.OpenFile(ct.logPath, os.O_APPEND|os.O_WRONLY, 0)
@@ -167,7 +170,7 @@ func (s *Server) setRunning(id string, running bool, action string) {
 	if ct := s.byID[id]; ct != nil {
 		ct.running = running
 		if running {
-			ct.started = time.Now()
+			ct.started = s.Now()
 		}
 		s.emit(action, ct)
 	}
@@ -194,7 +197,7 @@ func (s *Server) emit(action string, ct *container) {
 	for k, v := range ct.Labels {
 		attrs[k] = v
 	}
-	now := time.Now()
+	now := s.Now()
 	s.events = append(s.events, event{Type: "container", Action: action, Actor: actor{ID: ct.ID, Attributes: attrs},
 		Time: now.Unix(), TimeNano: now.UnixNano()})
 	s.cond.Broadcast()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/outrigger/outrigger/internal/testkit"
 )
 
 // Limits are Loki's acceptance limits the receiver applies (Loki's defaults
@@ -47,7 +48,9 @@ type Options struct {
 	CountOnly bool
 	// OnEntry, when set, is called for every accepted entry (outside the lock).
 	OnEntry func(labels string, e Entry)
-	// Now is the receiver's clock (time.Now when nil).
+	// Now is the receiver's clock (testkit.Now when nil: the shared test
+	// clock, which OUTRIGGER_TEST_CLOCK_SHIFT can move ahead). A test whose
+	// entries come from a daemon's own real clock sets time.Now here.
 	Now func() time.Time
 	// TLS, when set, makes the receiver serve HTTPS (URL starts with https://).
 	TLS *tls.Config
@@ -110,7 +113,7 @@ func New(addr string, opts Options) (*Server, error) {
 		opts.Limits = DefaultLimits()
 	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = testkit.Now
 	}
 	s := &Server{opts: opts, streams: map[string]*stream{}, rng: rand.New(rand.NewPCG(1, 2)),
 		stats: Stats{Status: map[int]int{}, Rejected: map[string]int{}}}
@@ -138,6 +141,10 @@ func (s *Server) serve(ln net.Listener) {
 	s.ln, s.srv = ln, srv
 	go func() { _ = srv.Serve(ln) }()
 }
+
+// Now is the receiver's clock: test data meant to be accepted takes its times
+// from it.
+func (s *Server) Now() time.Time { return s.opts.Now() }
 
 // Close stops the receiver.
 func (s *Server) Close() {

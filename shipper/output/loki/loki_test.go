@@ -3,6 +3,7 @@ package loki
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -11,14 +12,14 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/outrigger/outrigger/internal/testkit"
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+	goleak.VerifyTestMain(m)
 }
 
 // counter is an AckOwner counting completed acks.
@@ -66,7 +67,7 @@ func TestPushWithTenantAuthAndRetry(t *testing.T) {
 	}
 	c := &counter{}
 	st := &event.Stream{Labels: `{job="app"}`, Hash: 1}
-	base := time.Now().Add(-time.Minute).UnixNano()
+	base := srv.Now().Add(-time.Minute).UnixNano()
 	if !o.Send(ctx, events(c, 50, st, base)) {
 		t.Fatal("send refused")
 	}
@@ -98,8 +99,14 @@ func TestWrongCredentialsAreRetriedNotDropped(t *testing.T) {
 	ctx := context.Background()
 	o.Start(ctx)
 	c := &counter{}
-	o.Send(ctx, events(c, 3, &event.Stream{Labels: `{job="x"}`}, time.Now().UnixNano()))
-	time.Sleep(200 * time.Millisecond)
+	o.Send(ctx, events(c, 3, &event.Stream{Labels: `{job="x"}`}, srv.Now().UnixNano()))
+	// The output counts the retry after it recorded the refusal.
+	testkit.Eventually(t, 10*time.Second, "a push refused with 401", func() error {
+		if testutil.ToFloat64(m.Retries.WithLabelValues("loki", "unauthorized")) == 0 {
+			return errors.New("no unauthorized retry yet")
+		}
+		return nil
+	})
 	if err := o.Ready(ctx); err == nil {
 		t.Error("ready while every push is refused")
 	}

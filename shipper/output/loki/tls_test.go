@@ -81,7 +81,7 @@ func TestMutualTLS(t *testing.T) {
 		ctx := context.Background()
 		o.Start(ctx)
 		c := &counter{}
-		o.Send(ctx, events(c, 5, &event.Stream{Labels: `{job="tls"}`}, time.Now().UnixNano()))
+		o.Send(ctx, events(c, 5, &event.Stream{Labels: `{job="tls"}`}, srv.Now().UnixNano()))
 		deadline := time.Now().Add(wait)
 		for c.count() < 5 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
