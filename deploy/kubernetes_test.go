@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,8 +12,11 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/outrigger/outrigger/internal/testkit"
 )
 
 // ports are the daemons' ports from ARCHITECTURE.md.
@@ -27,6 +31,9 @@ type manifests struct {
 	services        []corev1.Service
 	secrets         []corev1.Secret
 	serviceMonitors []monitoringv1.ServiceMonitor
+	configMaps      []corev1.ConfigMap
+	clusterRoles    []rbacv1.ClusterRole
+	bindings        []rbacv1.ClusterRoleBinding
 	other           int
 }
 
@@ -73,7 +80,14 @@ func loadManifests(t *testing.T) manifests {
 				m.serviceMonitors = append(m.serviceMonitors, monitoringv1.ServiceMonitor{})
 				target = &m.serviceMonitors[len(m.serviceMonitors)-1]
 			case "ConfigMap":
-				target = &corev1.ConfigMap{}
+				m.configMaps = append(m.configMaps, corev1.ConfigMap{})
+				target = &m.configMaps[len(m.configMaps)-1]
+			case "ClusterRole":
+				m.clusterRoles = append(m.clusterRoles, rbacv1.ClusterRole{})
+				target = &m.clusterRoles[len(m.clusterRoles)-1]
+			case "ClusterRoleBinding":
+				m.bindings = append(m.bindings, rbacv1.ClusterRoleBinding{})
+				target = &m.bindings[len(m.bindings)-1]
 			case "ServiceAccount":
 				target = &corev1.ServiceAccount{}
 			case "Namespace":
@@ -171,8 +185,8 @@ func checkPod(t *testing.T, what string, spec corev1.PodSpec, labels map[string]
 		}
 		nonRoot := (sc != nil && sc.RunAsNonRoot != nil && *sc.RunAsNonRoot) ||
 			(spec.SecurityContext != nil && spec.SecurityContext.RunAsNonRoot != nil && *spec.SecurityContext.RunAsNonRoot)
-		if !nonRoot {
-			t.Errorf("%s: %s may run as root", what, c.Name)
+		if !nonRoot && !unprivilegedRoot(sc) {
+			t.Errorf("%s: %s may run as root with privileges (non-root, or root with every capability dropped but DAC_READ_SEARCH)", what, c.Name)
 		}
 		if c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
 			t.Errorf("%s: %s needs a memory limit and a CPU request", what, c.Name)
@@ -242,5 +256,147 @@ func TestSecretKeysReferencedExist(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// unprivilegedRoot: uid 0 with every capability dropped except, at most,
+// DAC_READ_SEARCH (read any file, write none it does not own).
+func unprivilegedRoot(sc *corev1.SecurityContext) bool {
+	if sc == nil || sc.Capabilities == nil {
+		return false
+	}
+	all := false
+	for _, c := range sc.Capabilities.Drop {
+		all = all || c == "ALL"
+	}
+	for _, c := range sc.Capabilities.Add {
+		if c != "DAC_READ_SEARCH" {
+			return false
+		}
+	}
+	return all
+}
+
+// TestLogShipperDaemonSet holds the DaemonSet to what a node needs: the
+// ConfigMap's shipper.yml passes the shipper's own --config.check, its
+// paths are inside read-only mounts, the registry is on the one writable
+// hostPath, RBAC is get/list/watch on pods bound to the pod's service
+// account, NODE_NAME comes from spec.nodeName, the shipper's own pods opt
+// out, and the memory limit holds the shipper's soft limit with room.
+func TestLogShipperDaemonSet(t *testing.T) {
+	m := loadManifests(t)
+	ds := m.daemonSets[0]
+	pod := ds.Spec.Template.Spec
+	c := pod.Containers[0]
+	var shipperYML string
+	for _, cm := range m.configMaps {
+		if cm.Name == "log-shipper" {
+			shipperYML = cm.Data["shipper.yml"]
+		}
+	}
+	if shipperYML == "" {
+		t.Fatal("no ConfigMap log-shipper with shipper.yml")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "shipper.yml")
+	if err := os.WriteFile(cfgPath, []byte(shipperYML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := testkit.Build(t, "../shipper/cmd/log-shipper")
+	out, err := exec.Command(bin, "--config.file="+cfgPath, "--config.check").CombinedOutput()
+	if err != nil {
+		t.Fatalf("the ConfigMap's shipper.yml fails --config.check: %v\n%s", err, out)
+	}
+	var cfg struct {
+		Registry    struct{ Path string } `yaml:"registry"`
+		MemoryLimit string                `yaml:"memory_limit"`
+		Inputs      []struct {
+			Paths []string `yaml:"paths"`
+		} `yaml:"inputs"`
+	}
+	if err := yaml.Unmarshal([]byte(shipperYML), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	mounts := map[string]corev1.VolumeMount{}
+	for _, vm := range c.VolumeMounts {
+		mounts[vm.Name] = vm
+	}
+	under := func(p string) (corev1.VolumeMount, bool) {
+		for _, vm := range c.VolumeMounts {
+			if strings.HasPrefix(p, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+				return vm, true
+			}
+		}
+		return corev1.VolumeMount{}, false
+	}
+	for _, in := range cfg.Inputs {
+		for _, p := range in.Paths {
+			if vm, ok := under(p); !ok || !vm.ReadOnly {
+				t.Errorf("input path %s is not under a read-only mount", p)
+			}
+		}
+	}
+	if vm, ok := under(cfg.Registry.Path); !ok || vm.Name != "registry" || vm.ReadOnly {
+		t.Errorf("registry %s is not on the writable registry volume", cfg.Registry.Path)
+	}
+	for _, a := range c.Args {
+		if strings.HasPrefix(a, "--registry.path=") {
+			t.Errorf("%s: the registry's path is the ConfigMap's", a)
+		}
+	}
+	nodeName := false
+	for _, e := range c.Env {
+		if e.Name == "NODE_NAME" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "spec.nodeName" {
+			nodeName = true
+		}
+	}
+	if !nodeName {
+		t.Error("NODE_NAME must come from spec.nodeName (it selects this node's pods)")
+	}
+	if ds.Spec.Template.Annotations["outrigger.io/logs"] != "false" {
+		t.Error(`the shipper's own pods should carry outrigger.io/logs: "false"`)
+	}
+	// RBAC: read-only pods, bound to the DaemonSet's service account.
+	roles := map[string]rbacv1.ClusterRole{}
+	for _, r := range m.clusterRoles {
+		roles[r.Name] = r
+	}
+	bound := false
+	for _, b := range m.bindings {
+		for _, s := range b.Subjects {
+			if s.Kind != "ServiceAccount" || s.Name != pod.ServiceAccountName || s.Namespace != ds.Namespace {
+				continue
+			}
+			r, ok := roles[b.RoleRef.Name]
+			if !ok {
+				t.Errorf("ClusterRoleBinding/%s names a missing ClusterRole %s", b.Name, b.RoleRef.Name)
+				continue
+			}
+			bound = true
+			for _, rule := range r.Rules {
+				if fmt.Sprint(rule.APIGroups) != "[]" || fmt.Sprint(rule.Resources) != "[pods]" || fmt.Sprint(rule.Verbs) != "[get list watch]" {
+					t.Errorf("ClusterRole/%s rule %+v: want get, list, watch on pods only", r.Name, rule)
+				}
+			}
+		}
+	}
+	if !bound {
+		t.Errorf("no ClusterRole bound to ServiceAccount %s/%s", ds.Namespace, pod.ServiceAccountName)
+	}
+	// Memory: the shipper's soft limit is max(2 x memory_limit + 16 MiB,
+	// 40 MiB); the container's limit leaves it twice that.
+	capMiB := int64(16)
+	if cfg.MemoryLimit != "" {
+		if _, err := fmt.Sscanf(cfg.MemoryLimit, "%dMiB", &capMiB); err != nil {
+			t.Fatalf("memory_limit %q: write it in MiB for this test", cfg.MemoryLimit)
+		}
+	}
+	soft := max(2*capMiB+16, 40) << 20
+	if limit := c.Resources.Limits.Memory().Value(); limit < 2*soft {
+		t.Errorf("memory limit %d MiB: under twice the shipper's soft limit (%d MiB)", limit>>20, soft>>20)
+	}
+	sc := c.SecurityContext
+	if sc == nil || sc.Capabilities == nil || fmt.Sprint(sc.Capabilities.Add) != "[DAC_READ_SEARCH]" {
+		t.Error("the shipper needs DAC_READ_SEARCH (and nothing else) to read every container log")
 	}
 }

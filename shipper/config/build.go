@@ -4,17 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/input/container"
 	"github.com/outrigger/outrigger/shipper/input/docker"
 	"github.com/outrigger/outrigger/shipper/input/file"
+	"github.com/outrigger/outrigger/shipper/input/kubernetes"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/output/elasticsearch"
 	"github.com/outrigger/outrigger/shipper/output/loki"
@@ -291,11 +295,14 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 			sc.Path = o.Path
 			if o.Format == "json" {
 				sc.Docs = elasticsearch.NewDocBuilder(true, v.inputType(), "")
+				sc.Docs.Kubernetes = o.KubernetesFields
 			}
 		}
 		outs = append(outs, stdout.New(sc, len(outs), m))
 	}
 	cfg.Outputs = outs
+	var meta *kubernetes.Metadata // one watch for every input
+	var metaCfg kubernetes.Config
 	for i, in := range v.inputs {
 		pc := v.procs[i]
 		pc.Metrics = m
@@ -306,6 +313,41 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 			CloseRenamedAfter: time.Duration(in.CloseRenamedAfter)}
 		fc.ExcludeRegexps = in.ExcludeRegexps
 		pin := pipeline.Input{File: fc, Processor: process.New(pc), DockerJSON: in.DockerJSON}
+		if in.Container != nil || in.Kubernetes != nil {
+			pin.Container = container.Auto
+			if in.Container != nil {
+				pin.Container, _ = container.ParseFormat(in.Container.Format)
+			}
+		}
+		if in.Kubernetes != nil {
+			// The real file, so a rotated one is found beside it after a
+			// restart (the /var/log/containers links point into /var/log/pods),
+			// unless the link leads out of the pods tree (cri-dockerd's links
+			// to the engine's files): the link's name then says the pod.
+			pin.File.ResolveSymlinks = func(real string) bool {
+				_, ok := kubernetes.ParsePath(real)
+				return ok
+			}
+		}
+		if k := in.Kubernetes; k != nil {
+			other := kubeConfig(k, logger)
+			other.Metrics = m
+			if meta != nil && !reflect.DeepEqual(other, metaCfg) {
+				logger.Warn("kubernetes: inputs differ in their kubernetes settings; the first input's serve all (one watch per node)", "input", i)
+			}
+			if meta == nil {
+				metaCfg = other
+				if metaCfg.API == "" && (k.API == nil || *k.API) {
+					logger.Warn("kubernetes: not in a cluster (no KUBERNETES_SERVICE_HOST): streams get path labels only")
+				}
+				m, err := kubernetes.New(metaCfg)
+				if err != nil {
+					return cfg, err
+				}
+				meta = m
+			}
+			pin.Discovery = meta
+		}
 		if d := in.Docker; d != nil {
 			disc, err := docker.New(docker.Config{Host: d.Host, Labels: d.Labels, Refresh: time.Duration(d.RefreshInterval), Logger: logger})
 			if err != nil {
@@ -320,4 +362,29 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 		cfg.Inputs = append(cfg.Inputs, pin)
 	}
 	return cfg, nil
+}
+
+// kubeConfig fills the in-cluster defaults: the node from NODE_NAME (the
+// downward API), the API server from KUBERNETES_SERVICE_HOST/PORT, the
+// service account's token and CA. Outside a cluster (no such variables)
+// the streams get path labels only.
+func kubeConfig(k *Kubernetes, logger *slog.Logger) kubernetes.Config {
+	kc := kubernetes.Config{Node: k.Node, API: k.APIURL, TokenFile: k.TokenFile, CAFile: k.CAFile,
+		PodLabels: k.podLabels(), PodAnnotations: k.PodAnnotations, MaxPods: k.MaxPods, Logger: logger}
+	if kc.Node == "" {
+		kc.Node = os.Getenv("NODE_NAME")
+	}
+	if k.API != nil && !*k.API {
+		kc.API = ""
+		return kc
+	}
+	if kc.API == "" {
+		if host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT"); host != "" && port != "" {
+			kc.API = "https://" + net.JoinHostPort(host, port)
+			if kc.CAFile == "" {
+				kc.CAFile = kubernetes.DefaultCAFile
+			}
+		}
+	}
+	return kc
 }

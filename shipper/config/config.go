@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/outrigger/outrigger/shipper/decode"
+	"github.com/outrigger/outrigger/shipper/input/container"
+	"github.com/outrigger/outrigger/shipper/input/kubernetes"
 	"github.com/outrigger/outrigger/shipper/process"
 )
 
@@ -111,6 +114,11 @@ type Input struct {
 	Redact             Redact            `yaml:"redact"`
 	// Docker follows the logs of containers instead of (or beside) paths.
 	Docker *Docker `yaml:"docker"`
+	// Container reads the files as container runtime logs (CRI or
+	// json-file records).
+	Container *Container `yaml:"container"`
+	// Kubernetes names the streams of a node's container logs.
+	Kubernetes *Kubernetes `yaml:"kubernetes"`
 
 	// Set by the Filebeat translation only (no YAML of their own).
 	RawFields            map[string]json.RawMessage `yaml:"-"`
@@ -131,6 +139,29 @@ type Docker struct {
 	Labels []string `yaml:"labels"`
 	// RefreshInterval is how often containers are listed beside the events.
 	RefreshInterval Duration `yaml:"refresh_interval"`
+}
+
+// Container configures the container log reader.
+type Container struct {
+	// Format: auto (per file: CRI or json-file), cri or docker.
+	Format string `yaml:"format"`
+}
+
+// Kubernetes configures the Kubernetes metadata of container logs.
+type Kubernetes struct {
+	// Node is this node's name; default $NODE_NAME.
+	Node string `yaml:"node"`
+	// API: false keeps path labels only (no API requests).
+	API *bool `yaml:"api"`
+	// APIURL defaults to https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT.
+	APIURL    string `yaml:"api_url"`
+	TokenFile string `yaml:"token_file"`
+	CAFile    string `yaml:"ca_file"`
+	// PodLabels: stream label -> pod label keys, the first present wins.
+	PodLabels map[string][]string `yaml:"pod_labels"`
+	// PodAnnotations: stream label -> pod annotation key.
+	PodAnnotations map[string]string `yaml:"pod_annotations"`
+	MaxPods        int               `yaml:"max_pods"`
 }
 
 // JSONOptions are the ndjson options Filebeat users know.
@@ -215,6 +246,9 @@ type Elasticsearch struct {
 
 	// Set by the Filebeat translation: routing conditions as expressions.
 	RuleExprs []process.Expr `yaml:"-"`
+	// KubernetesFields: container logs' labels as Filebeat's kubernetes.*
+	// (set by the Filebeat translation).
+	KubernetesFields bool `yaml:"-"`
 }
 
 // IndexRule routes the documents matching When to Index.
@@ -264,6 +298,8 @@ type Stdout struct {
 	// Format: text (time, labels, line) or json (the document an
 	// Elasticsearch output would index, as Filebeat's console output).
 	Format string `yaml:"format"`
+	// KubernetesFields: as Elasticsearch.KubernetesFields.
+	KubernetesFields bool `yaml:"-"`
 }
 
 // Parse reads a configuration strictly; name is used in error messages.
@@ -389,6 +425,46 @@ func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
 			at("multiline", errors.New("is not supported on a docker input"))
 		}
 	}
+	if c := in.Container; c != nil {
+		if _, err := container.ParseFormat(c.Format); err != nil {
+			at("container", err, "format")
+		}
+		if in.Docker != nil {
+			at("container", errors.New("a docker input reads json-file records already"))
+		}
+	}
+	if in.Container != nil || in.Kubernetes != nil {
+		pc.FilenameLabel = "" // streams are named by pod and container
+		if in.Multiline != nil {
+			at("multiline", errors.New("is not supported on container logs"))
+		}
+	}
+	if k := in.Kubernetes; k != nil {
+		if in.Docker != nil {
+			at("kubernetes", errors.New("does not apply to a docker input"))
+		}
+		if k.APIURL != "" {
+			if u, err := url.Parse(k.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+				at("kubernetes", fmt.Errorf("api_url %q: want https://host:port", k.APIURL), "api_url")
+			}
+		}
+		if k.MaxPods < 0 {
+			at("kubernetes", errors.New("max_pods must not be negative"), "max_pods")
+		}
+		for name, keys := range k.PodLabels {
+			if err := process.ValidLabelName(name); err != nil {
+				at("kubernetes", err, "pod_labels", name)
+			}
+			if len(keys) == 0 {
+				at("kubernetes", fmt.Errorf("pod_labels.%s: at least one pod label key", name), "pod_labels", name)
+			}
+		}
+		for name := range k.PodAnnotations {
+			if err := process.ValidLabelName(name); err != nil {
+				at("kubernetes", err, "pod_annotations", name)
+			}
+		}
+	}
 	if in.FilenameLabel != nil {
 		pc.FilenameLabel = *in.FilenameLabel
 	}
@@ -403,6 +479,12 @@ func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
 	labelCount := len(in.Labels) + len(in.LabelFields)
 	if in.Docker != nil {
 		labelCount += 5 // container, compose_project, compose_service, image, stream
+	}
+	if in.Container != nil || in.Kubernetes != nil {
+		labelCount++ // stream
+	}
+	if k := in.Kubernetes; k != nil {
+		labelCount += 4 + len(k.podLabels()) + len(k.PodAnnotations) // node, namespace, pod, container
 	}
 	if pc.FilenameLabel != "" {
 		labelCount++
@@ -473,4 +555,11 @@ func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
 		}
 	}
 	return pc, errs
+}
+
+func (k *Kubernetes) podLabels() map[string][]string {
+	if k.PodLabels == nil {
+		return kubernetes.DefaultPodLabels()
+	}
+	return k.PodLabels
 }

@@ -13,14 +13,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
-		"unknown-key.yml":             "line 3: field lables not found",
-		"bad-duration.yml":            "line 3: duration \"soon\"",
-		"relative-path.yml":           "relative-path.yml:3: inputs[0].paths: glob \"logs/*.log\": must be an absolute path",
-		"bad-label.yml":               "bad-label.yml:4: inputs[0].label_fields: label name \"log-level\"",
-		"bad-regexp.yml":              "bad-regexp.yml:5: inputs[0].drop_when: regexp:",
-		"loki-credentials-in-url.yml": "loki-credentials-in-url.yml:5: outputs.loki.url: must not hold credentials",
-		"bad-size.yml":                "line 1: size \"lots\"",
-		"output-read-back.yml":        "output-read-back.yml:5: outputs.stdout.path: /app/logs/shipped.log is read by inputs[0]",
+		"unknown-key.yml":                "line 3: field lables not found",
+		"bad-duration.yml":               "line 3: duration \"soon\"",
+		"relative-path.yml":              "relative-path.yml:3: inputs[0].paths: glob \"logs/*.log\": must be an absolute path",
+		"bad-label.yml":                  "bad-label.yml:4: inputs[0].label_fields: label name \"log-level\"",
+		"bad-regexp.yml":                 "bad-regexp.yml:5: inputs[0].drop_when: regexp:",
+		"loki-credentials-in-url.yml":    "loki-credentials-in-url.yml:5: outputs.loki.url: must not hold credentials",
+		"bad-size.yml":                   "line 1: size \"lots\"",
+		"output-read-back.yml":           "output-read-back.yml:5: outputs.stdout.path: /app/logs/shipped.log is read by inputs[0]",
+		"container-format.yml":           "container-format.yml:3: inputs[0].container: \"syslog\": want auto, cri or docker",
+		"kubernetes-label.yml":           "kubernetes-label.yml:4: inputs[0].kubernetes: label name \"app.name\"",
+		"kubernetes-too-many-labels.yml": "inputs[0].labels: 17 labels per stream: Loki accepts at most 15",
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yml")
 	if len(files) != len(want) {

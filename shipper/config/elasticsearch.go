@@ -119,6 +119,7 @@ func (v *Validated) buildES(es *Elasticsearch, index int, m *metrics.Metrics, lo
 	if es.LabelsField != nil {
 		cfg.LabelsField = *es.LabelsField
 	}
+	cfg.Kubernetes = es.KubernetesFields
 	if es.CompressionLevel != nil {
 		cfg.GzipLevel = *es.CompressionLevel
 		if cfg.GzipLevel == 0 {

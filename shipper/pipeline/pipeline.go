@@ -13,7 +13,7 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/input/docker"
+	"github.com/outrigger/outrigger/shipper/input/container"
 	"github.com/outrigger/outrigger/shipper/input/file"
 	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/process"
@@ -30,6 +30,9 @@ type Input struct {
 	Discovery Discovery
 	// DockerJSON decodes each line as a json-file log record first.
 	DockerJSON bool
+	// Container decodes each line as a container runtime's record first
+	// (CRI or json-file; DockerJSON means container.Docker).
+	Container container.Format
 }
 
 // Discovery finds files to read beyond the globs.
@@ -44,6 +47,18 @@ type Discovery interface {
 	Labels(path string) []event.Label
 	// Err is the last error looking (nil when fine).
 	Err() error
+}
+
+// Metadata is implemented by a discovery whose labels may change while a
+// file is read (pod labels from the Kubernetes API) and which may ask for
+// a file to be skipped (a pod's opt-out annotation).
+type Metadata interface {
+	// Generation changes whenever Labels or Skip may answer otherwise.
+	Generation() uint64
+	// Skip says the file's lines are not shipped (they are acknowledged).
+	Skip(path string) bool
+	// NotReady says why /ready fails (nil when it does not).
+	NotReady() error
 }
 
 // Config configures a pipeline.
@@ -103,7 +118,21 @@ func New(cfg Config) (*Pipeline, error) {
 		fc := in.File
 		fc.Outputs, fc.Registry, fc.Release = names, reg, p.budget.release
 		fc.Logger, fc.Metrics = cfg.Logger, cfg.Metrics
-		h := &handler{p: p, proc: in.Processor, multiline: in.Multiline, disc: in.Discovery, dockerJSON: in.DockerJSON}
+		h := &handler{p: p, proc: in.Processor, multiline: in.Multiline, disc: in.Discovery, format: in.Container,
+			maxLine: fc.MaxLineBytes, partialTimeout: fc.PartialLineTimeout}
+		if h.partialTimeout == 0 {
+			h.partialTimeout = 5 * time.Second
+		}
+		// Before a rotated file is let go (close_renamed_after, 5s).
+		renamed := fc.CloseRenamedAfter
+		if renamed == 0 {
+			renamed = 5 * time.Second
+		}
+		h.partialTimeout = min(h.partialTimeout, renamed/2)
+		if h.format == container.None && in.DockerJSON {
+			h.format = container.Docker
+		}
+		h.meta, _ = in.Discovery.(Metadata)
 		fc.Handler = h.handle
 		if in.Discovery != nil {
 			fc.Paths = in.Discovery.Paths
@@ -186,6 +215,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) Ready(ctx context.Context) error {
 	var errs []error
 	for _, d := range p.discs {
+		if md, ok := d.(Metadata); ok {
+			if err := md.NotReady(); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if err := d.Err(); err != nil {
 			errs = append(errs, errors.New("container discovery: the Docker engine does not answer"))
 		}
@@ -228,19 +263,25 @@ type sourceState struct {
 	proc    *process.State
 	stderr  *process.State // container logs: stderr's own stream
 	grouper *decode.Grouper
-	// partial is a container line the engine split, waiting for its end.
-	partial    []byte
-	partialOff int64
-	partialAt  int64
-	partialStr string
+	// container decodes runtime records (nil for plain files).
+	container *container.Decoder
+	lines     []container.Line
+	// gen is the Metadata generation the labels and skip were taken at.
+	gen  uint64
+	skip bool
 }
 
 type handler struct {
-	p          *Pipeline
-	proc       *process.Processor
-	multiline  *decode.MultilineConfig
-	disc       Discovery
-	dockerJSON bool
+	p         *Pipeline
+	proc      *process.Processor
+	multiline *decode.MultilineConfig
+	disc      Discovery
+	meta      Metadata
+	format    container.Format
+	maxLine   int
+	// partialTimeout: a container line still waiting for its last part
+	// this long after its first is shipped as it is.
+	partialTimeout time.Duration
 }
 
 type pending struct {
@@ -258,24 +299,25 @@ type pending struct {
 func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Line, eof bool) error {
 	st, _ := src.State.(*sourceState)
 	if st == nil {
-		var labels []event.Label
-		if h.disc != nil {
-			labels = h.disc.Labels(src.Path())
-		}
-		st = &sourceState{proc: h.proc.NewState(src.Path(), labels...)}
-		if h.dockerJSON {
-			st.proc = h.proc.NewState(src.Path(), append(labels, event.Label{Name: "stream", Value: "stdout"})...)
-			st.stderr = h.proc.NewState(src.Path(), append(labels, event.Label{Name: "stream", Value: "stderr"})...)
+		st = &sourceState{}
+		if h.format != container.None {
+			st.container = container.NewDecoder(h.format, h.maxLine)
 		}
 		if h.multiline != nil {
 			st.grouper = decode.NewGrouper(*h.multiline)
 		}
+		h.label(src, st)
 		src.State = st
+	} else if h.meta != nil && h.meta.Generation() != st.gen {
+		h.label(src, st)
 	}
 	m := h.p.m
 	now := time.Now()
 	var recs []pending
 	if eof {
+		if st.container != nil && st.container.Open() {
+			return h.flushContainer(ctx, src, st)
+		}
 		if st.grouper == nil {
 			return nil
 		}
@@ -288,7 +330,11 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 		return h.dispatch(ctx, src, st, recs, recs[len(recs)-1].end)
 	}
 	m.ReadLines.Add(float64(len(lines)))
-	if h.dockerJSON {
+	if st.skip {
+		m.Dropped.WithLabelValues("none", "opted_out").Add(float64(len(lines)))
+		return h.dispatch(ctx, src, st, nil, lines[len(lines)-1].End)
+	}
+	if st.container != nil {
 		recs, commit := h.unwrap(st, lines)
 		return h.dispatch(ctx, src, st, recs, commit)
 	}
@@ -409,38 +455,56 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 	return nil
 }
 
-// unwrap decodes json-file records: a line the engine split in parts is
-// joined (up to 1 MiB) and the commit offset stays before its first part
-// until its end is read.
+// flushContainer ships a line whose last part did not come within the
+// partial line timeout.
+func (h *handler) flushContainer(ctx context.Context, src *file.Source, st *sourceState) error {
+	decoded, commit := st.container.Flush(h.partialTimeout, st.lines[:0])
+	if len(decoded) == 0 {
+		return nil
+	}
+	recs := make([]pending, 0, len(decoded))
+	for _, l := range decoded {
+		recs = append(recs, pending{data: l.Text, offset: l.Offset, end: l.End, stderr: l.Stderr, timeNs: l.TimeNs,
+			truncated: l.Truncated, stable: l.Stable})
+	}
+	clear(decoded)
+	st.lines = decoded[:0]
+	return h.dispatch(ctx, src, st, recs, commit)
+}
+
+// label (re)makes the stream states of a file from its discovery's labels.
+func (h *handler) label(src *file.Source, st *sourceState) {
+	var labels []event.Label
+	if h.meta != nil {
+		st.gen = h.meta.Generation()
+		st.skip = h.meta.Skip(src.Path())
+	}
+	if h.disc != nil {
+		labels = h.disc.Labels(src.Path())
+	}
+	st.proc = h.proc.NewState(src.Path(), labels...)
+	st.stderr = nil
+	if st.container != nil {
+		st.proc = h.proc.NewState(src.Path(), append(labels, event.Label{Name: "stream", Value: "stdout"})...)
+		st.stderr = h.proc.NewState(src.Path(), append(labels, event.Label{Name: "stream", Value: "stderr"})...)
+	}
+}
+
+// unwrap decodes container runtime records (CRI or json-file): a line the
+// runtime split in parts is joined (up to the line cap) and the commit
+// offset stays before its first part until its end is read.
 func (h *handler) unwrap(st *sourceState, lines []file.Line) ([]pending, int64) {
-	recs := make([]pending, 0, len(lines))
-	for _, l := range lines {
-		rec, err := docker.ParseLine(l.Data)
-		if err != nil {
+	decoded, commit := st.container.Decode(lines, st.lines[:0])
+	recs := make([]pending, 0, len(decoded))
+	for _, l := range decoded {
+		if l.Undecoded {
 			h.p.m.DecodeErrors.Inc()
-			continue
 		}
-		if st.partial != nil || rec.Partial {
-			if st.partial == nil {
-				st.partialOff, st.partialAt, st.partialStr = l.Offset, rec.TimeNs, rec.Stream
-				st.partial = []byte{}
-			}
-			st.partial = append(st.partial, rec.Text...)
-			if rec.Partial && len(st.partial) < 1<<20 {
-				continue
-			}
-			recs = append(recs, pending{data: st.partial, offset: st.partialOff, end: l.End, stderr: st.partialStr == "stderr",
-				timeNs: st.partialAt, truncated: rec.Partial, stable: true})
-			st.partial = nil
-			continue
-		}
-		recs = append(recs, pending{data: rec.Text, offset: l.Offset, end: l.End, stderr: rec.Stream == "stderr", timeNs: rec.TimeNs,
-			stable: l.Stable})
+		recs = append(recs, pending{data: l.Text, offset: l.Offset, end: l.End, stderr: l.Stderr, timeNs: l.TimeNs,
+			truncated: l.Truncated, stable: l.Stable})
 	}
-	commit := lines[len(lines)-1].End
-	if st.partial != nil {
-		commit = st.partialOff
-	}
+	clear(decoded)
+	st.lines = decoded[:0]
 	return recs, commit
 }
 

@@ -15,11 +15,13 @@ import (
 // writerOptions shape the lines an application writes in the shipper's
 // end-to-end tests.
 type writerOptions struct {
-	names       []string             // files in the directory; only app.log is ever rotated
-	line        func(seq int) string // the seq-th line of a file, without its newline
-	batch       int                  // lines written and flushed at once
-	every       time.Duration        // pause after each batch
-	afterRename int                  // lines still written to the renamed app.log before the new one is opened
+	names       []string                 // files in the directory; only app.log is ever rotated
+	line        func(seq int) string     // the seq-th line of a file, without its newline
+	batch       int                      // lines written and flushed at once
+	every       time.Duration            // pause after each batch
+	afterRename int                      // lines still written to the renamed app.log before the new one is opened
+	rotates     string                   // the file rotated instead of app.log
+	rotatedName func(path string) string // the rotated file's name (path + ".1" by default)
 }
 
 // logWriters appends numbered lines to files, one goroutine each, until
@@ -40,9 +42,13 @@ func startWriters(t *testing.T, dir string, o writerOptions) *logWriters {
 	lw.halt = sync.OnceFunc(func() { close(lw.stop); lw.wg.Wait() })
 	lw.once = sync.OnceFunc(func() { close(lw.rotate) })
 	t.Cleanup(lw.halt)
+	rotates := o.rotates
+	if rotates == "" {
+		rotates = "app.log"
+	}
 	for _, name := range o.names {
 		path := filepath.Join(dir, name)
-		lw.wg.Go(func() { lw.write(t, path, name == "app.log", o) })
+		lw.wg.Go(func() { lw.write(t, path, name == rotates, o) })
 	}
 	return lw
 }
@@ -83,7 +89,11 @@ func (lw *logWriters) write(t *testing.T, path string, rotates bool, o writerOpt
 			return
 		case <-rotate: // rename out of the glob, then create anew
 			rotate = nil
-			if err := os.Rename(path, path+".1"); err != nil {
+			to := path + ".1"
+			if o.rotatedName != nil {
+				to = o.rotatedName(path)
+			}
+			if err := os.Rename(path, to); err != nil {
 				t.Error(err)
 				return
 			}

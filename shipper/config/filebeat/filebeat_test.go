@@ -162,3 +162,65 @@ func FuzzTranslate(f *testing.F) {
 		}
 	})
 }
+
+// TestContainerInputWithKubernetes: Filebeat's usual DaemonSet file runs
+// through the shipper's container reader (format auto unless given) with
+// the node from add_kubernetes_metadata's host; its matchers need no
+// translation (the log path names the pod).
+func TestContainerInputWithKubernetes(t *testing.T) {
+	t.Setenv("NODE_NAME", "node-7")
+	src := `
+filebeat.inputs:
+  - type: container
+    paths: [/var/log/containers/*.log]
+    processors:
+      - add_kubernetes_metadata:
+          host: ${NODE_NAME}
+          matchers:
+            - logs_path:
+                logs_path: "/var/log/containers/"
+  - type: container
+    format: cri
+    paths: [/var/log/pods/*/*/*.log]
+  - type: container
+    format: journald
+    paths: [/x/*.log]
+  - type: log
+    paths: [/app/logs/*.log]
+processors:
+  - add_kubernetes_metadata: {in_cluster: true}
+output.console: {}
+`
+	_, err := Translate("fb.yml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "journald") {
+		t.Fatalf("format journald: %v", err)
+	}
+	src = strings.Replace(src, "format: journald\n    paths: [/x/*.log]", "paths: [/x/*.log]", 1)
+	res, err := Translate("fb.yml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := res.File.Inputs
+	if len(in) != 4 {
+		t.Fatalf("%d inputs", len(in))
+	}
+	if in[0].Container == nil || in[0].Container.Format != "auto" || in[0].Kubernetes == nil || in[0].Kubernetes.Node != "node-7" {
+		t.Errorf("input 0: container %+v kubernetes %+v", in[0].Container, in[0].Kubernetes)
+	}
+	if in[1].Container == nil || in[1].Container.Format != "cri" || in[1].Kubernetes == nil || in[1].Kubernetes.Node != "" {
+		t.Errorf("input 1 (global processor): container %+v kubernetes %+v", in[1].Container, in[1].Kubernetes)
+	}
+	if in[3].Container != nil || in[3].Kubernetes != nil {
+		t.Errorf("the log input became a container input")
+	}
+	all := strings.Join(res.Unsupported, "\n")
+	if strings.Contains(all, "add_kubernetes_metadata: not") || strings.Contains(all, "matchers") {
+		t.Errorf("add_kubernetes_metadata listed as unsupported:\n%s", all)
+	}
+	if !strings.Contains(all, "applies to container inputs") {
+		t.Errorf("no note that the log input gets no Kubernetes metadata:\n%s", all)
+	}
+	if _, err := res.File.Validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+}

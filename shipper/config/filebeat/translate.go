@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/outrigger/outrigger/shipper/config"
+	"github.com/outrigger/outrigger/shipper/input/container"
 	"github.com/outrigger/outrigger/shipper/process"
 )
 
@@ -92,6 +93,16 @@ func Translate(name string, data []byte) (*Result, error) {
 		}
 	}
 	t.outputs(root.get("output"), f)
+	for _, in := range f.Inputs {
+		if in.Kubernetes != nil { // documents get kubernetes.* as Filebeat writes them
+			if f.Outputs.Elasticsearch != nil {
+				f.Outputs.Elasticsearch.KubernetesFields = true
+			}
+			if f.Outputs.Stdout != nil {
+				f.Outputs.Stdout.KubernetesFields = true
+			}
+		}
+	}
 	var unused []string
 	root.unused("", &unused)
 	for _, u := range unused {
@@ -112,6 +123,7 @@ type common struct {
 	dropFields      []string
 	renames         []config.RenameField
 	rawFields       map[string]any // add_fields results
+	kubernetes      *config.Kubernetes
 }
 
 func (t *translator) boolOf(n *node, what string) bool {
@@ -262,6 +274,24 @@ func (t *translator) processor(p *node, at string, c *common) {
 			}
 			c.renames = append(c.renames, config.RenameField{From: from, To: to})
 		}
+	case "add_kubernetes_metadata":
+		// Pod metadata become stream labels (namespace, pod, container,
+		// node, app, component): under labels in Elasticsearch documents,
+		// not under kubernetes.* as Filebeat writes them.
+		k := &config.Kubernetes{}
+		if h := body.get("host"); h != nil {
+			k.Node = t.strOf(h, at+".add_kubernetes_metadata.host")
+		}
+		if kc := body.get("kube_config"); kc != nil {
+			t.note("%s.add_kubernetes_metadata.kube_config: not supported; the in-cluster service account is used", at)
+			kc.markAll()
+		}
+		for _, known := range []string{"in_cluster", "matchers", "default_matchers", "default_indexers", "indexers", "namespace", "scope"} {
+			if v := body.get(known); v != nil {
+				v.markAll() // the log path names the pod: no matcher is needed
+			}
+		}
+		c.kubernetes = k
 	case "drop_event":
 		w := body.get("when")
 		if w == nil {
@@ -468,7 +498,14 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 	}
 	switch {
 	case typ == "container":
-		in.DockerJSON = true
+		format := "auto" // Filebeat's default: CRI or json-file per file
+		if f := n.get("format"); f != nil {
+			format = t.strOf(f, at+".format")
+			if _, err := container.ParseFormat(format); err != nil {
+				t.fail(f, at+".format", err)
+			}
+		}
+		in.Container = &config.Container{Format: format}
 		in.Format = "json" // the container record's text is decoded when it is JSON
 		in.JSON.Target = ""
 		if s := n.get("stream"); s != nil {
@@ -516,6 +553,13 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 		raw["tags"] = tags
 	}
 	for _, cm := range []common{c, global} {
+		if cm.kubernetes != nil && in.Kubernetes == nil {
+			if in.Container == nil {
+				t.note("%s: add_kubernetes_metadata applies to container inputs; not run on this one", at)
+			} else {
+				in.Kubernetes = cm.kubernetes
+			}
+		}
 		for k, v := range cm.rawFields {
 			raw[k] = v
 		}

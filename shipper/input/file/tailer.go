@@ -33,6 +33,11 @@ type Config struct {
 	Exclude []string
 	// ExcludeRegexps leave out paths they match (Filebeat's exclude_files).
 	ExcludeRegexps []*regexp.Regexp
+	// ResolveSymlinks, when set, names a file a glob found through links
+	// by its real path when ResolveSymlinks(real) says so (a kubelet's
+	// /var/log/containers links into /var/log/pods): a file rotated
+	// beside the real one is then found after a restart.
+	ResolveSymlinks func(real string) bool
 	// Paths, when set, adds exact paths to the globs at every scan (the
 	// log files of the containers a Docker input follows).
 	Paths func() []string
@@ -236,6 +241,11 @@ func (t *Tailer) scan(ctx context.Context) {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
+		}
+		if t.cfg.ResolveSymlinks != nil {
+			if real, err := filepath.EvalSymlinks(p); err == nil && real != p && t.cfg.ResolveSymlinks(real) {
+				p = real
+			}
 		}
 		id, _ := statIdentity(fi)
 		if onDisk[id] {

@@ -31,6 +31,8 @@ type Metrics struct {
 	BufferLimit   prometheus.Gauge
 	FilesOpen     prometheus.Gauge
 	FilesWatched  prometheus.Gauge
+	KubeRequests  *prometheus.CounterVec // request, outcome
+	KubePods      prometheus.Gauge
 }
 
 // New creates the metrics and registers them on reg (nil: not registered).
@@ -64,11 +66,14 @@ func New(reg prometheus.Registerer) *Metrics {
 		BufferLimit:   prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "buffer_limit_bytes", Help: "The memory cap on buffered lines; reading pauses at it."}),
 		FilesOpen:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "files_open", Help: "Files open for reading."}),
 		FilesWatched:  prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "files_watched", Help: "Files known to the shipper (open or idle)."}),
+		KubeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "kubernetes_requests_total",
+			Help: "Pod list and watch requests to the Kubernetes API, by outcome (ok, error, gone: resourceVersion too old)."}, []string{"request", "outcome"}),
+		KubePods: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "kubernetes_pods", Help: "Pods of this node in the metadata cache."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.ReadLines, m.ReadBytes, m.Truncated, m.RepairedUTF8, m.DecodeErrors, m.TimeFallback,
 			m.Redactions, m.FileEvents, m.ShippedLines, m.ShippedBytes, m.Dropped, m.Duplicates, m.DeadLetters, m.Retries, m.Requests,
-			m.BatchDuration, m.OutputUp, m.BufferedBytes, m.BufferLimit, m.FilesOpen, m.FilesWatched)
+			m.BatchDuration, m.OutputUp, m.BufferedBytes, m.BufferLimit, m.FilesOpen, m.FilesWatched, m.KubeRequests, m.KubePods)
 	}
 	return m
 }

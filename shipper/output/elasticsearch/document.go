@@ -17,9 +17,14 @@ type DocBuilder struct {
 	Meta        bool
 	InputType   string
 	LabelsField string
-	host        string
-	agent       []byte
-	constMeta   []byte // input, host, agent and ecs, the same for every event
+	// Kubernetes writes a container log's stream labels as Filebeat's
+	// add_kubernetes_metadata and container input do: kubernetes.namespace,
+	// kubernetes.pod.name, kubernetes.container.name, kubernetes.node.name,
+	// the pod labels chosen under kubernetes.labels, and stream.
+	Kubernetes bool
+	host       string
+	agent      []byte
+	constMeta  []byte // input, host, agent and ecs, the same for every event
 
 	// Caches: a DocBuilder is used by one goroutine at a time.
 	lastSource string
@@ -167,6 +172,11 @@ func (o *DocBuilder) Append(dst []byte, ev *event.Event, flags uint16) []byte {
 		}
 		dst = append(dst, '}')
 	}
+	if o.Kubernetes && ev.Stream != nil && !hasLabels {
+		if k := appendKubernetes(dst, ev.Stream.Pairs, n > 0); len(k) > len(dst) {
+			dst, n = k, n+1
+		}
+	}
 	if !isObj {
 		sep()
 		dst = append(dst, `"message":`...)
@@ -189,6 +199,59 @@ func (o *DocBuilder) Append(dst []byte, ev *event.Event, flags uint16) []byte {
 		if dst[i] == '\n' || dst[i] == '\r' {
 			dst[i] = ' '
 		}
+	}
+	return dst
+}
+
+// appendKubernetes appends the kubernetes object (and stream) of a
+// container log's labels; nothing when they name no pod.
+func appendKubernetes(dst []byte, pairs []event.Label, comma bool) []byte {
+	var ns, pod, ctr, node, stream string
+	var other []event.Label
+	for _, l := range pairs {
+		switch l.Name {
+		case "namespace":
+			ns = l.Value
+		case "pod":
+			pod = l.Value
+		case "container":
+			ctr = l.Value
+		case "node":
+			node = l.Value
+		case "stream":
+			stream = l.Value
+		default:
+			other = append(other, l)
+		}
+	}
+	if pod == "" {
+		return dst
+	}
+	if comma {
+		dst = append(dst, ',')
+	}
+	dst = decode.AppendString(append(dst, `"kubernetes":{"namespace":`...), ns)
+	dst = decode.AppendString(append(dst, `,"pod":{"name":`...), pod)
+	dst = decode.AppendString(append(dst, `},"container":{"name":`...), ctr)
+	dst = append(dst, '}')
+	if node != "" {
+		dst = decode.AppendString(append(dst, `,"node":{"name":`...), node)
+		dst = append(dst, '}')
+	}
+	if len(other) > 0 {
+		dst = append(dst, `,"labels":{`...)
+		for i, l := range other {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = decode.AppendString(dst, l.Name)
+			dst = decode.AppendString(append(dst, ':'), l.Value)
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, '}')
+	if stream != "" {
+		dst = decode.AppendString(append(dst, `,"stream":`...), stream)
 	}
 	return dst
 }

@@ -77,7 +77,9 @@ type Config struct {
 	InputType string
 	// LabelsField puts the stream labels under this key ("" leaves them out).
 	LabelsField string
-	Logger      *slog.Logger
+	// Kubernetes writes container logs' labels as Filebeat's kubernetes.*.
+	Kubernetes bool
+	Logger     *slog.Logger
 }
 
 // Defaults fills zero fields.
@@ -236,7 +238,7 @@ func (o *Output) Start(ctx context.Context) error {
 	}
 	for range o.cfg.Parallelism {
 		w := &worker{o: o, in: make(chan []*event.Event, 8), reqs: make(chan *batch, 1), free: make(chan *batch, 2),
-			docs:        NewDocBuilder(o.cfg.Meta, o.cfg.InputType, o.cfg.LabelsField),
+			docs:        o.docBuilder(),
 			needMembers: len(o.cfg.Indices) > 0 || !o.cfg.Index.Static() || (o.cfg.LabelsField != "" && o.cfg.LabelsField != "labels")}
 		o.workers = append(o.workers, w)
 		o.wg.Add(2)
@@ -395,4 +397,10 @@ func (o *Output) compress(dst *bytes.Buffer, body []byte) error {
 		return fmt.Errorf("gzip: %w", err)
 	}
 	return zw.Close()
+}
+
+func (o *Output) docBuilder() *DocBuilder {
+	b := NewDocBuilder(o.cfg.Meta, o.cfg.InputType, o.cfg.LabelsField)
+	b.Kubernetes = o.cfg.Kubernetes
+	return b
 }
