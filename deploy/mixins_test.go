@@ -47,6 +47,18 @@ func scrapeJobs(t *testing.T, path string) map[string]string {
 	return out
 }
 
+// jobOf is the job outrigger-scrape.yml scrapes the service as.
+func jobOf(t *testing.T, service string) string {
+	t.Helper()
+	for target, job := range scrapeJobs(t, "prometheus/outrigger-scrape.yml") {
+		if strings.HasPrefix(target, service+":") {
+			return job
+		}
+	}
+	t.Fatalf("outrigger-scrape.yml scrapes no %s", service)
+	return ""
+}
+
 // TestScrapeJobsAreTheMixinsDefaults: a user who imports the upstream
 // mixins unchanged gets alerts on our series: the scrape file, the demo's
 // Prometheus and the Kubernetes ServiceMonitors give the jobs the names the
@@ -117,14 +129,34 @@ func TestUpstreamMixinAlertsFireOnOurSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The fixture's series carry the jobs the scrape file gives.
-	for _, target := range []string{"redis-exporter:9121", "celery-exporter:9808"} {
+	for _, target := range []string{"redis-exporter:9121", "celery-exporter:9808", "postgres-exporter:9187"} {
 		if !strings.Contains(string(b), `job="`+jobs[target]+`"`) {
 			t.Errorf("the mixin test's series do not use job %q of %s", jobs[target], target)
 		}
 	}
-	for _, alert := range []string{"CeleryWorkerDown", "RedisClusterStateNotOk", "RedisClusterSlotFail", "RedisClusterSlotPfail"} {
-		if !strings.Contains(string(b), "alertname: "+alert) {
-			t.Errorf("no test of %s", alert)
+	// Every mixin alert of the fixture is tested, among them CeleryWorkerDown
+	// and the Redis cluster alerts.
+	var mixins ruleFile
+	rb, err := os.ReadFile("prometheus/mixin-tests/mixin-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(rb, &mixins); err != nil {
+		t.Fatal(err)
+	}
+	alerts := map[string]bool{}
+	for _, g := range mixins.Groups {
+		for _, r := range g.Rules {
+			alerts[r.Alert] = true
+			if !strings.Contains(string(b), "alertname: "+r.Alert+"\n        exp_alerts:") &&
+				!strings.Contains(string(b), "alertname: "+r.Alert+", exp_alerts: [{") {
+				t.Errorf("no test of %s that expects it to fire", r.Alert)
+			}
+		}
+	}
+	for _, a := range []string{"CeleryWorkerDown", "RedisClusterStateNotOk", "RedisClusterSlotFail", "RedisClusterSlotPfail"} {
+		if !alerts[a] {
+			t.Errorf("the fixture lacks the mixin's %s", a)
 		}
 	}
 }
