@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -91,6 +92,11 @@ func run(args []string) int {
 		return 0
 	}
 	log := vc.Logger()
+	// The celery mixin's CeleryWorkerDown needs celery_worker_up == 0 for
+	// 15m: a shorter expiry removes the series before the alert can fire.
+	if e := c.WorkerExpiry; e > 0 && e < 15*time.Minute {
+		log.Warn("--worker.expire-after is shorter than the celery mixin's CeleryWorkerDown window (15m): that alert cannot fire", "expire_after", e)
+	}
 	exp := exporter.New(cfg, log)
 	srv, err := promkit.NewServer(vc, promkit.Options{Namespace: "celery",
 		Description: "Celery queue depth, task and worker metrics.", Ready: exp.Ready,
