@@ -186,8 +186,8 @@ func TestFullStack(t *testing.T) {
 				}
 			}
 			for name := range daemons {
-				if !seen[name] {
-					down = append(down, name+" (not scraped yet)")
+				if job := jobOf(t, name); !seen[job] {
+					down = append(down, job+" (not scraped yet)")
 				}
 			}
 			if len(down) > 0 {

@@ -37,10 +37,17 @@ type Daemon struct {
 // waits until /health answers (any status: auth may be on).
 func StartDaemon(t TB, bin string, args ...string) *Daemon {
 	t.Helper()
+	return StartDaemonEnv(t, bin, nil, args...)
+}
+
+// StartDaemonEnv is StartDaemon with extra environment variables
+// ("NAME=value"), e.g. an incumbent's DATA_SOURCE_NAME.
+func StartDaemonEnv(t TB, bin string, env []string, args ...string) *Daemon {
+	t.Helper()
 	port := FreePort(t)
 	dir := t.TempDir()
 	d := &Daemon{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	d.Process = &Process{Name: filepath.Base(bin), Path: bin, Dir: dir, LogPath: filepath.Join(dir, "daemon.log"),
+	d.Process = &Process{Name: filepath.Base(bin), Path: bin, Dir: dir, Env: env, LogPath: filepath.Join(dir, "daemon.log"),
 		Args: append([]string{fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port)}, args...)}
 	t.Cleanup(func() {
 		d.dumpOnFailure(t)

@@ -16,6 +16,9 @@ type RedisOptions struct {
 	Password string
 	// Args are extra redis-server arguments, e.g. "--maxmemory", "64mb".
 	Args []string
+	// Cluster starts a one-node cluster (cluster-enabled, every slot
+	// assigned to the node) and waits for cluster_state:ok.
+	Cluster bool
 }
 
 // Redis is a running redis-server owned by a test.
@@ -40,6 +43,9 @@ func StartRedis(t TB, opts RedisOptions) *Redis {
 	if opts.Password != "" {
 		args = append(args, "--requirepass", opts.Password)
 	}
+	if opts.Cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"))
+	}
 	args = append(args, opts.Args...)
 	r.proc = &Process{Name: "redis-server", Path: bin, Args: args, Dir: dir, LogPath: filepath.Join(dir, "redis.log")}
 	t.Cleanup(func() {
@@ -47,6 +53,16 @@ func StartRedis(t TB, opts RedisOptions) *Redis {
 		r.proc.Stop(t)
 	})
 	r.Start(t)
+	if opts.Cluster {
+		r.MustDo(t, "CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+		Eventually(t, 30*time.Second, "the one-node cluster is ok", func() error {
+			s, err := r.Do("CLUSTER", "INFO")
+			if err == nil && !strings.Contains(s, "cluster_state:ok") {
+				err = fmt.Errorf("CLUSTER INFO says:\n%s", s)
+			}
+			return err
+		})
+	}
 	return r
 }
 

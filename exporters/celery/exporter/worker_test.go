@@ -99,6 +99,17 @@ func runOutcomes(t *testing.T, brokerURL, host string) {
 	if n := value(fams, "celery_exporter_event_decode_errors_total", map[string]string{"reason": "body"}); n != 0 {
 		t.Errorf("%v decode errors", n)
 	}
+	checkIncumbentFamilies(t, fams)
+	// Siblings of a task that only succeeded exist at 0, as the incumbent's.
+	for _, name := range []string{"celery_task_failed_total", "celery_task_retried_total", "celery_task_rejected_total", "celery_task_revoked_total"} {
+		want := l(add, host, "work")
+		if name == "celery_task_failed_total" {
+			want["exception"] = ""
+		}
+		if err := (expect{{name, want, 0}}).check(fams); err != nil {
+			t.Errorf("sibling at 0: %v", err)
+		}
+	}
 }
 
 func TestRedisWorkerOutcomesAreCountedExactly(t *testing.T) {

@@ -40,10 +40,16 @@ func (t *Tracker) Collect(ch chan<- prometheus.Metric) {
 	defer t.mu.Unlock()
 	t.sweep(now)
 	for k, s := range t.series {
+		// As the incumbent, every counter but task-sent exists from the
+		// series' first event on, at 0, and failed with exception="": so
+		// rates and ratios have data, and increase() sees the first event.
 		for i, v := range s.counters {
-			if v > 0 {
+			if v > 0 || i != cSent {
 				ch <- prometheus.MustNewConstMetric(counterDescs[i], prometheus.CounterValue, float64(v), k.name, k.host, k.queue)
 			}
+		}
+		if _, ok := s.failed[""]; !ok {
+			ch <- prometheus.MustNewConstMetric(failedDesc, prometheus.CounterValue, 0, k.name, k.host, k.queue, "")
 		}
 		for exc, v := range s.failed {
 			ch <- prometheus.MustNewConstMetric(failedDesc, prometheus.CounterValue, float64(v), k.name, k.host, k.queue, exc)

@@ -35,13 +35,16 @@ type Options struct {
 	TaskCapacity int
 	// TaskTTL forgets a task with no event for this long (default 1h).
 	TaskTTL time.Duration
-	// HostnameMode of task series (workers always keep their full name).
+	// HostnameMode of task and worker series (HostnameGeneric applies to
+	// task series only; workers are then labelled by host).
 	HostnameMode HostnameMode
 	// GenericSentHostname labels task-sent counts hostname="generic": the
 	// producers (API pods) otherwise add series as they come and go.
 	GenericSentHostname bool
 	// Expiry removes every series of a hostname (workers and task counters)
-	// after it sent nothing for this long (default 10m). 0 never expires.
+	// after it sent nothing for this long. 0 never expires. Keep it longer
+	// than the alert windows on celery_worker_up == 0 (the celery mixin's
+	// CeleryWorkerDown waits 15m), or the series goes before the alert fires.
 	Expiry time.Duration
 	// TopTasks admits the first N distinct task names as labels and counts
 	// the rest as "other"; 0 admits all.
@@ -59,8 +62,15 @@ type Options struct {
 }
 
 // DefaultBuckets are prometheus_client's defaults, which the incumbent's
-// histograms use.
+// celery_task_runtime uses.
 var DefaultBuckets = []float64{.005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10}
+
+// DefaultWaitBuckets are the incumbent's celery_task_queue_wait_time
+// buckets: no sub-50ms resolution, up to half an hour of backlog.
+var DefaultWaitBuckets = []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800}
+
+// maxWorkers bounds the worker series between expiries.
+const maxWorkers = 10000
 
 // Counter kinds of a task series.
 const (
@@ -161,7 +171,7 @@ func New(opts Options) *Tracker {
 		opts.RuntimeBuckets = DefaultBuckets
 	}
 	if opts.WaitBuckets == nil {
-		opts.WaitBuckets = DefaultBuckets
+		opts.WaitBuckets = DefaultWaitBuckets
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -273,14 +283,29 @@ func (t *Tracker) Apply(e *events.Event) {
 	t.applyTask(e, now)
 }
 
+// workerLabel is the hostname label of a worker's series.
+func (t *Tracker) workerLabel(h string) string {
+	if t.opts.HostnameMode == HostnameFull {
+		return h
+	}
+	if i := strings.LastIndexByte(h, '@'); i >= 0 {
+		return h[i+1:]
+	}
+	return h
+}
+
 func (t *Tracker) applyWorker(e *events.Event, now time.Time) {
 	if e.Hostname == "" {
 		return
 	}
-	w := t.workers[e.Hostname]
+	host := t.workerLabel(e.Hostname)
+	w := t.workers[host]
 	if w == nil {
+		if len(t.workers) >= maxWorkers {
+			return
+		}
 		w = &worker{}
-		t.workers[e.Hostname] = w
+		t.workers[host] = w
 	}
 	w.lastBeat, w.offline = now, e.Type == events.WorkerOffline
 	w.freq = e.Freq
@@ -293,7 +318,7 @@ func (t *Tracker) applyWorker(e *events.Event, now time.Time) {
 	if w.offline {
 		w.active = 0
 	}
-	t.hostSeen[e.Hostname] = now
+	t.hostSeen[host] = now
 }
 
 func (t *Tracker) applyTask(e *events.Event, now time.Time) {

@@ -172,25 +172,70 @@ func TestQueueWaitUsesSentAndETA(t *testing.T) {
 	const want = `
 # HELP celery_task_queue_wait_time Seconds from task-sent (or its ETA, if later) to task-started.
 # TYPE celery_task_queue_wait_time histogram
-celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="0.005"} 0
-celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="0.01"} 0
-celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="0.025"} 0
 celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="0.05"} 0
-celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="0.075"} 0
 celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="0.1"} 0
 celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="0.25"} 1
 celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="0.5"} 1
-celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="0.75"} 1
 celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="1"} 1
 celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="2.5"} 1
 celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="5"} 1
-celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="7.5"} 1
 celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="10"} 1
+celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="30"} 1
+celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="60"} 1
+celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="120"} 1
+celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="300"} 1
+celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="600"} 1
+celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="1800"} 1
 celery_task_queue_wait_time_bucket{hostname="w@h",name="t",queue_name="q",le="+Inf"} 1
 celery_task_queue_wait_time_sum{hostname="w@h",name="t",queue_name="q"} 0.25
 celery_task_queue_wait_time_count{hostname="w@h",name="t",queue_name="q"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "celery_task_queue_wait_time"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFirstEventCreatesSiblingsAtZero: as the incumbent, the first event of
+// a task name creates every counter but task-sent at 0 (failed with
+// exception=""), so success ratios have data before the first failure and
+// increase() sees the first failure. Worker and task series are labelled
+// with the host part of the node name by default.
+func TestFirstEventCreatesSiblingsAtZero(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tr := New(Options{HostnameMode: HostnameHost, Now: func() time.Time { return now }})
+	tr.Apply(&events.Event{Type: events.TaskReceived, UUID: "u", Name: "t", Timestamp: 100, Hostname: "w1@pod-a"})
+	tr.Apply(&events.Event{Type: events.WorkerHeartbeat, Hostname: "w1@pod-a", Freq: 2})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collector{tr})
+	const want = `
+# HELP celery_task_failed_total Tasks that failed, by exception class.
+# TYPE celery_task_failed_total counter
+celery_task_failed_total{exception="",hostname="pod-a",name="t",queue_name="celery"} 0
+# HELP celery_task_received_total Tasks received by a worker.
+# TYPE celery_task_received_total counter
+celery_task_received_total{hostname="pod-a",name="t",queue_name="celery"} 1
+# HELP celery_task_rejected_total Tasks rejected by a worker.
+# TYPE celery_task_rejected_total counter
+celery_task_rejected_total{hostname="pod-a",name="t",queue_name="celery"} 0
+# HELP celery_task_retried_total Tasks retried.
+# TYPE celery_task_retried_total counter
+celery_task_retried_total{hostname="pod-a",name="t",queue_name="celery"} 0
+# HELP celery_task_revoked_total Tasks revoked.
+# TYPE celery_task_revoked_total counter
+celery_task_revoked_total{hostname="pod-a",name="t",queue_name="celery"} 0
+# HELP celery_task_started_total Tasks started by a worker.
+# TYPE celery_task_started_total counter
+celery_task_started_total{hostname="pod-a",name="t",queue_name="celery"} 0
+# HELP celery_task_succeeded_total Tasks that succeeded.
+# TYPE celery_task_succeeded_total counter
+celery_task_succeeded_total{hostname="pod-a",name="t",queue_name="celery"} 0
+# HELP celery_worker_up Whether the worker sent a heartbeat within 2 × its heartbeat interval (Celery's own rule) and did not go offline.
+# TYPE celery_worker_up gauge
+celery_worker_up{hostname="pod-a"} 1
+`
+	names := []string{"celery_task_failed_total", "celery_task_received_total", "celery_task_rejected_total", "celery_task_retried_total",
+		"celery_task_revoked_total", "celery_task_started_total", "celery_task_succeeded_total", "celery_task_sent_total", "celery_worker_up"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -137,7 +137,11 @@ func (s *scrape) activity(ctx context.Context, ch chan<- prometheus.Metric) erro
 	appLabel := s.t.apps.update(now, appCounts)
 	userLabel := s.t.users.update(now, userCounts)
 
-	s.emitIncumbentActivity(ch, sessions, appLabel, userLabel)
+	names := make([]string, len(dbs))
+	for i, d := range dbs {
+		names[i] = d.name
+	}
+	s.emitIncumbentActivity(ch, sessions, names, appLabel, userLabel)
 
 	// The pool view: client backends only.
 	pool := map[group]map[string]int{}
@@ -276,10 +280,15 @@ WHERE NOT granted AND waitstart IS NOT NULL GROUP BY pid`, func(rows pgx.Rows) e
 	return ages, nil
 }
 
+// activityStates are the states postgres_exporter reports for every
+// database, with zeros where no session is in them.
+var activityStates = []string{"active", "idle", "idle in transaction", "idle in transaction (aborted)",
+	"fastpath function call", "disabled"}
+
 // emitIncumbentActivity emits pg_stat_activity_count, _max_tx_duration and
 // pg_long_running_transactions* with postgres_exporter's names and labels,
 // over every backend attached to a database.
-func (s *scrape) emitIncumbentActivity(ch chan<- prometheus.Metric, sessions []session, appLabel, userLabel func(string) string) {
+func (s *scrape) emitIncumbentActivity(ch chan<- prometheus.Metric, sessions []session, databases []string, appLabel, userLabel func(string) string) {
 	type key struct{ datname, state, usename, app, backendType, waitType, wait string }
 	count, maxTx := map[key]int{}, map[key]float64{}
 	long, oldest := 0, 0.0
@@ -296,6 +305,19 @@ func (s *scrape) emitIncumbentActivity(ch chan<- prometheus.Metric, sessions []s
 		k := key{x.datname, x.state, userLabel(x.usename), appLabel(x.app), x.backendType, x.waitType, x.wait}
 		count[k]++
 		maxTx[k] = max(maxTx[k], x.xactAge, 0)
+	}
+	// As postgres_exporter: every database and state has a series, 0 while
+	// no session is in it, so the families exist on an idle server.
+	seen := map[[2]string]bool{}
+	for k := range count {
+		seen[[2]string{k.datname, k.state}] = true
+	}
+	for _, db := range databases {
+		for _, state := range activityStates {
+			if !seen[[2]string{db, state}] {
+				count[key{datname: db, state: state}] = 0
+			}
+		}
 	}
 	keys := make([]key, 0, len(count))
 	for k := range count {

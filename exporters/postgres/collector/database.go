@@ -31,9 +31,38 @@ var statDatabaseColumns = []column{
 	{"stats_reset", prometheus.CounterValue, "Time at which these statistics were last reset."},
 }
 
+// statDatabase14Columns are the session columns PostgreSQL 14 added, and
+// the checksum ones of 12, under postgres_exporter's names (it leaves them
+// untyped; here the cumulative ones are counters).
+var statDatabase14Columns = []column{
+	{"checksum_failures", prometheus.CounterValue, "Number of data page checksum failures detected in this database."},
+	{"checksum_last_failure", prometheus.GaugeValue, "Time at which the last data page checksum failure was detected (0: none)."},
+	{"session_time", prometheus.CounterValue, "Time spent by database sessions in this database, in milliseconds."},
+	{"active_time", prometheus.CounterValue, "Time spent executing SQL statements in this database, in milliseconds."},
+	{"idle_in_transaction_time", prometheus.CounterValue, "Time spent idling while in a transaction in this database, in milliseconds."},
+	{"sessions", prometheus.CounterValue, "Total number of sessions established to this database."},
+	{"sessions_abandoned", prometheus.CounterValue, "Number of database sessions that were terminated because connection to the client was lost."},
+	{"sessions_fatal", prometheus.CounterValue, "Number of database sessions that were terminated by fatal errors."},
+	{"sessions_killed", prometheus.CounterValue, "Number of database sessions that were terminated by operator intervention."},
+}
+
+// conflictColumns are pg_stat_database_conflicts' columns.
+var conflictColumns = []column{
+	{"confl_tablespace", prometheus.CounterValue, "Number of queries in this database that have been canceled due to dropped tablespaces."},
+	{"confl_lock", prometheus.CounterValue, "Number of queries in this database that have been canceled due to lock timeouts."},
+	{"confl_snapshot", prometheus.CounterValue, "Number of queries in this database that have been canceled due to old snapshots."},
+	{"confl_bufferpin", prometheus.CounterValue, "Number of queries in this database that have been canceled due to pinned buffers."},
+	{"confl_deadlock", prometheus.CounterValue, "Number of queries in this database that have been canceled due to deadlocks."},
+}
+
 var (
-	statDatabaseDescs = columnDescs("stat_database_", statDatabaseColumns, "datid", "datname")
-	frozenAgeDesc     = desc("database_frozen_xid_age",
+	statDatabase14Descs = columnDescs("stat_database_", statDatabase14Columns, "datid", "datname")
+	conflictDescs       = columnDescs("stat_database_conflicts_", conflictColumns, "datid", "datname")
+	archivedDesc        = desc("stat_archiver_archived_count", "Number of WAL files that have been successfully archived")
+	archiveFailedDesc   = desc("stat_archiver_failed_count", "Number of failed attempts for archiving WAL files")
+	archiveAgeDesc      = desc("stat_archiver_last_archive_age", "Time in seconds since last WAL segment was successfully archived (NaN: never)")
+	statDatabaseDescs   = columnDescs("stat_database_", statDatabaseColumns, "datid", "datname")
+	frozenAgeDesc       = desc("database_frozen_xid_age",
 		"Transactions since the database's oldest unfrozen transaction id (age(datfrozenxid)): the anti-wraparound vacuum age.", "datname")
 	dbSizeDesc = desc("database_size_bytes", "Disk space used by the database", "datname")
 )
@@ -67,7 +96,52 @@ FROM pg_stat_database s JOIN pg_database d ON d.oid = s.datid`
 	if err != nil {
 		return fmt.Errorf("reading pg_stat_database: %w", err)
 	}
-	return nil
+	if s.version.Load() >= 140000 {
+		sql := `SELECT s.datid::text, s.datname, coalesce(s.checksum_failures, 0),
+  coalesce(extract(epoch FROM s.checksum_last_failure), 0)::float8, s.session_time, s.active_time,
+  s.idle_in_transaction_time, s.sessions, s.sessions_abandoned, s.sessions_fatal, s.sessions_killed
+FROM pg_stat_database s JOIN pg_database d ON d.oid = s.datid`
+		if err := s.queryColumns(ctx, sql, statDatabase14Columns, statDatabase14Descs, ch); err != nil {
+			return fmt.Errorf("reading pg_stat_database sessions: %w", err)
+		}
+	}
+	sql = `SELECT datid::text, datname, confl_tablespace, confl_lock, confl_snapshot, confl_bufferpin, confl_deadlock
+FROM pg_stat_database_conflicts`
+	if err := s.queryColumns(ctx, sql, conflictColumns, conflictDescs, ch); err != nil {
+		return fmt.Errorf("reading pg_stat_database_conflicts: %w", err)
+	}
+	sql = `SELECT archived_count, failed_count,
+  coalesce(extract(epoch FROM now() - last_archived_time), 'NaN')::float8 FROM pg_stat_archiver`
+	return s.query(ctx, sql, func(rows pgx.Rows) error {
+		var archived, failed, age float64
+		if err := rows.Scan(&archived, &failed, &age); err != nil {
+			return fmt.Errorf("reading pg_stat_archiver: %w", err)
+		}
+		counter(ch, archivedDesc, archived)
+		counter(ch, archiveFailedDesc, failed)
+		gauge(ch, archiveAgeDesc, age)
+		return nil
+	})
+}
+
+// queryColumns emits one metric per column of each row of sql, whose first
+// two columns are datid and datname.
+func (s *scrape) queryColumns(ctx context.Context, sql string, cols []column, descs []*prometheus.Desc, ch chan<- prometheus.Metric) error {
+	return s.query(ctx, sql, func(rows pgx.Rows) error {
+		var datid, datname string
+		vals := make([]float64, len(cols))
+		dest := []any{&datid, &datname}
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		for i, c := range cols {
+			ch <- prometheus.MustNewConstMetric(descs[i], c.typ, vals[i], datid, datname)
+		}
+		return nil
+	})
 }
 
 // databaseSize emits pg_database_size_bytes, from a cache younger than the

@@ -328,8 +328,14 @@ var incumbentNames = func() []string {
 	for _, c := range statDatabaseColumns {
 		out = append(out, "pg_stat_database_"+c.column)
 	}
+	for _, c := range statDatabase14Columns {
+		out = append(out, "pg_stat_database_"+c.column)
+	}
+	for _, c := range conflictColumns {
+		out = append(out, "pg_stat_database_conflicts_"+c.column)
+	}
 	for _, c := range tableColumns {
 		out = append(out, "pg_stat_user_tables_"+c.column)
 	}
-	return append(out, "pg_locks_count", "pg_stat_activity_count", "pg_settings_tcp_keepalives_count")
+	return append(out, "pg_stat_archiver_archived_count", "pg_stat_archiver_failed_count", "pg_locks_count", "pg_stat_activity_count", "pg_settings_tcp_keepalives_count")
 }()

@@ -16,6 +16,7 @@ var (
 		"Whether the previous scrape of this target had a failing collector (1) or not (0).")
 	lastDurationDesc = desc("exporter_last_scrape_duration_seconds", "How long the previous scrape of this target took.")
 	scrapesDesc      = desc("exporter_scrapes_total", "Scrapes of this target started since the exporter started.")
+	postmasterDesc   = desc("postmaster_start_time_seconds", "Time at which postmaster started")
 	isReplicaDesc    = desc("replication_is_replica", "Whether the server is a standby (1) or a primary (0).")
 )
 
@@ -39,9 +40,10 @@ func (s *scrape) up(ctx context.Context, ch chan<- prometheus.Metric) error {
 	var version string
 	var num int64
 	var replica bool
+	var started float64
 	check := func() error {
-		return s.t.conn.Query(uctx, "SELECT version(), current_setting('server_version_num')::int, pg_is_in_recovery()",
-			func(rows pgx.Rows) error { return rows.Scan(&version, &num, &replica) })
+		return s.t.conn.Query(uctx, "SELECT version(), current_setting('server_version_num')::int, pg_is_in_recovery(), extract(epoch FROM pg_postmaster_start_time())::float8",
+			func(rows pgx.Rows) error { return rows.Scan(&version, &num, &replica, &started) })
 	}
 	err := check()
 	if err != nil && uctx.Err() == nil {
@@ -62,6 +64,7 @@ func (s *scrape) up(ctx context.Context, ch chan<- prometheus.Metric) error {
 		b = 1
 	}
 	gauge(ch, isReplicaDesc, b)
+	gauge(ch, postmasterDesc, started)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outrigger/outrigger/exporters/redis/info"
 	"github.com/outrigger/outrigger/internal/promkit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -30,6 +31,8 @@ var (
 	latHistDesc       = desc("command_latency_seconds", "Latency of commands as the server measured it (LATENCY HISTOGRAM), by command.", "cmd")
 	keySizeDesc       = desc("key_size", "The length or size of a configured single key (0 when it does not exist).", "db", "key")
 	scrapesDesc       = desc("exporter_scrapes_total", "Scrapes of this target since the exporter started.")
+	scrapeDurDesc     = desc("exporter_scrape_duration_seconds", "Durations of the scrapes of this target (count and sum).")
+	keyGroupsMsDesc   = desc("last_key_groups_scrape_duration_milliseconds", "Wall time of the key-group pass served, in milliseconds (the incumbent's name; see redis_key_group_scan_duration_seconds).")
 	lastDurDesc       = desc("exporter_last_scrape_duration_seconds", "How long this scrape of the target took.")
 	lastErrDesc       = desc("exporter_last_scrape_error", "1 when a collector failed on this scrape, else 0 (see redis_scrape_collector_success).")
 )
@@ -455,6 +458,7 @@ func (s *scrape) collectKeys(ctx context.Context, ch chan<- prometheus.Metric) e
 
 func (s *scrape) collectKeyGroups(_ context.Context, ch chan<- prometheus.Metric) error {
 	if s.t.scan == nil {
+		gauge(ch, keyGroupsMsDesc, 0)
 		return promkit.ErrSkipped
 	}
 	s.t.scan.Collect(ch)
@@ -462,12 +466,61 @@ func (s *scrape) collectKeyGroups(_ context.Context, ch chan<- prometheus.Metric
 }
 
 func (s *scrape) collectExporter(_ context.Context, ch chan<- prometheus.Metric) error {
-	counter(ch, scrapesDesc, s.t.countScrape())
-	gauge(ch, lastDurDesc, time.Since(s.started).Seconds())
+	d := time.Since(s.started)
+	n, sum := s.t.countScrape(d)
+	counter(ch, scrapesDesc, n)
+	gauge(ch, lastDurDesc, d.Seconds())
+	if m, err := prometheus.NewConstSummary(scrapeDurDesc, uint64(n), sum, nil); err == nil {
+		ch <- m
+	}
 	failed := 0.0
 	if s.failed || !s.up {
 		failed = 1
 	}
 	gauge(ch, lastErrDesc, failed)
+	return nil
+}
+
+// clusterNames are CLUSTER INFO fields the incumbent renames; every other
+// numeric field becomes a gauge redis_<field> (cluster_state ok is 1).
+var clusterNames = map[string]string{
+	"cluster_stats_messages_sent":     "cluster_messages_sent_total",
+	"cluster_stats_messages_received": "cluster_messages_received_total",
+}
+
+// collectCluster reads CLUSTER INFO, one command, on servers whose INFO says
+// cluster_enabled:1 only: on others the command fails and would raise the
+// server's error counters on every scrape.
+func (s *scrape) collectCluster(ctx context.Context, ch chan<- prometheus.Metric) error {
+	if !s.up {
+		return errDown
+	}
+	if v, _ := s.in.Get("cluster_enabled"); v != "1" || !s.t.conn.Enabled(FeatCluster) {
+		return promkit.ErrSkipped
+	}
+	var text string
+	err := s.do(ctx, func(ctx context.Context, cl *redis.Client) error {
+		var err error
+		text, err = cl.ClusterInfo(ctx).Result()
+		return err
+	})
+	if s.t.conn.Refused(FeatCluster, err) {
+		return promkit.ErrSkipped
+	}
+	if err != nil {
+		return fmt.Errorf("reading CLUSTER INFO: %w", err)
+	}
+	for _, f := range info.Parse(text).Fields {
+		v, ok := info.ParseNumber(f.Value)
+		if !ok || !strings.HasPrefix(f.Key, "cluster_") {
+			continue
+		}
+		name, ok := clusterNames[f.Key]
+		if !ok {
+			name = fallbackName(f.Key)
+		}
+		f.Section = "CLUSTER INFO"
+		gauge(ch, s.t.infoDesc(name, f), v)
+	}
 	return nil
 }

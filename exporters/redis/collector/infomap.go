@@ -38,7 +38,7 @@ var fields = map[string]field{
 	"pubsub_clients":                  {name: "pubsub_clients"},
 	"watching_clients":                {name: "watching_clients"},
 	"total_blocking_keys":             {name: "total_blocking_keys"},
-	"maxclients":                      {name: ""}, // redis_config_maxclients
+	"maxclients":                      {name: "max_clients"},
 
 	// Memory
 	"used_memory":                   {name: "memory_used_bytes"},
@@ -53,7 +53,7 @@ var fields = map[string]field{
 	"used_memory_scripts":           {name: "memory_used_scripts_bytes"},
 	"used_memory_functions":         {name: "memory_used_functions_bytes"},
 	"used_memory_vm_functions":      {name: "memory_used_vm_functions_bytes"},
-	"used_memory_vm_total":          {name: "memory_used_vm_total_bytes"},
+	"used_memory_vm_total":          {name: "memory_used_vm_total"}, // the incumbent's name, without a unit
 	"maxmemory":                     {name: "memory_max_bytes"},
 	"total_system_memory":           {name: "total_system_memory_bytes"},
 	"mem_fragmentation_ratio":       {name: "mem_fragmentation_ratio"},
@@ -92,7 +92,7 @@ var fields = map[string]field{
 	"rdb_last_bgsave_status":       {name: "rdb_last_bgsave_status"},
 	"rdb_last_bgsave_time_sec":     {name: "rdb_last_bgsave_duration_sec"},
 	"rdb_current_bgsave_time_sec":  {name: "rdb_current_bgsave_duration_sec"},
-	"rdb_saves":                    {name: "rdb_saves_total", counter: true},
+	"rdb_saves":                    {name: "rdb_saves_total"}, // a gauge there
 	"rdb_last_cow_size":            {name: "rdb_last_cow_size_bytes"},
 	"rdb_last_load_keys_expired":   {name: "rdb_last_load_expired_keys"},
 	"rdb_last_load_keys_loaded":    {name: "rdb_last_load_loaded_keys"},
@@ -142,9 +142,9 @@ var fields = map[string]field{
 	"total_writes_processed":         {name: "total_writes_processed", counter: true},
 	"io_threaded_reads_processed":    {name: "io_threaded_reads_processed", counter: true},
 	"io_threaded_writes_processed":   {name: "io_threaded_writes_processed", counter: true},
-	"expire_cycle_cpu_milliseconds":  {name: "expire_cycle_cpu_seconds_total", counter: true, scale: 1e-3},
-	"total_eviction_exceeded_time":   {name: "eviction_exceeded_seconds_total", counter: true, scale: 1e-3},
-	"current_eviction_exceeded_time": {name: "current_eviction_exceeded_seconds", scale: 1e-3},
+	"expire_cycle_cpu_milliseconds":  {name: "expire_cycle_cpu_time_ms_total", counter: true},
+	"total_eviction_exceeded_time":   {name: "eviction_exceeded_time_ms_total", counter: true},
+	"current_eviction_exceeded_time": {name: "current_eviction_exceeded_time_ms"},
 	"total_active_defrag_time":       {name: "active_defrag_seconds_total", counter: true, scale: 1e-3},
 	"current_active_defrag_time":     {name: "current_active_defrag_seconds", scale: 1e-3},
 	"instantaneous_ops_per_sec":      {name: "instantaneous_ops"},
@@ -158,7 +158,7 @@ var fields = map[string]field{
 	"latest_fork_usec":               {name: "latest_fork_seconds", scale: 1e-6},
 	"migrate_cached_sockets":         {name: "migrate_cached_sockets_total"},
 	"expired_stale_perc":             {name: "expired_stale_percentage"},
-	"expired_time_cap_reached_count": {name: "expired_time_cap_reached_total"},
+	"expired_time_cap_reached_count": {name: "expired_time_cap_reached_total", counter: true},
 	"slave_expires_tracked_keys":     {name: "slave_expires_tracked_keys"},
 	"active_defrag_hits":             {name: "defrag_hits"},
 	"active_defrag_misses":           {name: "defrag_misses"},
@@ -202,6 +202,26 @@ var fields = map[string]field{
 	"used_cpu_user_children":    {name: "cpu_user_children_seconds_total", counter: true},
 	"used_cpu_sys_main_thread":  {name: "cpu_sys_main_thread_seconds_total", counter: true},
 	"used_cpu_user_main_thread": {name: "cpu_user_main_thread_seconds_total", counter: true},
+
+	// Fields of newer servers, under the incumbent's names and types.
+	"total_watched_keys":                        {name: "total_watched_keys"},
+	"total_blocking_keys_on_nokey":              {name: "total_blocking_keys_on_nokey"},
+	"allocator_muzzy":                           {name: "allocator_muzzy_bytes"},
+	"mem_overhead_db_hashtable_rehashing":       {name: "mem_overhead_db_hashtable_rehashing_bytes"},
+	"instantaneous_eventloop_cycles_per_sec":    {name: "instantaneous_eventloop_cycles_per_sec"},
+	"instantaneous_eventloop_duration_usec":     {name: "instantaneous_eventloop_duration_usec"},
+	"expired_subkeys":                           {name: "expired_subkeys_total", counter: true},
+	"evicted_scripts":                           {name: "evicted_scripts_total", counter: true},
+	"eventloop_cycles":                          {name: "eventloop_cycles_total", counter: true},
+	"eventloop_duration_sum":                    {name: "eventloop_duration_sum_usec_total", counter: true},
+	"eventloop_duration_cmd_sum":                {name: "eventloop_duration_cmd_sum_usec_total", counter: true},
+	"client_query_buffer_limit_disconnections":  {name: "client_query_buffer_limit_disconnections_total", counter: true},
+	"client_output_buffer_limit_disconnections": {name: "client_output_buffer_limit_disconnections_total", counter: true},
+	"acl_access_denied_auth":                    {name: "acl_access_denied_auth_total", counter: true},
+	"acl_access_denied_cmd":                     {name: "acl_access_denied_cmd_total", counter: true},
+	"acl_access_denied_key":                     {name: "acl_access_denied_key_total", counter: true},
+	"acl_access_denied_channel":                 {name: "acl_access_denied_channel_total", counter: true},
+	"used_active_time_main_thread":              {name: "active_time_main_thread_seconds_total", counter: true},
 
 	// Cluster
 	"cluster_enabled": {name: "cluster_enabled"},

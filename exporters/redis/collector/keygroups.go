@@ -240,6 +240,7 @@ func (s *Scanner) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(ch, scanAgeDesc, time.Since(r.Finished).Seconds())
 	gauge(ch, scanDurDesc, r.Duration.Seconds())
+	gauge(ch, keyGroupsMsDesc, float64(r.Duration.Milliseconds()))
 	gauge(ch, scanScannedDesc, r.Scanned)
 	for i, g := range s.groups {
 		gauge(ch, groupKeysDesc, r.Keys[i], dbLabel(g.DB), g.Name)

@@ -68,7 +68,7 @@ func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels 
 var (
 	upDesc           = desc("up", "Whether the last scrape could read INFO from Redis (1) or not (0).")
 	instanceInfoDesc = desc("instance_info", "Information about the Redis instance.",
-		"role", "redis_version", "redis_build_id", "redis_mode", "os", "maxmemory_policy", "tcp_port", "run_id", "process_id")
+		"role", "redis_version", "redis_build_id", "redis_mode", "os", "maxmemory_policy", "tcp_port", "run_id", "process_id", "master_replid")
 	slaveInfoDesc  = desc("slave_info", "Information about the primary of this replica.", "master_host", "master_port", "read_only")
 	startTimeDesc  = desc("start_time_seconds", "Start time of the Redis instance since unix epoch in seconds.")
 	dbKeysDesc     = desc("db_keys", "Total number of keys by DB.", "db")
@@ -82,8 +82,16 @@ var (
 	latPctDesc     = desc("latency_percentiles_usec", "A summary of latency percentile distribution per command.", "cmd")
 	slaveOffDesc   = desc("connected_slave_offset_bytes", "Offset of connected replica.", "slave_ip", "slave_port", "slave_state")
 	slaveLagDesc   = desc("connected_slave_lag_seconds", "Lag of connected replica.", "slave_ip", "slave_port", "slave_state")
-	hitRatioDesc   = desc("keyspace_hit_ratio", "Share of key lookups that found their key, over the interval since the previous scrape of this target (lookups made by the exporter itself excluded). Absent when there were none.")
-	memRatioDesc   = desc("memory_used_ratio", "used_memory divided by maxmemory, or by the system memory when maxmemory is 0 (see the limit label).", "limit")
+	// A replica's view of its primary, labelled with the primary's address
+	// as the incumbent does.
+	masterDescs = map[string]*prometheus.Desc{
+		"master_link_status":         desc("master_link_up", "Whether the link to the primary is up (on a replica).", "master_host", "master_port"),
+		"master_last_io_seconds_ago": desc("master_last_io_seconds_ago", "Seconds since the last interaction with the primary.", "master_host", "master_port"),
+		"master_sync_in_progress":    desc("master_sync_in_progress", "Whether the replica is syncing from the primary.", "master_host", "master_port"),
+		"slave_repl_offset":          desc("slave_repl_offset", "Replication offset of the replica.", "master_host", "master_port"),
+	}
+	hitRatioDesc = desc("keyspace_hit_ratio", "Share of key lookups that found their key, over the interval since the previous scrape of this target (lookups made by the exporter itself excluded). Absent when there were none.")
+	memRatioDesc = desc("memory_used_ratio", "used_memory divided by maxmemory, or by the system memory when maxmemory is 0 (see the limit label).", "limit")
 )
 
 // collectInfo reads INFO ALL: everything it shows, under the incumbent's
@@ -116,7 +124,7 @@ func (s *scrape) emitInfo(ch chan<- prometheus.Metric) {
 	in := s.in
 	get := func(k string) string { v, _ := in.Get(k); return v }
 	gauge(ch, instanceInfoDesc, 1, get("role"), get("redis_version"), get("redis_build_id"), get("redis_mode"),
-		get("os"), get("maxmemory_policy"), get("tcp_port"), get("run_id"), get("process_id"))
+		get("os"), get("maxmemory_policy"), get("tcp_port"), get("run_id"), get("process_id"), get("master_replid"))
 	if get("role") == "slave" {
 		gauge(ch, slaveInfoDesc, 1, get("master_host"), get("master_port"), get("slave_read_only"))
 	}
@@ -134,6 +142,10 @@ func (s *scrape) emitInfo(ch chan<- prometheus.Metric) {
 		}
 		v, ok := info.ParseNumber(f.Value)
 		if !ok {
+			continue
+		}
+		if d, ok := masterDescs[f.Key]; ok {
+			gauge(ch, d, v, get("master_host"), get("master_port"))
 			continue
 		}
 		m, known := fields[f.Key]
@@ -215,7 +227,11 @@ func (s *scrape) emitKeyspace(ch chan<- prometheus.Metric) {
 		gauge(ch, dbExpiringDesc, k.Expires, dbLabel(k.DB))
 		gauge(ch, dbAvgTTLDesc, k.AvgTTL/1000, dbLabel(k.DB))
 	}
-	for db := range s.t.databases() {
+	dbs := s.t.databases()
+	if v, _ := s.in.Get("cluster_enabled"); v == "1" {
+		dbs = 1 // a cluster node has db0 only
+	}
+	for db := range dbs {
 		if !seen[db] {
 			gauge(ch, dbKeysDesc, 0, dbLabel(db))
 			gauge(ch, dbExpiringDesc, 0, dbLabel(db))

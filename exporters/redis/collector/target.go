@@ -40,6 +40,7 @@ type Target struct {
 	ownHits    float64 // key lookups the exporter itself made since the last INFO
 	ownMisses  float64
 	scrapes    float64
+	durSum     float64            // seconds, over every scrape of the target
 	dbs        int                // CONFIG databases, 0 until known
 	config     map[string]float64 // CONFIG values, read once per server run
 	configRun  string             // run_id of the server CONFIG was read from
@@ -112,6 +113,7 @@ func (t *Target) Start(ctx context.Context) *promkit.Run {
 		Collectors: []promkit.Collector{
 			promkit.CollectorFunc{ID: "info", Fn: s.collectInfo},
 			promkit.CollectorFunc{ID: "config", Fn: s.collectConfig},
+			promkit.CollectorFunc{ID: "cluster", Fn: s.collectCluster},
 			promkit.CollectorFunc{ID: "clients", Fn: s.collectClients},
 			promkit.CollectorFunc{ID: "slowlog", Fn: s.collectSlowlog},
 			promkit.CollectorFunc{ID: "latency", Fn: s.collectLatency},
@@ -154,11 +156,12 @@ func (t *Target) hitRatio(hits, misses float64, runID string) (float64, bool) {
 	return dh / (dh + dm), true
 }
 
-func (t *Target) countScrape() float64 {
+func (t *Target) countScrape(d time.Duration) (n, sum float64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.scrapes++
-	return t.scrapes
+	t.durSum += d.Seconds()
+	return t.scrapes, t.durSum
 }
 
 // ownLookups records key lookups the exporter made (single-key lengths), so

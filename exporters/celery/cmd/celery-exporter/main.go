@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -44,13 +45,13 @@ func run(args []string) int {
 	flag("task.capacity", "Tasks in flight remembered (to label events that carry only an id).").Default("100000").IntVar(&c.TaskCapacity)
 	flag("task.ttl", "Forget a task in flight after this long without an event.").Default("1h").DurationVar(&c.TaskTTL)
 	flag("task.top-n", "Label only the first N distinct task names, the rest as \"other\" (0: all).").Default("0").IntVar(&c.TopTasks)
-	flag("hostname.mode", "hostname label of task series: full (name@host), host, or generic.").Default("full").EnumVar(&c.HostnameMode, "full", "host", "generic")
+	flag("hostname.mode", "hostname label of task and worker series: host (the part after @, as the incumbent), full (name@host), or generic (tasks only; workers keep host).").Default("host").EnumVar(&c.HostnameMode, "full", "host", "generic")
 	app.Flag("generic-hostname-task-sent-metric", "Label celery_task_sent_total hostname=\"generic\" (producers come and go).").
 		Envar("CE_GENERIC_HOSTNAME_TASK_SENT_METRIC").BoolVar(&c.GenericSentHostname)
-	flag("worker.expire-after", "Remove every series of a hostname that sent nothing for this long (0: never).").Default("10m").DurationVar(&c.WorkerExpiry)
+	flag("worker.expire-after", "Remove every series of a hostname that sent nothing for this long (0: never).").Default("30m").DurationVar(&c.WorkerExpiry)
 	flag("default-queue-name", "queue_name of tasks no event routed (no task-sent seen).").Default("celery").StringVar(&c.DefaultQueue)
 	buckets := flag("buckets", "celery_task_runtime buckets, comma-separated seconds.").Default(".005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10").String()
-	waitBuckets := flag("queue-wait-buckets", "celery_task_queue_wait_time buckets, comma-separated seconds.").Default(".005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10,30,60,300").String()
+	waitBuckets := flag("queue-wait-buckets", "celery_task_queue_wait_time buckets, comma-separated seconds.").Default(".05,.1,.25,.5,1,2.5,5,10,30,60,120,300,600,1800").String()
 	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
 
 	if _, err := app.Parse(args); err != nil {
@@ -91,6 +92,11 @@ func run(args []string) int {
 		return 0
 	}
 	log := vc.Logger()
+	// The celery mixin's CeleryWorkerDown needs celery_worker_up == 0 for
+	// 15m: a shorter expiry removes the series before the alert can fire.
+	if e := c.WorkerExpiry; e > 0 && e < 15*time.Minute {
+		log.Warn("--worker.expire-after is shorter than the celery mixin's CeleryWorkerDown window (15m): that alert cannot fire", "expire_after", e)
+	}
 	exp := exporter.New(cfg, log)
 	srv, err := promkit.NewServer(vc, promkit.Options{Namespace: "celery",
 		Description: "Celery queue depth, task and worker metrics.", Ready: exp.Ready,

@@ -174,7 +174,8 @@ func TestBinaryServesLintedMetricsAndHonestReadiness(t *testing.T) {
 	testkit.CheckMetrics(t, body,
 		// The incumbent's names, kept for its dashboards: histograms without a unit.
 		"celery_task_runtime", "celery_task_queue_wait_time")
-	for _, want := range []string{`celery_task_failed_total{exception="ValueError",hostname="w0@pod",name="app.tasks.t0",queue_name="q0"}`,
+	for _, want := range []string{ // The incumbent's hostname label by default: the host part of w0@pod.
+		`celery_task_failed_total{exception="ValueError",hostname="pod",name="app.tasks.t0",queue_name="q0"}`,
 		`celery_queue_length{queue_name="celery"} 0`, `celery_scrape_collector_success{collector="events"} 1`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -239,7 +239,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 // flags: counters without _total and gauges ending in _count.
 func compatNames(body []byte) []string {
 	var out []string
-	for _, m := range regexp.MustCompile(`(?m)^# TYPE (pg_(?:stat_database|stat_user_tables)_\w+|pg_locks_count|pg_stat_activity_count|pg_settings_\w+_count) `).FindAllSubmatch(body, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (pg_(?:stat_database|stat_user_tables)_\w+|pg_stat_archiver_\w+_count|pg_locks_count|pg_stat_activity_count|pg_settings_\w+_count) `).FindAllSubmatch(body, -1) {
 		out = append(out, string(m[1]))
 	}
 	return out

@@ -13,6 +13,7 @@ import (
 	"github.com/outrigger/outrigger/exporters/redis/collector"
 	"github.com/outrigger/outrigger/exporters/redis/config"
 	"github.com/outrigger/outrigger/internal/promkit"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 )
 
@@ -103,7 +104,17 @@ func run(args []string) int {
 		logger.Error("building server", "err", err)
 		return 1
 	}
-	srv.Handle("/scrape", srv.ScrapeHandler(targets.Scrape))
+	// The incumbent's count of refused /scrape requests (unknown targets).
+	reqErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: "redis_target_scrape_request_errors_total",
+		Help: "Requests to /scrape refused (a target not in --config.file)."})
+	srv.Registry().MustRegister(reqErrors)
+	srv.Handle("/scrape", srv.ScrapeHandler(func(r *http.Request) (string, promkit.StartFunc, error) {
+		key, start, err := targets.Scrape(r)
+		if err != nil {
+			reqErrors.Inc()
+		}
+		return key, start, err
+	}))
 	reload := func() error {
 		next, err := cfg.Validate()
 		if err != nil {

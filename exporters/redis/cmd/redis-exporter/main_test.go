@@ -53,6 +53,8 @@ var compatNames = []string{
 	"redis_expired_time_cap_reached_total", "redis_instantaneous_input_kbps", "redis_instantaneous_output_kbps",
 	"redis_instantaneous_input_repl_kbps", "redis_instantaneous_output_repl_kbps", "redis_expired_stale_percentage", "redis_keys_count",
 	"redis_config_maxmemory", "redis_mem_clients_normal", "redis_mem_clients_slaves", "redis_module_fork_last_cow_size",
+	"redis_current_eviction_exceeded_time_ms", "redis_eviction_exceeded_time_ms_total", "redis_expire_cycle_cpu_time_ms_total",
+	"redis_last_key_groups_scrape_duration_milliseconds", "redis_memory_used_vm_total", "redis_rdb_saves_total",
 }
 
 func TestBinaryEndToEnd(t *testing.T) {
