@@ -25,11 +25,14 @@ type Config struct {
 	Zone string
 	// SpendLogs enables the incremental read of "LiteLLM_SpendLogs".
 	SpendLogs bool
-	// SpendLogsLag is how long after its "startTime" a spend-log row is read,
-	// to let the proxy's batched writes land.
+	// SpendLogsLag is the longest delay between a request's "endTime" and
+	// its spend-log row landing (the proxy's batched writer).
 	SpendLogsLag time.Duration
-	// SpendLogsMaxWindow bounds the time range one refresh reads (catch-up
-	// after an outage happens over several refreshes).
+	// SpendLogsLookback is the longest request counted: how far back in
+	// "startTime" each refresh looks for rows that landed since the last one.
+	SpendLogsLookback time.Duration
+	// SpendLogsMaxWindow bounds the "endTime" range one refresh reads
+	// (catch-up after an outage).
 	SpendLogsMaxWindow time.Duration
 	// MaxSeries bounds the series per budget scope and per usage family;
 	// the rest is summed into an "other" series.
@@ -129,6 +132,12 @@ func (c Config) Validate() (ValidatedConfig, error) {
 	}
 	if c.SpendLogsLag < 0 {
 		errs = append(errs, fmt.Errorf("--spendlogs.lag %s: must not be negative", c.SpendLogsLag))
+	}
+	if c.SpendLogsLookback == 0 {
+		c.SpendLogsLookback = time.Hour
+	}
+	if c.SpendLogsLookback < 0 {
+		errs = append(errs, fmt.Errorf("--spendlogs.lookback %s: must be positive", c.SpendLogsLookback))
 	}
 	if c.SpendLogsMaxWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--spendlogs.max-window %s: must be positive", c.SpendLogsMaxWindow))

@@ -30,7 +30,7 @@ func newAPIClient(e *Exporter) *proxyapi.Client {
 // same error (as a lost database connection does), and /ready reports it.
 func (e *Exporter) refreshAPI(ctx context.Context, next *snapshot) {
 	now := e.cfg.Now()
-	loc := e.cfg.Location()
+	loc := proxyDays
 	next.dbErr, next.missing, next.schema, next.spendOff = nil, nil, nil, true
 	meta := map[string]proxyapi.KeyMeta{}
 	steps := []refreshStep{

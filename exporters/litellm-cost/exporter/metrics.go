@@ -4,7 +4,9 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,21 +40,19 @@ var (
 	dBudgetBlocked   = desc("litellm_budget_blocked", "Whether the entity is blocked (1) or not (0); only for scopes that can be blocked.", budgetLabels...)
 	dBudgetEntities  = desc("litellm_budget_entities", "Entities in a budget scope, including those folded into id=\"other\" by --max-series.", "scope")
 
-	dTeamMax        = desc("litellm_team_max_budget_metric", "LiteLLM-compatible: maximum budget of a team (USD); only where set.", "team", "team_alias")
-	dTeamRemaining  = desc("litellm_remaining_team_budget_metric", "LiteLLM-compatible: remaining budget of a team (USD); only where a maximum is set.", "team", "team_alias")
-	dTeamHours      = desc("litellm_team_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a team's budget resets.", "team", "team_alias")
-	dKeyMax         = desc("litellm_api_key_max_budget_metric", "LiteLLM-compatible: maximum budget of a key (USD); only where set.", "hashed_api_key", "api_key_alias")
-	dKeyRemaining   = desc("litellm_remaining_api_key_budget_metric", "LiteLLM-compatible: remaining budget of a key (USD); only where a maximum is set.", "hashed_api_key", "api_key_alias")
-	dKeyHours       = desc("litellm_api_key_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a key's budget resets.", "hashed_api_key", "api_key_alias")
-	dUserMax        = desc("litellm_user_max_budget_metric", "LiteLLM-compatible: maximum budget of a user (USD); only where set.", "user")
-	dUserRemaining  = desc("litellm_remaining_user_budget_metric", "LiteLLM-compatible: remaining budget of a user (USD); only where a maximum is set.", "user")
-	dUserHours      = desc("litellm_user_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a user's budget resets.", "user")
-	dSpendCompat    = desc("litellm_spend_metric_total", "LiteLLM-compatible: spend (USD) from the daily tables; survives restarts.", compatLabels...)
-	dTokensCompat   = desc("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
-	dInputCompat    = desc("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
-	dOutputCompat   = desc("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
-	dRequestsCompat = desc("litellm_proxy_total_requests_metric_total", "LiteLLM-compatible: requests from the daily tables.", compatLabels...)
-	dFailedCompat   = desc("litellm_proxy_failed_requests_metric_total", "LiteLLM-compatible: failed requests from the daily tables.", compatLabels...)
+	dTeamMax       = desc("litellm_team_max_budget_metric", "LiteLLM-compatible: maximum budget of a team (USD); only where set.", "team", "team_alias")
+	dTeamRemaining = desc("litellm_remaining_team_budget_metric", "LiteLLM-compatible: remaining budget of a team (USD); only where a maximum is set.", "team", "team_alias")
+	dTeamHours     = desc("litellm_team_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a team's budget resets.", "team", "team_alias")
+	dKeyMax        = desc("litellm_api_key_max_budget_metric", "LiteLLM-compatible: maximum budget of a key (USD); only where set.", "hashed_api_key", "api_key_alias")
+	dKeyRemaining  = desc("litellm_remaining_api_key_budget_metric", "LiteLLM-compatible: remaining budget of a key (USD); only where a maximum is set.", "hashed_api_key", "api_key_alias")
+	dKeyHours      = desc("litellm_api_key_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a key's budget resets.", "hashed_api_key", "api_key_alias")
+	dUserMax       = desc("litellm_user_max_budget_metric", "LiteLLM-compatible: maximum budget of a user (USD); only where set.", "user")
+	dUserRemaining = desc("litellm_remaining_user_budget_metric", "LiteLLM-compatible: remaining budget of a user (USD); only where a maximum is set.", "user")
+	dUserHours     = desc("litellm_user_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a user's budget resets.", "user")
+	dSpendCompat   = desc("litellm_spend_metric_total", "LiteLLM-compatible: spend (USD) from the daily tables; survives restarts.", compatLabels...)
+	dTokensCompat  = desc("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
+	dInputCompat   = desc("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
+	dOutputCompat  = desc("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
 
 	dSpendTotal    = desc("litellm_usage_spend_usd_total", "Spend (USD) summed over the daily tables' rows: monotonic, and the same after a restart.", usageLabels...)
 	dTokensTotal   = desc("litellm_usage_tokens_total", "Tokens by type (prompt, completion, cache_read, cache_creation), from the daily tables.", append(usageLabels, "type")...)
@@ -71,24 +71,56 @@ var (
 
 	dLogRequests  = desc("litellm_spendlog_requests_total", "Requests read from the spend logs since the exporter started, by model group, cache hit and status.", "model_group", "cache_hit", "status")
 	dLogLatency   = desc("litellm_spendlog_request_duration_seconds", "Request latency (\"endTime\" - \"startTime\") from the spend logs since the exporter started.", "model_group")
-	dLogWatermark = desc("litellm_spendlog_watermark_timestamp_seconds", "The spend logs have been read up to this \"startTime\" (Unix seconds).")
+	dLogWatermark = desc("litellm_spendlog_watermark_timestamp_seconds", "The spend logs have been read up to this \"endTime\" (Unix seconds).")
 )
 
 // emitter sends const metrics, leaving out any value that is not finite.
 type emitter struct{ ch chan<- prometheus.Metric }
 
 func (e emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return
-	}
-	e.ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	e.metric(d, prometheus.GaugeValue, v, labels)
 }
 
 func (e emitter) counter(d *prometheus.Desc, v float64, labels ...string) {
+	e.metric(d, prometheus.CounterValue, v, labels)
+}
+
+// metric sends one series; label values come from the proxy's tables, so
+// they are made valid UTF-8 and a series the client library refuses is
+// left out rather than panicking.
+func (e emitter) metric(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []string) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
-	e.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	if m, err := prometheus.NewConstMetric(d, t, v, validUTF8(labels)...); err == nil {
+		e.ch <- m
+	}
+}
+
+func (e emitter) histogram(d *prometheus.Desc, count uint64, sum float64, buckets map[float64]uint64, labels ...string) {
+	if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		return
+	}
+	if m, err := prometheus.NewConstHistogram(d, count, sum, buckets, validUTF8(labels)...); err == nil {
+		e.ch <- m
+	}
+}
+
+// validUTF8 never writes to labels: the snapshot it comes from is shared.
+func validUTF8(labels []string) []string {
+	var out []string
+	for i, l := range labels {
+		if !utf8.ValidString(l) {
+			if out == nil {
+				out = append([]string(nil), labels...)
+			}
+			out[i] = strings.ToValidUTF8(l, "\uFFFD")
+		}
+	}
+	if out == nil {
+		return labels
+	}
+	return out
 }
 
 // Collectors read the cache; they never query the database.
@@ -246,7 +278,7 @@ func (e *Exporter) collectUsage(ctx context.Context, ch chan<- prometheus.Metric
 		return err
 	}
 	out := emitter{ch}
-	local := e.cfg.Now().In(e.cfg.Location())
+	local := e.cfg.Now().In(proxyDays)
 	today, month := day(local), day(local)[:7]
 	if !s.usage.at.IsZero() {
 		emitUsage(out, s.usage.data, today, month)
@@ -326,10 +358,6 @@ func emitUsage(out emitter, v *usageView, today, month string) {
 		out.counter(dTokensCompat, float64(u.Prompt+u.Completion), l...)
 		out.counter(dInputCompat, float64(u.Prompt), l...)
 		out.counter(dOutputCompat, float64(u.Completion), l...)
-		if v.hasRequests {
-			out.counter(dRequestsCompat, float64(u.Requests), l...)
-			out.counter(dFailedCompat, float64(u.Failed), l...)
-		}
 	}
 }
 
@@ -378,7 +406,7 @@ func (e *Exporter) collectSpendLogs(ctx context.Context, ch chan<- prometheus.Me
 	}
 	out := emitter{ch}
 	v := s.spend.data
-	out.gauge(dLogWatermark, float64(v.watermark.UnixMilli())/1000)
+	out.gauge(dLogWatermark, float64(v.readTo.UnixMilli())/1000)
 	for _, r := range v.requests {
 		hit := "false"
 		if r.key.cacheHit {
@@ -387,10 +415,14 @@ func (e *Exporter) collectSpendLogs(ctx context.Context, ch chan<- prometheus.Me
 		out.counter(dLogRequests, float64(r.count), r.key.modelGroup, hit, r.key.status)
 	}
 	for _, l := range v.latency {
-		if math.IsNaN(l.sum) || math.IsInf(l.sum, 0) {
-			continue
+		out.histogram(dLogLatency, l.count, l.sum, l.cumulative, l.modelGroup)
+	}
+	for _, c := range v.compat {
+		if c.f.hist != nil {
+			out.histogram(c.f.desc, c.count, c.sum, c.cum, c.values...)
+		} else {
+			out.counter(c.f.desc, c.n, c.values...)
 		}
-		ch <- prometheus.MustNewConstHistogram(dLogLatency, l.count, l.sum, l.cumulative, l.modelGroup)
 	}
 	return s.spend.err
 }

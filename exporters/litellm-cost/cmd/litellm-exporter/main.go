@@ -32,10 +32,11 @@ func run(args []string) int {
 	dbURLFile := flag("database-url.file", "File holding the database URL (a mounted secret); also DATABASE_URL_FILE.").String()
 	interval := flag("refresh.interval", "How often the cache is refreshed from the database.").Default("30s").Duration()
 	timeout := flag("refresh.timeout", "Bound on one refresh, every query in it, and the connection's statement_timeout.").Default("10s").Duration()
-	zone := flag("time-zone", "IANA time zone of \"today\" and \"this month\" (match the proxy's budget resets).").Default("UTC").String()
+	zone := flag("time-zone", "Deprecated, ignored: \"today\" and \"this month\" are the UTC days LiteLLM writes on its daily rows.").Default("UTC").String()
 	spendLogs := flag("spendlogs.enabled", "Read request latency and cache hits from LiteLLM_SpendLogs, incrementally.").Default("true").Bool()
-	lag := flag("spendlogs.lag", "How long after its startTime a spend-log row is read (the proxy writes spend logs in batches).").Default("2m").Duration()
-	window := flag("spendlogs.max-window", "Most startTime range one refresh reads; a backlog is caught up over several refreshes.").Default("1h").Duration()
+	lag := flag("spendlogs.lag", "Longest delay between a request's end (\"endTime\") and its spend-log row landing (the proxy writes spend logs in batches); rows that land later are not counted.").Default("2m").Duration()
+	lookback := flag("spendlogs.lookback", "Longest request counted: rows whose \"startTime\" is older than this when they land are not counted.").Default("1h").Duration()
+	window := flag("spendlogs.max-window", "Most \"endTime\" range one refresh reads; a backlog is caught up over several refreshes.").Default("10m").Duration()
 	proxyURL := flag("litellm.url", "HTTP mode: the proxy's base URL (e.g. http://litellm:4000), read with the master key instead of the database; also read from LITELLM_URL. Use either this or --database-url.").String()
 	keyFile := flag("litellm.master-key-file", "HTTP mode: file holding the proxy's master key (or an admin key); also LITELLM_MASTER_KEY_FILE, or the key itself in LITELLM_MASTER_KEY. There is no flag for the key itself.").String()
 	caFile := flag("litellm.ca-file", "HTTP mode: PEM CA certificates that verify the proxy's https certificate.").String()
@@ -92,7 +93,7 @@ func run(args []string) int {
 		}
 	}
 	cfg, err := config.Config{DatabaseURL: url, RefreshInterval: *interval, RefreshTimeout: *timeout, Zone: *zone,
-		SpendLogs: *spendLogs, SpendLogsLag: *lag, SpendLogsMaxWindow: *window, MaxSeries: *maxSeries,
+		SpendLogs: *spendLogs, SpendLogsLag: *lag, SpendLogsLookback: *lookback, SpendLogsMaxWindow: *window, MaxSeries: *maxSeries,
 		Now: time.Now, ProxyURL: proxy, MasterKey: masterKey, ProxyCAFile: *caFile, ProxyInsecureSkipVerify: *skipVerify,
 		PageSize: *pageSize, MaxPages: *maxPages, UsageSince: *usageSince}.Validate()
 	if err != nil {
@@ -100,6 +101,9 @@ func run(args []string) int {
 		return 2
 	}
 	logger := vc.Logger()
+	if *zone != "UTC" && *zone != "" {
+		logger.Warn("--time-zone is ignored: LiteLLM's daily rows are UTC days, so \"today\" and \"this month\" are too", "time_zone", *zone)
+	}
 	if cfg.HTTPMode() {
 		logger.Info("HTTP mode: reading the proxy's API", "url", cfg.ProxyURL().Redacted())
 	}
