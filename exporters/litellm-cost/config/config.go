@@ -51,6 +51,13 @@ type Config struct {
 	ProxyInsecureSkipVerify bool
 	// PageSize and MaxPages bound each paginated listing (HTTP mode).
 	PageSize, MaxPages int
+	// BudgetsInterval is how often HTTP mode lists keys, teams, users and
+	// organizations (the proxy answers /team/list and /user/list with a
+	// query per entry); 0 means every refresh.
+	BudgetsInterval time.Duration
+	// ActivityPageSize is the page size of daily-activity reports (HTTP
+	// mode, 1-1000; 0 means 1000).
+	ActivityPageSize int
 	// UsageSince is the first day (YYYY-MM-DD) of usage read from the
 	// proxy's daily-activity API; "" means all of it (HTTP mode).
 	UsageSince string
@@ -186,6 +193,12 @@ func (c Config) validateProxy() (*url.URL, *tls.Config, error) {
 	}
 	if c.PageSize < 1 || c.PageSize > 100 {
 		errs = append(errs, fmt.Errorf("--litellm.page-size %d: must be 1 to 100 (the proxy's limit)", c.PageSize))
+	}
+	if c.ActivityPageSize < 0 || c.ActivityPageSize > 1000 {
+		errs = append(errs, fmt.Errorf("--litellm.activity-page-size %d: must be 1 to 1000 (the proxy's limit)", c.ActivityPageSize))
+	}
+	if c.BudgetsInterval < 0 {
+		errs = append(errs, fmt.Errorf("--litellm.budgets-interval %s: must not be negative", c.BudgetsInterval))
 	}
 	if c.MaxPages < 1 {
 		errs = append(errs, fmt.Errorf("--litellm.max-pages %d: must be at least 1", c.MaxPages))

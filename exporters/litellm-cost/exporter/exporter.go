@@ -43,6 +43,11 @@ type Exporter struct {
 	api        *proxyapi.Client
 	apiTeams   map[string]string
 	apiKeyMeta map[string]proxyapi.KeyMeta
+	apiBudgets struct {
+		at         time.Time
+		scopes     []litellm.BudgetScope
+		orgsUnseen int
+	}
 }
 
 // snapshot is what scrapes read: immutable once published.
@@ -55,6 +60,9 @@ type snapshot struct {
 	tags     part[*usageView]
 	spend    part[*spendView]
 	spendOff bool
+	// orgsUnseen (HTTP mode): organizations teams refer to that
+	// /organization/list did not return; -1 before the first listing.
+	orgsUnseen int
 }
 
 // part is one refresh step's last good result and its latest error.

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -179,6 +180,8 @@ type opts struct {
 	// HTTP mode: the proxy's URL and key (p may then be nil).
 	proxyURL, masterKey string
 	pageSize, maxPages  int
+	activityPageSize    int // 0: pageSize
+	budgetsInterval     time.Duration
 	timeout             time.Duration
 	logs                io.Writer
 }
@@ -219,7 +222,8 @@ func newHarness(t testing.TB, p *proxyDB, o opts) *harness {
 	cfg, err := config.Config{DatabaseURL: o.dsn, RefreshInterval: o.interval, RefreshTimeout: o.timeout,
 		Zone: o.zone, SpendLogs: true, SpendLogsLag: o.lag, SpendLogsMaxWindow: o.maxWindow,
 		MaxSeries: o.maxSeries, Now: clk.Now, ProxyURL: o.proxyURL, MasterKey: o.masterKey,
-		PageSize: o.pageSize, MaxPages: o.maxPages}.Validate()
+		PageSize: o.pageSize, MaxPages: o.maxPages,
+		ActivityPageSize: cmp.Or(o.activityPageSize, o.pageSize), BudgetsInterval: o.budgetsInterval}.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,34 +40,47 @@ var (
 	dBudgetBlocked   = desc("litellm_budget_blocked", "Whether the entity is blocked (1) or not (0); only for scopes that can be blocked.", budgetLabels...)
 	dBudgetEntities  = desc("litellm_budget_entities", "Entities in a budget scope, including those folded into id=\"other\" by --max-series.", "scope")
 
-	dTeamMax       = desc("litellm_team_max_budget_metric", "LiteLLM-compatible: maximum budget of a team (USD); only where set.", "team", "team_alias")
-	dTeamRemaining = desc("litellm_remaining_team_budget_metric", "LiteLLM-compatible: remaining budget of a team (USD); only where a maximum is set.", "team", "team_alias")
-	dTeamHours     = desc("litellm_team_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a team's budget resets.", "team", "team_alias")
-	dKeyMax        = desc("litellm_api_key_max_budget_metric", "LiteLLM-compatible: maximum budget of a key (USD); only where set.", "hashed_api_key", "api_key_alias")
-	dKeyRemaining  = desc("litellm_remaining_api_key_budget_metric", "LiteLLM-compatible: remaining budget of a key (USD); only where a maximum is set.", "hashed_api_key", "api_key_alias")
-	dKeyHours      = desc("litellm_api_key_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a key's budget resets.", "hashed_api_key", "api_key_alias")
-	dUserMax       = desc("litellm_user_max_budget_metric", "LiteLLM-compatible: maximum budget of a user (USD); only where set.", "user")
-	dUserRemaining = desc("litellm_remaining_user_budget_metric", "LiteLLM-compatible: remaining budget of a user (USD); only where a maximum is set.", "user")
-	dUserHours     = desc("litellm_user_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a user's budget resets.", "user")
-	dSpendCompat   = desc("litellm_spend_metric_total", "LiteLLM-compatible: spend (USD) from the daily tables; survives restarts.", compatLabels...)
-	dTokensCompat  = desc("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
-	dInputCompat   = desc("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
-	dOutputCompat  = desc("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
+	dTeamMax        = desc("litellm_team_max_budget_metric", "LiteLLM-compatible: maximum budget of a team (USD); only where set.", "team", "team_alias")
+	dTeamRemaining  = desc("litellm_remaining_team_budget_metric", "LiteLLM-compatible: remaining budget of a team (USD); only where a maximum is set.", "team", "team_alias")
+	dTeamHours      = desc("litellm_team_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a team's budget resets.", "team", "team_alias")
+	dKeyMax         = desc("litellm_api_key_max_budget_metric", "LiteLLM-compatible: maximum budget of a key (USD); only where set.", "hashed_api_key", "api_key_alias")
+	dKeyRemaining   = desc("litellm_remaining_api_key_budget_metric", "LiteLLM-compatible: remaining budget of a key (USD); only where a maximum is set.", "hashed_api_key", "api_key_alias")
+	dKeyHours       = desc("litellm_api_key_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a key's budget resets.", "hashed_api_key", "api_key_alias")
+	dUserMax        = desc("litellm_user_max_budget_metric", "LiteLLM-compatible: maximum budget of a user (USD); only where set.", "user")
+	dUserRemaining  = desc("litellm_remaining_user_budget_metric", "LiteLLM-compatible: remaining budget of a user (USD); only where a maximum is set.", "user")
+	dUserHours      = desc("litellm_user_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a user's budget resets.", "user")
+	dSpendCompat    = desc("litellm_spend_metric_total", "LiteLLM-compatible: spend (USD) from the daily tables; survives restarts.", compatLabels...)
+	dTokensCompat   = desc("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
+	dInputCompat    = desc("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
+	dOutputCompat   = desc("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
+	dOrgMax         = desc("litellm_org_max_budget_metric", "LiteLLM-compatible: maximum budget of an organization (USD); only where set above 0.", "org", "org_alias")
+	dOrgRemaining   = desc("litellm_remaining_org_budget_metric", "LiteLLM-compatible: remaining budget of an organization (USD); only where a maximum above 0 is set.", "org", "org_alias")
+	dOrgHours       = desc("litellm_org_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an organization's budget resets.", "org", "org_alias")
+	dCustomerMax    = desc("litellm_customer_max_budget_metric", "LiteLLM-compatible: maximum budget of an end user (customer, USD); only where set.", "end_user")
+	dCustomerRem    = desc("litellm_remaining_customer_budget_metric", "LiteLLM-compatible: remaining budget of an end user (USD); only where a maximum is set.", "end_user")
+	dCustomerHours  = desc("litellm_customer_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an end user's budget resets.", "end_user")
+	dOrgsUnseen     = desc("litellm_proxy_api_organizations_unseen", "HTTP mode: organizations the proxy's teams belong to that /organization/list did not return (the key is not a proxy admin): their budgets are missing.")
+	dTotalUsers     = desc("litellm_total_users", "LiteLLM-compatible: internal users in LiteLLM_UserTable (the proxy-wide budget row aside).")
+	dTeamsCount     = desc("litellm_teams_count", "LiteLLM-compatible: teams in LiteLLM_TeamTable.")
+	dCachedIn       = desc("litellm_input_cached_tokens_metric_total", "LiteLLM-compatible: prompt tokens read from the provider's prompt cache, from the daily tables.", compatLabels...)
+	dCacheCreateIn  = desc("litellm_input_cache_creation_tokens_metric_total", "LiteLLM-compatible: prompt tokens written to the provider's prompt cache, from the daily tables.", compatLabels...)
+	dProvCacheRead  = desc("litellm_provider_cache_read_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cached_tokens_metric_total.", compatLabels...)
+	dProvCacheWrite = desc("litellm_provider_cache_creation_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cache_creation_tokens_metric_total.", compatLabels...)
 
 	dSpendTotal    = desc("litellm_usage_spend_usd_total", "Spend (USD) summed over the daily tables' rows: monotonic, and the same after a restart.", usageLabels...)
 	dTokensTotal   = desc("litellm_usage_tokens_total", "Tokens by type (prompt, completion, cache_read, cache_creation), from the daily tables.", append(usageLabels, "type")...)
 	dRequestsTotal = desc("litellm_usage_requests_total", "Requests by status (success, failure) from the daily tables; \"all\" is the proxy's own request count.", append(usageLabels, "status")...)
-	dSpendToday    = desc("litellm_usage_spend_today_usd", "Spend (USD) today in the configured time zone.", usageLabels...)
-	dSpendMonth    = desc("litellm_usage_spend_month_usd", "Spend (USD) this calendar month in the configured time zone.", usageLabels...)
-	dTokensToday   = desc("litellm_usage_tokens_today", "Prompt plus completion tokens today in the configured time zone.", usageLabels...)
-	dTokensMonth   = desc("litellm_usage_tokens_month", "Prompt plus completion tokens this month in the configured time zone.", usageLabels...)
-	dRequestsToday = desc("litellm_usage_requests_today", "Requests today in the configured time zone.", usageLabels...)
-	dRequestsMonth = desc("litellm_usage_requests_month", "Requests this month in the configured time zone.", usageLabels...)
+	dSpendToday    = desc("litellm_usage_spend_today_usd", "Spend (USD) today (UTC, the day LiteLLM writes).", usageLabels...)
+	dSpendMonth    = desc("litellm_usage_spend_month_usd", "Spend (USD) this calendar month (UTC).", usageLabels...)
+	dTokensToday   = desc("litellm_usage_tokens_today", "Prompt plus completion tokens today (UTC, the day LiteLLM writes).", usageLabels...)
+	dTokensMonth   = desc("litellm_usage_tokens_month", "Prompt plus completion tokens this month (UTC).", usageLabels...)
+	dRequestsToday = desc("litellm_usage_requests_today", "Requests today (UTC, the day LiteLLM writes).", usageLabels...)
+	dRequestsMonth = desc("litellm_usage_requests_month", "Requests this month (UTC).", usageLabels...)
 
 	dTagSpendTotal    = desc("litellm_tag_spend_usd_total", "Spend (USD) by request tag, from the daily tag table.", "tag")
 	dTagRequestsTotal = desc("litellm_tag_requests_total", "Requests by request tag, from the daily tag table.", "tag")
-	dTagSpendToday    = desc("litellm_tag_spend_today_usd", "Spend (USD) by request tag today in the configured time zone.", "tag")
-	dTagSpendMonth    = desc("litellm_tag_spend_month_usd", "Spend (USD) by request tag this month in the configured time zone.", "tag")
+	dTagSpendToday    = desc("litellm_tag_spend_today_usd", "Spend (USD) by request tag today (UTC, the day LiteLLM writes).", "tag")
+	dTagSpendMonth    = desc("litellm_tag_spend_month_usd", "Spend (USD) by request tag this month (UTC).", "tag")
 
 	dLogRequests  = desc("litellm_spendlog_requests_total", "Requests read from the spend logs since the exporter started, by model group, cache hit and status.", "model_group", "cache_hit", "status")
 	dLogLatency   = desc("litellm_spendlog_request_duration_seconds", "Request latency (\"endTime\" - \"startTime\") from the spend logs since the exporter started.", "model_group")
@@ -196,8 +209,17 @@ func (e *Exporter) collectBudgets(ctx context.Context, ch chan<- prometheus.Metr
 	}
 	out := emitter{ch}
 	now := e.cfg.Now()
+	if e.api != nil {
+		out.gauge(dOrgsUnseen, float64(s.orgsUnseen))
+	}
 	for _, scope := range s.budgets.data {
 		out.gauge(dBudgetEntities, float64(scope.Total), scope.Scope)
+		switch scope.Scope {
+		case litellm.ScopeUser:
+			out.gauge(dTotalUsers, float64(scope.Total))
+		case litellm.ScopeTeam:
+			out.gauge(dTeamsCount, float64(scope.Total))
+		}
 		var shown float64
 		for _, b := range scope.Budgets {
 			id, name := b.ID, b.Name
@@ -255,6 +277,11 @@ func (e *Exporter) compatBudget(out emitter, scope, id, name string, max, remain
 		dMax, dRem, dHours = dKeyMax, dKeyRemaining, dKeyHours
 	case litellm.ScopeUser:
 		dMax, dRem, dHours = dUserMax, dUserRemaining, dUserHours
+		labels = []string{id}
+	case litellm.ScopeOrg:
+		dMax, dRem, dHours = dOrgMax, dOrgRemaining, dOrgHours
+	case litellm.ScopeEndUser:
+		dMax, dRem, dHours = dCustomerMax, dCustomerRem, dCustomerHours
 		labels = []string{id}
 	default:
 		return
@@ -358,14 +385,28 @@ func emitUsage(out emitter, v *usageView, today, month string) {
 		out.counter(dTokensCompat, float64(u.Prompt+u.Completion), l...)
 		out.counter(dInputCompat, float64(u.Prompt), l...)
 		out.counter(dOutputCompat, float64(u.Completion), l...)
+		if v.hasCache {
+			out.counter(dCachedIn, float64(u.CacheRead), l...)
+			out.counter(dCacheCreateIn, float64(u.CacheCreated), l...)
+			out.counter(dProvCacheRead, float64(u.CacheRead), l...)
+			out.counter(dProvCacheWrite, float64(u.CacheCreated), l...)
+		}
 	}
 }
+
+// untagged labels the usage of requests without a tag.
+const untagged = "Unassigned"
 
 func emitTags(out emitter, v *usageView, today, month string) {
 	for _, s := range v.series {
 		tag := "other"
 		if s.key != otherKey {
 			tag = s.parts[0]
+		}
+		if tag == "" {
+			// What LiteLLM's own tag report calls requests without a tag
+			// (HTTP mode reads that report), so both modes agree.
+			tag = untagged
 		}
 		t, m := todayMonth(s.days, today, month)
 		out.counter(dTagSpendTotal, float64(s.total.SpendNano)/nano, tag)

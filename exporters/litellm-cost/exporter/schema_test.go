@@ -12,6 +12,7 @@ import (
 // TIMESTAMP(3), Boolean to BOOLEAN, Json to JSONB and String[] to TEXT[] (a
 // list is nullable in the database).
 var prismaFacts = map[string]string{
+	"LiteLLM_Config":                   "param_name String, param_value Json?",
 	"LiteLLM_BudgetTable":              "budget_id String, max_budget Float?, soft_budget Float?, max_parallel_requests Int?, tpm_limit BigInt?, rpm_limit BigInt?, budget_duration String?, budget_reset_at DateTime?, created_at DateTime, created_by String, updated_at DateTime, updated_by String",
 	"LiteLLM_OrganizationTable":        "organization_id String, organization_alias String, budget_id String, metadata Json, models String[], spend Float, model_spend Json, created_at DateTime, created_by String, updated_at DateTime, updated_by String",
 	"LiteLLM_TeamTable":                "team_id String, team_alias String?, organization_id String?, admins String[], members String[], members_with_roles Json, metadata Json, max_budget Float?, soft_budget Float?, spend Float, models String[], budget_duration String?, budget_reset_at DateTime?, blocked Boolean, created_at DateTime, updated_at DateTime, model_spend Json, model_max_budget Json",

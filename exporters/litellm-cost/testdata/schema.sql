@@ -276,3 +276,9 @@ CREATE TABLE "LiteLLM_DailyTagSpend" (
 );
 CREATE INDEX "LiteLLM_DailyTagSpend_date_idx" ON "LiteLLM_DailyTagSpend"("date");
 CREATE INDEX "LiteLLM_DailyTagSpend_tag_date_idx" ON "LiteLLM_DailyTagSpend"("tag", "date");
+
+CREATE TABLE "LiteLLM_Config" (
+    "param_name" TEXT NOT NULL,
+    "param_value" JSONB,
+    CONSTRAINT "LiteLLM_Config_pkey" PRIMARY KEY ("param_name")
+);

@@ -42,6 +42,8 @@ func run(args []string) int {
 	caFile := flag("litellm.ca-file", "HTTP mode: PEM CA certificates that verify the proxy's https certificate.").String()
 	skipVerify := flag("litellm.insecure-skip-verify", "HTTP mode: do not verify the proxy's https certificate.").Bool()
 	pageSize := flag("litellm.page-size", "HTTP mode: page size asked of the proxy's paginated listings (at most 100).").Default("100").Int()
+	budgetsInterval := flag("litellm.budgets-interval", "HTTP mode: how often keys, teams, users and organizations are listed (each /team/list and /user/list costs the proxy a query per entry); usage is read every refresh.").Default("5m").Duration()
+	actPageSize := flag("litellm.activity-page-size", "HTTP mode: page size asked of the daily-activity reports (at most 1000).").Default("1000").Int()
 	maxPages := flag("litellm.max-pages", "HTTP mode: most pages read from one listing or report; a refresh that would need more fails.").Default("100").Int()
 	usageSince := flag("litellm.usage-since", "HTTP mode: first day (YYYY-MM-DD) of the usage totals read from the proxy's daily-activity reports; empty: all of it.").String()
 	maxSeries := flag("max-series", "Most series per budget scope and per usage family; the rest is folded into \"other\".").Default("500").Int()
@@ -95,7 +97,7 @@ func run(args []string) int {
 	cfg, err := config.Config{DatabaseURL: url, RefreshInterval: *interval, RefreshTimeout: *timeout, Zone: *zone,
 		SpendLogs: *spendLogs, SpendLogsLag: *lag, SpendLogsLookback: *lookback, SpendLogsMaxWindow: *window, MaxSeries: *maxSeries,
 		Now: time.Now, ProxyURL: proxy, MasterKey: masterKey, ProxyCAFile: *caFile, ProxyInsecureSkipVerify: *skipVerify,
-		PageSize: *pageSize, MaxPages: *maxPages, UsageSince: *usageSince}.Validate()
+		PageSize: *pageSize, MaxPages: *maxPages, BudgetsInterval: *budgetsInterval, ActivityPageSize: *actPageSize, UsageSince: *usageSince}.Validate()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		return 2
