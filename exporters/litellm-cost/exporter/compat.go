@@ -26,7 +26,10 @@ var (
 	lTTFT          = []string{"model", "hashed_api_key", "api_key_alias", "team", "team_alias", "requested_model", "end_user", "user"}
 	lDeployment    = []string{"litellm_model_name", "model_id", "api_base", "api_provider", "requested_model", "hashed_api_key", "api_key_alias", "team", "team_alias"}
 	lDeployFailed  = append(append([]string{}, lDeployment...), "exception_status", "exception_class")
-	lPerToken      = []string{"litellm_model_name", "model_id", "api_base", "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias"}
+	// The cache families are not in the PrometheusMetricLabels read; they
+	// carry the LLM-call labels.
+	lCache    = lLLMLatency
+	lPerToken = []string{"litellm_model_name", "model_id", "api_base", "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias"}
 )
 
 // compatFamily is one of LiteLLM's metric families, built from spend-log rows.
@@ -83,6 +86,14 @@ func newCompatFamilies(maxSeries int) []*compatFamily {
 		c("litellm_deployment_total_requests_total", "requests per deployment.", lDeployment, one),
 		c("litellm_deployment_success_responses_total", "successful responses per deployment.", lDeployment, succeeded),
 		c("litellm_deployment_failure_responses_total", "failed responses per deployment.", lDeployFailed, failed),
+		c("litellm_cache_hits_metric_total", "requests answered from LiteLLM's cache (cache_hit true).", lCache,
+			func(r litellm.SpendLogRow) (float64, bool) { return 1, r.CacheHit == "true" }),
+		c("litellm_cache_misses_metric_total", "requests LiteLLM's cache did not answer (cache_hit false; none when caching is off).", lCache,
+			func(r litellm.SpendLogRow) (float64, bool) { return 1, r.CacheHit == "false" }),
+		c("litellm_cached_tokens_metric_total", "prompt plus completion tokens of requests answered from LiteLLM's cache.", lCache,
+			func(r litellm.SpendLogRow) (float64, bool) {
+				return float64(r.Prompt + r.Complete), r.CacheHit == "true"
+			}),
 		h("litellm_llm_api_latency_metric", "LLM API latency (\"endTime\" - \"startTime\", seconds).", lLLMLatency,
 			func(r litellm.SpendLogRow) (float64, bool) { return r.Duration, true }),
 		h("litellm_request_total_latency_metric", "whole request latency (request_duration_ms where written, else the LLM API latency; seconds).", lTotalLatency,

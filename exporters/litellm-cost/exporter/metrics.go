@@ -53,6 +53,7 @@ var (
 	dTokensCompat   = desc("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
 	dInputCompat    = desc("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
 	dOutputCompat   = desc("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
+	dTokensOld      = desc("litellm_total_tokens_total", "LiteLLM-compatible (an older LiteLLM name, still queried by its cookbook dashboard): as litellm_total_tokens_metric_total.", compatLabels...)
 	dOrgMax         = desc("litellm_org_max_budget_metric", "LiteLLM-compatible: maximum budget of an organization (USD); only where set above 0.", "org", "org_alias")
 	dOrgRemaining   = desc("litellm_remaining_org_budget_metric", "LiteLLM-compatible: remaining budget of an organization (USD); only where a maximum above 0 is set.", "org", "org_alias")
 	dOrgHours       = desc("litellm_org_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an organization's budget resets.", "org", "org_alias")
@@ -385,6 +386,7 @@ func emitUsage(out emitter, v *usageView, today, month string) {
 		out.counter(dTokensCompat, float64(u.Prompt+u.Completion), l...)
 		out.counter(dInputCompat, float64(u.Prompt), l...)
 		out.counter(dOutputCompat, float64(u.Completion), l...)
+		out.counter(dTokensOld, float64(u.Prompt+u.Completion), l...)
 		if v.hasCache {
 			out.counter(dCachedIn, float64(u.CacheRead), l...)
 			out.counter(dCacheCreateIn, float64(u.CacheCreated), l...)
