@@ -164,7 +164,7 @@ func TestBudgetsFollowLiteLLMsRules(t *testing.T) {
 	for _, name := range []string{"litellm_budget_max_usd", "litellm_budget_remaining_usd", "litellm_budget_utilization_ratio"} {
 		absent(t, fams, name, org)
 	}
-	absent(t, fams, "litellm_remaining_org_budget_metric", map[string]string{"org": "org-z"})
+	absent(t, fams, "litellm_remaining_org_budget_metric", map[string]string{"org_id": "org-z"})
 
 	eu := map[string]string{"scope": "end_user", "id": "eu-default"}
 	expect(t, fams, "litellm_budget_max_usd", eu, 10)

@@ -24,6 +24,7 @@ const (
 	inProcess   = "process state of one proxy worker (in memory, per worker, lost on restart); nothing of it is written to the database"
 	providerHdr = "rate-limit headers of the provider's last answer, held in the proxy's memory"
 	rateWindow  = "rate-limit windows kept in the proxy's cache (memory or Redis), not in PostgreSQL"
+	rateLimiter = "read from the v3 rate limiter's answer to each request (its window state), in process"
 	notLogged   = "not a column of the spend logs or the daily tables"
 	serviceHook = "LiteLLM's service-callback metrics (service_callback: prometheus_system) about its own Redis, PostgreSQL, router and auth calls"
 )
@@ -94,9 +95,9 @@ var cookbookPanels = []panel{
 	p("all_metrics", "litellm_remaining_tokens_metric", m("litellm_remaining_tokens_metric"), m("model_group", "api_provider"), providerHdr),
 	p("all_metrics", "litellm_remaining_api_key_requests_for_model", m("litellm_remaining_api_key_requests_for_model"), m("api_key_alias", "model"), rateWindow),
 	p("all_metrics", "litellm_remaining_api_key_tokens_for_model", m("litellm_remaining_api_key_tokens_for_model"), m("api_key_alias", "model"), rateWindow),
-	p("all_metrics", "litellm_api_key_rate_limit_allowed_metric", m("litellm_api_key_rate_limit_allowed_metric"), m("api_key_alias", "rate_limit_type"), "the limits are in LiteLLM_VerificationToken, but the rate_limit_type values are not in the sources read: not guessed"),
+	p("all_metrics", "litellm_api_key_rate_limit_allowed_metric", m("litellm_api_key_rate_limit_allowed_metric"), m("api_key_alias", "rate_limit_type"), rateLimiter),
 	p("all_metrics", "litellm_api_key_rate_limit_used_metric", m("litellm_api_key_rate_limit_used_metric"), m("api_key_alias", "rate_limit_type"), rateWindow),
-	p("all_metrics", "litellm_team_rate_limit_allowed_metric", m("litellm_team_rate_limit_allowed_metric"), m("team_alias", "rate_limit_type"), "the limits are in LiteLLM_TeamTable, but the rate_limit_type values are not in the sources read: not guessed"),
+	p("all_metrics", "litellm_team_rate_limit_allowed_metric", m("litellm_team_rate_limit_allowed_metric"), m("team_alias", "rate_limit_type"), rateLimiter),
 	p("all_metrics", "litellm_team_rate_limit_used_metric", m("litellm_team_rate_limit_used_metric"), m("team_alias", "rate_limit_type"), rateWindow),
 	p("all_metrics", "litellm_remaining_team_budget_metric", m("litellm_remaining_team_budget_metric"), m("team_alias"), ""),
 	p("all_metrics", "litellm_team_max_budget_metric", m("litellm_team_max_budget_metric"), m("team_alias"), ""),
