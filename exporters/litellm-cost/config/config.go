@@ -31,6 +31,9 @@ type Config struct {
 	// SpendLogsLookback is the longest request counted: how far back in
 	// "startTime" each refresh looks for rows that landed since the last one.
 	SpendLogsLookback time.Duration
+	// SpendLogsLookbackInterval is how often the whole lookback is scanned;
+	// in between, refreshes look only at requests begun within the lag.
+	SpendLogsLookbackInterval time.Duration
 	// SpendLogsMaxWindow bounds the "endTime" range one refresh reads
 	// (catch-up after an outage).
 	SpendLogsMaxWindow time.Duration
@@ -142,6 +145,12 @@ func (c Config) Validate() (ValidatedConfig, error) {
 	}
 	if c.SpendLogsLookback == 0 {
 		c.SpendLogsLookback = time.Hour
+	}
+	if c.SpendLogsLookbackInterval == 0 {
+		c.SpendLogsLookbackInterval = 5 * time.Minute
+	}
+	if c.SpendLogsLookbackInterval < 0 {
+		errs = append(errs, fmt.Errorf("--spendlogs.lookback-interval %s: must be positive", c.SpendLogsLookbackInterval))
 	}
 	if c.SpendLogsLookback < 0 {
 		errs = append(errs, fmt.Errorf("--spendlogs.lookback %s: must be positive", c.SpendLogsLookback))

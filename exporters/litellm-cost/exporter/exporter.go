@@ -209,7 +209,8 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 				return nil
 			}
 			v, rows, err := e.spend.refresh(ctx, e.conn, e.schema, now,
-				spendWindow{lag: c.SpendLogsLag, lookback: c.SpendLogsLookback, maxWindow: c.SpendLogsMaxWindow})
+				spendWindow{lag: c.SpendLogsLag, lookback: c.SpendLogsLookback, longEvery: c.SpendLogsLookbackInterval,
+					maxWindow: c.SpendLogsMaxWindow})
 			e.self.spendRows.Add(float64(rows))
 			if err == nil {
 				next.spend.data, next.spend.at = v, now

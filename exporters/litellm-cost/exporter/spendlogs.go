@@ -2,6 +2,8 @@ package exporter
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +28,9 @@ type spendState struct {
 	latency   map[string]*histAcc
 	admitted  map[string]bool
 	compat    []*compatFamily
+	longTo    time.Time    // the last scan of the whole lookback reached here
 	lastRead  [3]time.Time // the last read's bounds, for the benchmark
+	lastLong  [3]time.Time // the last whole-lookback scan's bounds
 }
 
 type requestKey struct {
@@ -88,50 +92,129 @@ func newSpendState(maxSeries int) *spendState {
 
 // spendWindow is the read each refresh makes.
 type spendWindow struct {
-	lag, lookback, maxWindow time.Duration
+	// lag: longest delay between a row's "endTime" and its landing.
+	// lookback: longest request counted. longEvery: how often the whole
+	// lookback is scanned; between those scans a refresh looks only at the
+	// requests begun within the lag before its window.
+	lag, lookback, longEvery, maxWindow time.Duration
 }
 
 // refresh reads the rows that landed since the last refresh and returns the
-// view and how many rows the read returned.
+// view and how many rows the reads returned.
+//
+// Two readers share one set of counted ids. Each refresh reads the rows that
+// ended since its last read minus the lag, among the requests begun up to a
+// lag before that: the cheap path, which finds every request shorter than
+// about the lag at the next refresh. Every longEvery the same read is made
+// over the whole lookback from where the last such scan ended: it alone would
+// count every row (the cheap path only counts them sooner), and it is the
+// one read whose cost follows the lookback rather than the new rows.
 func (s *spendState) refresh(ctx context.Context, q litellm.Querier, schema *litellm.Schema, now time.Time, w spendWindow) (*spendView, int64, error) {
 	hi := now.UTC().Truncate(time.Millisecond)
-	first := s.readTo.IsZero()
-	if first {
+	if s.readTo.IsZero() {
 		// Counting starts now (history is what the daily tables are for):
-		// the rows the next read could see again are remembered, not counted.
-		s.readTo = hi
-	} else {
-		if hi.Sub(s.readTo) > w.maxWindow {
-			hi = s.readTo.Add(w.maxWindow)
+		// the rows a later read could see again are remembered, not counted.
+		s.readTo, s.longTo = hi, hi
+		n, err := s.read(ctx, q, schema, hi, w.lookback, w.lag, hi, false)
+		if err != nil {
+			s.readTo, s.longTo = time.Time{}, time.Time{}
+			return nil, n, err
 		}
-		if !hi.After(s.readTo) {
-			return s.view(), 0, nil
-		}
+		return s.view(), n, nil
 	}
-	endAfter := s.readTo.Add(-w.lag)
-	startAfter := endAfter.Add(-w.lookback)
-	s.lastRead = [3]time.Time{startAfter, endAfter, hi}
-	n, err := litellm.ReadSpendLogs(ctx, q, schema, startAfter, endAfter, hi, func(r litellm.SpendLogRow) {
-		if _, ok := s.seen[r.RequestID]; ok {
-			return
+	var total int64
+	if hi.Sub(s.longTo) >= w.longEvery {
+		upTo := minTime(hi, s.longTo.Add(w.maxWindow))
+		n, err := s.read(ctx, q, schema, s.longTo, w.lookback, w.lag, upTo, true)
+		total += n
+		if err != nil {
+			return nil, total, err
 		}
-		s.seen[r.RequestID] = r.End
-		if !first {
-			s.count(r)
-		}
-	})
-	if err != nil {
-		return nil, n, err
+		s.lastLong = s.lastRead
+		s.longTo = upTo
 	}
-	s.readTo = hi
-	// Only rows that ended after this can come back in the next read.
-	floor := hi.Add(-w.lag)
+	if upTo := minTime(hi, s.readTo.Add(w.maxWindow)); upTo.After(s.readTo) {
+		n, err := s.read(ctx, q, schema, s.readTo, w.lag, w.lag, upTo, true)
+		total += n
+		if err != nil {
+			return nil, total, err
+		}
+		s.readTo = upTo
+	}
+	// Only rows that ended after this can come back in a later read.
+	floor := minTime(s.readTo, s.longTo).Add(-w.lag)
 	for id, end := range s.seen {
 		if !end.After(floor) {
 			delete(s.seen, id)
 		}
 	}
-	return s.view(), n, nil
+	return s.view(), total, nil
+}
+
+// read reads the rows that ended in (from - lag, upTo] among the requests
+// begun in (from - lag - lookback, upTo], and counts those not yet counted.
+func (s *spendState) read(ctx context.Context, q litellm.Querier, schema *litellm.Schema, from time.Time, lookback, lag time.Duration, upTo time.Time, count bool) (int64, error) {
+	endAfter := from.Add(-lag)
+	startAfter := endAfter.Add(-lookback)
+	s.lastRead = [3]time.Time{startAfter, endAfter, upTo}
+	var fresh []litellm.SpendLogRow
+	n, err := litellm.ReadSpendLogs(ctx, q, schema, startAfter, endAfter, upTo, func(r litellm.SpendLogRow) {
+		if _, ok := s.seen[r.RequestID]; !ok {
+			fresh = append(fresh, r)
+		}
+	})
+	if err != nil {
+		return n, err
+	}
+	if count {
+		if err := labelRows(ctx, q, schema, fresh); err != nil {
+			return n, err
+		}
+	}
+	for _, r := range fresh {
+		if _, ok := s.seen[r.RequestID]; ok {
+			continue
+		}
+		s.seen[r.RequestID] = r.End
+		if count {
+			s.count(r)
+		}
+	}
+	return n, nil
+}
+
+// labelRows fills in key and team aliases, one lookup per distinct key and
+// team (deleted keys keep theirs) instead of a join per row.
+func labelRows(ctx context.Context, q litellm.Querier, schema *litellm.Schema, rows []litellm.SpendLogRow) error {
+	tokenSet, teamSet := map[string]bool{}, map[string]bool{}
+	for _, r := range rows {
+		if r.Token != "" {
+			tokenSet[r.Token] = true
+		}
+		if r.Team != "" {
+			teamSet[r.Team] = true
+		}
+	}
+	keys, err := litellm.ReadKeys(ctx, q, schema, slices.Collect(maps.Keys(tokenSet)))
+	if err != nil {
+		return err
+	}
+	teams, err := litellm.ReadTeamAliases(ctx, q, schema, slices.Collect(maps.Keys(teamSet)))
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].KeyAlias = keys[rows[i].Token].Alias
+		rows[i].TeamAlias = teams[rows[i].Team]
+	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (s *spendState) count(r litellm.SpendLogRow) {

@@ -32,7 +32,8 @@ type SpendLogRow struct {
 	End      time.Time
 }
 
-// SpendLogsSQL reads the rows with "startTime" in ($1, $3] and "endTime" in
+// SpendLogsSQL reads (KeyAlias and TeamAlias left empty: the caller looks
+// them up once per key and team, not per row) the rows with "startTime" in ($1, $3] and "endTime" in
 // ($2, $3]: an index range scan on "startTime" (the only index that helps),
 // filtered on "endTime", so each refresh touches the rows of requests begun
 // within the lookback and returns only those that ended recently.
@@ -56,25 +57,14 @@ func (s *Schema) SpendLogsSQL() string {
 		ttft = `CASE WHEN l."completionStartTime" >= l."startTime" AND l."completionStartTime" < l."endTime"
     THEN EXTRACT(EPOCH FROM (l."completionStartTime" - l."startTime"))::float8 END`
 	}
-	keyAlias, keyJoin := "''", ""
-	if s.Has(TableKeys, "key_alias") && s.Has(t, "api_key") {
-		keyAlias, keyJoin = `COALESCE(v."key_alias", '')`, `
-LEFT JOIN "LiteLLM_VerificationToken" v ON v."token" = l."api_key"`
-	}
-	teamAlias, teamJoin := "''", ""
-	if s.Has(TableTeams, "team_alias") && s.Has(t, "team_id") {
-		teamAlias, teamJoin = `COALESCE(tm."team_alias", '')`, `
-LEFT JOIN "LiteLLM_TeamTable" tm ON tm."team_id" = l."team_id"`
-	}
 	return fmt.Sprintf(`SELECT l."request_id", %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
   EXTRACT(EPOCH FROM (l."endTime" - l."startTime"))::float8, %s, %s, %s, %s, COALESCE(%s, 0)::float8, l."endTime"
-FROM "LiteLLM_SpendLogs" l%s%s
+FROM "LiteLLM_SpendLogs" l
 WHERE l."startTime" > $1 AND l."startTime" <= $3 AND l."endTime" > $2 AND l."endTime" <= $3`,
 		text("model_group"), text("model"), text("model_id"), text("api_base"), text("custom_llm_provider"),
-		text("api_key"), keyAlias, text("team_id"), teamAlias, text("user"), text("end_user"), text("status"),
+		text("api_key"), "''", text("team_id"), "''", text("user"), text("end_user"), text("status"),
 		`lower(`+text("cache_hit")+`)`, errField("error_class"), errField("error_code"),
-		total, ttft, num("prompt_tokens"), num("completion_tokens"), s.col(t, "l", "spend", "NULL"),
-		keyJoin, teamJoin)
+		total, ttft, num("prompt_tokens"), num("completion_tokens"), s.col(t, "l", "spend", "NULL"))
 }
 
 // CanReadSpendLogs reports whether the spend-log table has what the read needs.

@@ -36,6 +36,7 @@ func run(args []string) int {
 	spendLogs := flag("spendlogs.enabled", "Read request latency and cache hits from LiteLLM_SpendLogs, incrementally.").Default("true").Bool()
 	lag := flag("spendlogs.lag", "Longest delay between a request's end (\"endTime\") and its spend-log row landing (the proxy writes spend logs in batches); rows that land later are not counted.").Default("2m").Duration()
 	lookback := flag("spendlogs.lookback", "Longest request counted: rows whose \"startTime\" is older than this when they land are not counted.").Default("1h").Duration()
+	lookbackEvery := flag("spendlogs.lookback-interval", "How often the whole lookback is scanned for long requests; in between, each refresh looks only at requests begun within the lag.").Default("5m").Duration()
 	window := flag("spendlogs.max-window", "Most \"endTime\" range one refresh reads; a backlog is caught up over several refreshes.").Default("10m").Duration()
 	proxyURL := flag("litellm.url", "HTTP mode: the proxy's base URL (e.g. http://litellm:4000), read with the master key instead of the database; also read from LITELLM_URL. Use either this or --database-url.").String()
 	keyFile := flag("litellm.master-key-file", "HTTP mode: file holding the proxy's master key (or an admin key); also LITELLM_MASTER_KEY_FILE, or the key itself in LITELLM_MASTER_KEY. There is no flag for the key itself.").String()
@@ -95,7 +96,7 @@ func run(args []string) int {
 		}
 	}
 	cfg, err := config.Config{DatabaseURL: url, RefreshInterval: *interval, RefreshTimeout: *timeout, Zone: *zone,
-		SpendLogs: *spendLogs, SpendLogsLag: *lag, SpendLogsLookback: *lookback, SpendLogsMaxWindow: *window, MaxSeries: *maxSeries,
+		SpendLogs: *spendLogs, SpendLogsLag: *lag, SpendLogsLookback: *lookback, SpendLogsLookbackInterval: *lookbackEvery, SpendLogsMaxWindow: *window, MaxSeries: *maxSeries,
 		Now: time.Now, ProxyURL: proxy, MasterKey: masterKey, ProxyCAFile: *caFile, ProxyInsecureSkipVerify: *skipVerify,
 		PageSize: *pageSize, MaxPages: *maxPages, BudgetsInterval: *budgetsInterval, ActivityPageSize: *actPageSize, UsageSince: *usageSince}.Validate()
 	if err != nil {
