@@ -25,11 +25,17 @@ type Config struct {
 	Zone string
 	// SpendLogs enables the incremental read of "LiteLLM_SpendLogs".
 	SpendLogs bool
-	// SpendLogsLag is how long after its "startTime" a spend-log row is read,
-	// to let the proxy's batched writes land.
+	// SpendLogsLag is the longest delay between a request's "endTime" and
+	// its spend-log row landing (the proxy's batched writer).
 	SpendLogsLag time.Duration
-	// SpendLogsMaxWindow bounds the time range one refresh reads (catch-up
-	// after an outage happens over several refreshes).
+	// SpendLogsLookback is the longest request counted: how far back in
+	// "startTime" each refresh looks for rows that landed since the last one.
+	SpendLogsLookback time.Duration
+	// SpendLogsLookbackInterval is how often the whole lookback is scanned;
+	// in between, refreshes look only at requests begun within the lag.
+	SpendLogsLookbackInterval time.Duration
+	// SpendLogsMaxWindow bounds the "endTime" range one refresh reads
+	// (catch-up after an outage).
 	SpendLogsMaxWindow time.Duration
 	// MaxSeries bounds the series per budget scope and per usage family;
 	// the rest is summed into an "other" series.
@@ -48,6 +54,13 @@ type Config struct {
 	ProxyInsecureSkipVerify bool
 	// PageSize and MaxPages bound each paginated listing (HTTP mode).
 	PageSize, MaxPages int
+	// BudgetsInterval is how often HTTP mode lists keys, teams, users and
+	// organizations (the proxy answers /team/list and /user/list with a
+	// query per entry); 0 means every refresh.
+	BudgetsInterval time.Duration
+	// ActivityPageSize is the page size of daily-activity reports (HTTP
+	// mode, 1-1000; 0 means 1000).
+	ActivityPageSize int
 	// UsageSince is the first day (YYYY-MM-DD) of usage read from the
 	// proxy's daily-activity API; "" means all of it (HTTP mode).
 	UsageSince string
@@ -130,6 +143,18 @@ func (c Config) Validate() (ValidatedConfig, error) {
 	if c.SpendLogsLag < 0 {
 		errs = append(errs, fmt.Errorf("--spendlogs.lag %s: must not be negative", c.SpendLogsLag))
 	}
+	if c.SpendLogsLookback == 0 {
+		c.SpendLogsLookback = time.Hour
+	}
+	if c.SpendLogsLookbackInterval == 0 {
+		c.SpendLogsLookbackInterval = 5 * time.Minute
+	}
+	if c.SpendLogsLookbackInterval < 0 {
+		errs = append(errs, fmt.Errorf("--spendlogs.lookback-interval %s: must be positive", c.SpendLogsLookbackInterval))
+	}
+	if c.SpendLogsLookback < 0 {
+		errs = append(errs, fmt.Errorf("--spendlogs.lookback %s: must be positive", c.SpendLogsLookback))
+	}
 	if c.SpendLogsMaxWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--spendlogs.max-window %s: must be positive", c.SpendLogsMaxWindow))
 	}
@@ -177,6 +202,12 @@ func (c Config) validateProxy() (*url.URL, *tls.Config, error) {
 	}
 	if c.PageSize < 1 || c.PageSize > 100 {
 		errs = append(errs, fmt.Errorf("--litellm.page-size %d: must be 1 to 100 (the proxy's limit)", c.PageSize))
+	}
+	if c.ActivityPageSize < 0 || c.ActivityPageSize > 1000 {
+		errs = append(errs, fmt.Errorf("--litellm.activity-page-size %d: must be 1 to 1000 (the proxy's limit)", c.ActivityPageSize))
+	}
+	if c.BudgetsInterval < 0 {
+		errs = append(errs, fmt.Errorf("--litellm.budgets-interval %s: must not be negative", c.BudgetsInterval))
 	}
 	if c.MaxPages < 1 {
 		errs = append(errs, fmt.Errorf("--litellm.max-pages %d: must be at least 1", c.MaxPages))

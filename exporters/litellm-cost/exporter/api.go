@@ -22,7 +22,7 @@ import (
 func newAPIClient(e *Exporter) *proxyapi.Client {
 	c := e.cfg.Config()
 	return proxyapi.New(proxyapi.Options{BaseURL: e.cfg.ProxyURL(), MasterKey: c.MasterKey, TLS: e.cfg.ProxyTLS(),
-		PageSize: c.PageSize, MaxPages: c.MaxPages})
+		PageSize: c.PageSize, MaxPages: c.MaxPages, ActivityPageSize: c.ActivityPageSize})
 }
 
 // refreshAPI runs the refresh steps against the proxy's API. A step that
@@ -30,14 +30,19 @@ func newAPIClient(e *Exporter) *proxyapi.Client {
 // same error (as a lost database connection does), and /ready reports it.
 func (e *Exporter) refreshAPI(ctx context.Context, next *snapshot) {
 	now := e.cfg.Now()
-	loc := e.cfg.Location()
+	loc := proxyDays
 	next.dbErr, next.missing, next.schema, next.spendOff = nil, nil, nil, true
 	meta := map[string]proxyapi.KeyMeta{}
 	steps := []refreshStep{
 		{"budgets", &next.budgets.err, func() error {
-			b, err := e.apiBudgets(ctx)
+			c := e.cfg.Config()
+			if !e.apiBudgets.at.IsZero() && now.Sub(e.apiBudgets.at) < c.BudgetsInterval {
+				return nil // the last listing is recent enough: keep it
+			}
+			b, unseen, err := e.listBudgets(ctx)
 			if err == nil {
-				next.budgets.data, next.budgets.at = b, now
+				next.budgets.data, next.budgets.at, next.orgsUnseen = b, now, unseen
+				e.apiBudgets.at, e.apiBudgets.scopes, e.apiBudgets.orgsUnseen = now, b, unseen
 			}
 			return err
 		}},
@@ -76,26 +81,29 @@ func (e *Exporter) refreshAPI(ctx context.Context, next *snapshot) {
 
 // apiBudgets reads keys, teams, users, organizations and budget rows and
 // builds the same scopes the database mode reads from the tables.
-func (e *Exporter) apiBudgets(ctx context.Context) ([]litellm.BudgetScope, error) {
+// The second result counts the organizations teams refer to that the
+// listing left out: /organization/list shows a key that is not a proxy
+// admin only the organizations it is a member of.
+func (e *Exporter) listBudgets(ctx context.Context) ([]litellm.BudgetScope, int, error) {
 	keys, err := e.api.Keys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing keys: %w", err)
+		return nil, 0, fmt.Errorf("listing keys: %w", err)
 	}
 	teams, err := e.api.Teams(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing teams: %w", err)
+		return nil, 0, fmt.Errorf("listing teams: %w", err)
 	}
 	users, err := e.api.Users(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing users: %w", err)
+		return nil, 0, fmt.Errorf("listing users: %w", err)
 	}
 	orgs, err := e.api.Orgs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing organizations: %w", err)
+		return nil, 0, fmt.Errorf("listing organizations: %w", err)
 	}
 	rows, err := e.api.Budgets(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing budgets: %w", err)
+		return nil, 0, fmt.Errorf("listing budgets: %w", err)
 	}
 	budgetRows := map[string]proxyapi.BudgetRow{}
 	for _, b := range rows {
@@ -112,6 +120,9 @@ func (e *Exporter) apiBudgets(ctx context.Context) ([]litellm.BudgetScope, error
 	}
 	var keyB, teamB, userB, proxyB, orgB []litellm.Budget
 	for _, k := range keys {
+		if str(k.TeamID) == litellm.UISessionTeam {
+			continue // the admin UI's session tokens, hidden by the proxy too
+		}
 		b := linked(k.BudgetTable, k.BudgetID)
 		blocked := k.Blocked != nil && *k.Blocked
 		keyB = append(keyB, litellm.Budget{ID: k.Token, Name: str(k.KeyAlias), Spend: val(k.Spend),
@@ -134,10 +145,26 @@ func (e *Exporter) apiBudgets(ctx context.Context) ([]litellm.BudgetScope, error
 			userB = append(userB, b)
 		}
 	}
+	listed := map[string]bool{}
 	for _, o := range orgs {
+		listed[o.OrganizationID] = true
 		b := linked(o.BudgetTable, o.BudgetID)
+		max := b.MaxBudget
+		if max != nil && *max == 0 {
+			max = nil // LiteLLM treats a max_budget of 0 as no budget
+		}
 		orgB = append(orgB, litellm.Budget{ID: o.OrganizationID, Name: str(o.OrganizationAlias), Spend: val(o.Spend),
-			Max: b.MaxBudget, Soft: b.SoftBudget, ResetAt: b.BudgetResetAt.Ptr()})
+			Max: max, Soft: b.SoftBudget, ResetAt: b.BudgetResetAt.Ptr()})
+	}
+	unseen := map[string]bool{}
+	for _, t := range teams {
+		if id := str(t.OrganizationID); id != "" && !listed[id] {
+			unseen[id] = true
+		}
+	}
+	if len(unseen) > 0 {
+		e.logger.Warn("the proxy listed fewer organizations than its teams belong to: the key is not a proxy admin, and those organizations' budgets are missing",
+			"organizations_unseen", len(unseen))
 	}
 	e.apiTeams = aliases
 	limit := e.cfg.Config().MaxSeries
@@ -145,7 +172,7 @@ func (e *Exporter) apiBudgets(ctx context.Context) ([]litellm.BudgetScope, error
 		limitScope(litellm.ScopeKey, keyB, limit), limitScope(litellm.ScopeTeam, teamB, limit),
 		limitScope(litellm.ScopeUser, userB, limit), limitScope(litellm.ScopeProxy, proxyB, limit),
 		limitScope(litellm.ScopeOrg, orgB, limit),
-	}, nil
+	}, len(unseen), nil
 }
 
 // limitScope orders a scope as the database query does (entities with a

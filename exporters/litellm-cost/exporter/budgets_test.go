@@ -131,3 +131,43 @@ func TestBudgetSeriesLimitFoldsTheRestIntoOther(t *testing.T) {
 	expect(t, fams, "litellm_budget_spend_usd", map[string]string{"scope": "team", "id": "other"}, 3+4+5)
 	expect(t, fams, "litellm_budget_entities", map[string]string{"scope": "team"}, 6)
 }
+
+// What LiteLLM itself does with its budgets: the admin UI's session tokens
+// (team "litellm-dashboard") are not keys anyone budgets; an organization's
+// max_budget of 0 means no budget; an end user without a budget row gets the
+// proxy's default end-user budget (litellm_settings.max_end_user_budget).
+func TestBudgetsFollowLiteLLMsRules(t *testing.T) {
+	p := startProxyDB(t, "../testdata/schema.sql")
+	now := testkit.Now().UTC().Truncate(time.Second)
+	p.createBudget(t, "b-zero", f(0), nil, "", nil)
+	p.exec(t, `INSERT INTO "LiteLLM_OrganizationTable" ("organization_id", "organization_alias", "budget_id", "spend", "created_by", "updated_by") VALUES
+  ('org-z', 'Zero', 'b-zero', 3, 'admin', 'admin')`)
+	p.exec(t, `INSERT INTO "LiteLLM_VerificationToken" ("token", "key_alias", "team_id", "spend") VALUES
+  ('%s', 'ui-session', 'litellm-dashboard', 1), ('%s', 'real', NULL, 2)`, token("sk-ui"), token("sk-real"))
+	p.exec(t, `INSERT INTO "LiteLLM_EndUserTable" ("user_id", "alias", "spend") VALUES ('eu-default', NULL, 1.5)`)
+	p.exec(t, `INSERT INTO "LiteLLM_Config" ("param_name", "param_value") VALUES ('litellm_settings', '{"max_end_user_budget": 10}')`)
+	// Usage of requests without a tag: "Unassigned", as LiteLLM's own tag
+	// report (and so HTTP mode) calls it.
+	p.addDaily(t, daily{table: "LiteLLM_DailyTagSpend", entityCol: "tag", entity: "", date: now.Format("2006-01-02"),
+		key: "sk-real", model: "m", group: "g", provider: "openai", spend: 0.5, ok: 1})
+	h := newHarness(t, p, opts{now: now})
+	h.refresh(t)
+	fams, _ := h.scrape(t)
+
+	expect(t, fams, "litellm_tag_spend_usd_total", map[string]string{"tag": "Unassigned"}, 0.5)
+	absent(t, fams, "litellm_budget_spend_usd", map[string]string{"scope": "key", "name": "ui-session"})
+	expect(t, fams, "litellm_budget_spend_usd", map[string]string{"scope": "key", "name": "real"}, 2)
+	expect(t, fams, "litellm_budget_entities", map[string]string{"scope": "key"}, 1)
+
+	org := map[string]string{"scope": "org", "id": "org-z"}
+	expect(t, fams, "litellm_budget_spend_usd", org, 3)
+	for _, name := range []string{"litellm_budget_max_usd", "litellm_budget_remaining_usd", "litellm_budget_utilization_ratio"} {
+		absent(t, fams, name, org)
+	}
+	absent(t, fams, "litellm_remaining_org_budget_metric", map[string]string{"org_id": "org-z"})
+
+	eu := map[string]string{"scope": "end_user", "id": "eu-default"}
+	expect(t, fams, "litellm_budget_max_usd", eu, 10)
+	expect(t, fams, "litellm_budget_utilization_ratio", eu, 0.15)
+	expect(t, fams, "litellm_remaining_customer_budget_metric", map[string]string{"end_user": "eu-default"}, 8.5)
+}

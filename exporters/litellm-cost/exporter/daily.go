@@ -279,3 +279,8 @@ func (e *Exporter) resolveUsage(ctx context.Context, v *usageView) (*usageView, 
 	}
 	return v, nil
 }
+
+// proxyDays is the zone of the daily tables' "date": LiteLLM's writer takes
+// the date part of the request's UTC "startTime", so "today" and "this
+// month" are UTC days whatever zone the proxy or the exporter runs in.
+var proxyDays = time.UTC

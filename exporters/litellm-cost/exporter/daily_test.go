@@ -99,8 +99,6 @@ func TestDailyTotalsNeverGoBackwardsAndSurviveRestart(t *testing.T) {
 	expect(t, fams, "litellm_spend_metric_total", compatOne, 3.9)
 	expect(t, fams, "litellm_total_tokens_metric_total", compatOne, 360+175)
 	expect(t, fams, "litellm_input_tokens_metric_total", compatOne, 360)
-	expect(t, fams, "litellm_proxy_total_requests_metric_total", compatOne, 10)
-	expect(t, fams, "litellm_proxy_failed_requests_metric_total", compatOne, 1)
 	expect(t, fams, "litellm_tag_spend_usd_total", map[string]string{"tag": "prod"}, 0.3)
 	expect(t, fams, "litellm_tag_spend_today_usd", map[string]string{"tag": "prod"}, 0.3)
 	// Three increments of 0.1 add up to exactly 0.3 (nano-USD per day), not 0.30000000000000004.
@@ -153,49 +151,54 @@ func TestDailyTotalsNeverGoBackwardsAndSurviveRestart(t *testing.T) {
 	}
 }
 
-func TestTodayAndMonthRollOverAtMidnightInTheConfiguredZone(t *testing.T) {
+// LiteLLM writes "date" from the request's UTC "startTime", so "today" and
+// "this month" are UTC days, whatever zone the exporter runs in (or is told,
+// with the deprecated --time-zone). The clock is the test kit's, moved to
+// 05:00 UTC on the first of its month, when it is still the previous day
+// (and month) in Pago Pago (UTC-11); it is injected into the exporter, and
+// the rows' dates derive from it.
+func TestTodayAndMonthAreLiteLLMsUTCDays(t *testing.T) {
 	p := startProxyDB(t, "../testdata/schema.sql")
 	seedKeys(t, p)
-	row := func(date string, spend float64) daily {
-		return daily{entity: "u1", date: date, key: "sk-one", model: "m", group: "g", provider: "openai", spend: spend, prompt: 1, ok: 1}
+	row := func(date time.Time, spend float64) daily {
+		return daily{entity: "u1", date: date.UTC().Format("2006-01-02"), key: "sk-one", model: "m", group: "g", provider: "openai", spend: spend, prompt: 1, ok: 1}
 	}
-	p.addDaily(t, row("2026-01-15", 4))
-	p.addDaily(t, row("2026-01-31", 1))
-	p.addDaily(t, row("2026-02-01", 2))
+	real := testkit.Now().UTC()
+	first := time.Date(real.Year(), real.Month(), 1, 5, 0, 0, 0, time.UTC)
+	p.addDaily(t, row(first.AddDate(0, 0, -16), 4)) // mid previous month
+	p.addDaily(t, row(first.AddDate(0, 0, -1), 1))  // the last day of the previous month
+	p.addDaily(t, row(first, 2))                    // today, UTC
 	series := map[string]string{"key_alias": "search-prod", "model_group": "g"}
 
-	// 23:59:59 on Jan 31 in Tokyo (UTC+9) is 14:59:59 UTC.
-	before := time.Date(2026, 1, 31, 23, 59, 59, 0, time.FixedZone("JST", 9*3600))
-	tokyo := newHarness(t, p, opts{zone: "Asia/Tokyo", now: before})
-	utc := newHarness(t, p, opts{zone: "UTC", now: before})
-	tokyo.refresh(t)
+	pago, err := time.LoadLocation("Pacific/Pago_Pago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := first.In(pago)
+	if now.Day() == first.Day() {
+		t.Fatalf("%s is the same date in Pago Pago", first)
+	}
+	zoned := newHarness(t, p, opts{zone: "Pacific/Pago_Pago", now: now})
+	utc := newHarness(t, p, opts{zone: "UTC", now: now})
+	zoned.refresh(t)
 	utc.refresh(t)
 
-	type want struct{ today, month float64 }
-	check := func(h *harness, w want) {
+	check := func(h *harness, today, month float64) {
 		t.Helper()
 		fams, _ := h.scrape(t)
-		expect(t, fams, "litellm_usage_spend_today_usd", series, w.today)
-		expect(t, fams, "litellm_usage_spend_month_usd", series, w.month)
+		expect(t, fams, "litellm_usage_spend_today_usd", series, today)
+		expect(t, fams, "litellm_usage_spend_month_usd", series, month)
 		expect(t, fams, "litellm_usage_spend_usd_total", series, 7)
 	}
-	check(tokyo, want{today: 1, month: 5})
-	check(utc, want{today: 1, month: 5})
+	check(zoned, 2, 2)
+	check(utc, 2, 2)
 
-	// One second later it is February in Tokyo; the scrape sees it at once,
-	// before any refresh.
-	tokyo.clock.Add(time.Second)
-	utc.clock.Add(time.Second)
-	check(tokyo, want{today: 2, month: 2})
-	check(utc, want{today: 1, month: 5})
-	tokyo.refresh(t)
-	utc.refresh(t)
-	check(tokyo, want{today: 2, month: 2})
-	check(utc, want{today: 1, month: 5})
-
-	// Midnight in UTC, nine hours later.
-	tokyo.clock.Add(9 * time.Hour)
-	utc.clock.Add(9 * time.Hour)
-	check(utc, want{today: 2, month: 2})
-	check(tokyo, want{today: 2, month: 2})
+	// Midnight UTC, 19 hours later: a new day, nothing spent yet; the
+	// scrape sees it at once, before any refresh.
+	for _, h := range []*harness{zoned, utc} {
+		h.clock.Add(19 * time.Hour)
+		check(h, 0, 2)
+		h.refresh(t)
+		check(h, 0, 2)
+	}
 }

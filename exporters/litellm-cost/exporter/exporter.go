@@ -43,6 +43,11 @@ type Exporter struct {
 	api        *proxyapi.Client
 	apiTeams   map[string]string
 	apiKeyMeta map[string]proxyapi.KeyMeta
+	apiBudgets struct {
+		at         time.Time
+		scopes     []litellm.BudgetScope
+		orgsUnseen int
+	}
 }
 
 // snapshot is what scrapes read: immutable once published.
@@ -55,6 +60,9 @@ type snapshot struct {
 	tags     part[*usageView]
 	spend    part[*spendView]
 	spendOff bool
+	// orgsUnseen (HTTP mode): organizations teams refer to that
+	// /organization/list did not return; -1 before the first listing.
+	orgsUnseen int
 }
 
 // part is one refresh step's last good result and its latest error.
@@ -180,7 +188,7 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 			return err
 		}},
 		{"daily usage", &next.usage.err, func() error {
-			v, err := e.usage.refresh(ctx, dbDays{e.conn, e.schema, litellm.DailyUsage}, e.cfg.Location(), now)
+			v, err := e.usage.refresh(ctx, dbDays{e.conn, e.schema, litellm.DailyUsage}, proxyDays, now)
 			if err == nil {
 				v, err = e.resolveUsage(ctx, v)
 			}
@@ -190,7 +198,7 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 			return err
 		}},
 		{"daily tag usage", &next.tags.err, func() error {
-			v, err := e.tags.refresh(ctx, dbDays{e.conn, e.schema, litellm.DailyTags}, e.cfg.Location(), now)
+			v, err := e.tags.refresh(ctx, dbDays{e.conn, e.schema, litellm.DailyTags}, proxyDays, now)
 			if err == nil {
 				next.tags.data, next.tags.at = v, now
 			}
@@ -200,7 +208,9 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 			if next.spendOff {
 				return nil
 			}
-			v, rows, err := e.spend.refresh(ctx, e.conn, e.schema, now, c.SpendLogsLag, c.SpendLogsMaxWindow)
+			v, rows, err := e.spend.refresh(ctx, e.conn, e.schema, now,
+				spendWindow{lag: c.SpendLogsLag, lookback: c.SpendLogsLookback, longEvery: c.SpendLogsLookbackInterval,
+					maxWindow: c.SpendLogsMaxWindow})
 			e.self.spendRows.Add(float64(rows))
 			if err == nil {
 				next.spend.data, next.spend.at = v, now

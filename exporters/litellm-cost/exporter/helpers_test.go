@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -172,12 +173,15 @@ type opts struct {
 	zone      string
 	maxSeries int
 	lag       time.Duration
+	maxWindow time.Duration
 	now       time.Time
 	dsn       string
 	interval  time.Duration
 	// HTTP mode: the proxy's URL and key (p may then be nil).
 	proxyURL, masterKey string
 	pageSize, maxPages  int
+	activityPageSize    int // 0: pageSize
+	budgetsInterval     time.Duration
 	timeout             time.Duration
 	logs                io.Writer
 }
@@ -208,14 +212,18 @@ func newHarness(t testing.TB, p *proxyDB, o opts) *harness {
 	if o.timeout == 0 {
 		o.timeout = 10 * time.Second
 	}
+	if o.maxWindow == 0 {
+		o.maxWindow = 24 * time.Hour
+	}
 	if o.interval == 0 {
 		o.interval = time.Hour
 	}
 	clk := &clock{t: o.now}
 	cfg, err := config.Config{DatabaseURL: o.dsn, RefreshInterval: o.interval, RefreshTimeout: o.timeout,
-		Zone: o.zone, SpendLogs: true, SpendLogsLag: o.lag, SpendLogsMaxWindow: 24 * time.Hour,
+		Zone: o.zone, SpendLogs: true, SpendLogsLag: o.lag, SpendLogsMaxWindow: o.maxWindow,
 		MaxSeries: o.maxSeries, Now: clk.Now, ProxyURL: o.proxyURL, MasterKey: o.masterKey,
-		PageSize: o.pageSize, MaxPages: o.maxPages}.Validate()
+		PageSize: o.pageSize, MaxPages: o.maxPages,
+		ActivityPageSize: cmp.Or(o.activityPageSize, o.pageSize), BudgetsInterval: o.budgetsInterval}.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}

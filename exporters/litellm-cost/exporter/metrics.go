@@ -4,7 +4,9 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -51,44 +53,88 @@ var (
 	dTokensCompat   = desc("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
 	dInputCompat    = desc("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
 	dOutputCompat   = desc("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
-	dRequestsCompat = desc("litellm_proxy_total_requests_metric_total", "LiteLLM-compatible: requests from the daily tables.", compatLabels...)
-	dFailedCompat   = desc("litellm_proxy_failed_requests_metric_total", "LiteLLM-compatible: failed requests from the daily tables.", compatLabels...)
+	dTokensOld      = desc("litellm_total_tokens_total", "LiteLLM-compatible (an older LiteLLM name, still queried by its cookbook dashboard): as litellm_total_tokens_metric_total.", compatLabels...)
+	dOrgMax         = desc("litellm_org_max_budget_metric", "LiteLLM-compatible: maximum budget of an organization (USD); only where set above 0.", "org_id", "org_alias")
+	dOrgRemaining   = desc("litellm_remaining_org_budget_metric", "LiteLLM-compatible: remaining budget of an organization (USD); only where a maximum above 0 is set.", "org_id", "org_alias")
+	dOrgHours       = desc("litellm_org_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an organization's budget resets.", "org_id", "org_alias")
+	dCustomerMax    = desc("litellm_customer_max_budget_metric", "LiteLLM-compatible: maximum budget of an end user (customer, USD); only where set.", "end_user")
+	dCustomerRem    = desc("litellm_remaining_customer_budget_metric", "LiteLLM-compatible: remaining budget of an end user (USD); only where a maximum is set.", "end_user")
+	dCustomerHours  = desc("litellm_customer_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an end user's budget resets.", "end_user")
+	dOrgsUnseen     = desc("litellm_proxy_api_organizations_unseen", "HTTP mode: organizations the proxy's teams belong to that /organization/list did not return (the key is not a proxy admin): their budgets are missing.")
+	dTotalUsers     = desc("litellm_total_users", "LiteLLM-compatible: internal users in LiteLLM_UserTable (the proxy-wide budget row aside).")
+	dTeamsCount     = desc("litellm_teams_count", "LiteLLM-compatible: teams in LiteLLM_TeamTable.")
+	dCachedIn       = desc("litellm_input_cached_tokens_metric_total", "LiteLLM-compatible: prompt tokens read from the provider's prompt cache, from the daily tables.", compatLabels...)
+	dCacheCreateIn  = desc("litellm_input_cache_creation_tokens_metric_total", "LiteLLM-compatible: prompt tokens written to the provider's prompt cache, from the daily tables.", compatLabels...)
+	dProvCacheRead  = desc("litellm_provider_cache_read_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cached_tokens_metric_total.", compatLabels...)
+	dProvCacheWrite = desc("litellm_provider_cache_creation_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cache_creation_tokens_metric_total.", compatLabels...)
 
 	dSpendTotal    = desc("litellm_usage_spend_usd_total", "Spend (USD) summed over the daily tables' rows: monotonic, and the same after a restart.", usageLabels...)
 	dTokensTotal   = desc("litellm_usage_tokens_total", "Tokens by type (prompt, completion, cache_read, cache_creation), from the daily tables.", append(usageLabels, "type")...)
 	dRequestsTotal = desc("litellm_usage_requests_total", "Requests by status (success, failure) from the daily tables; \"all\" is the proxy's own request count.", append(usageLabels, "status")...)
-	dSpendToday    = desc("litellm_usage_spend_today_usd", "Spend (USD) today in the configured time zone.", usageLabels...)
-	dSpendMonth    = desc("litellm_usage_spend_month_usd", "Spend (USD) this calendar month in the configured time zone.", usageLabels...)
-	dTokensToday   = desc("litellm_usage_tokens_today", "Prompt plus completion tokens today in the configured time zone.", usageLabels...)
-	dTokensMonth   = desc("litellm_usage_tokens_month", "Prompt plus completion tokens this month in the configured time zone.", usageLabels...)
-	dRequestsToday = desc("litellm_usage_requests_today", "Requests today in the configured time zone.", usageLabels...)
-	dRequestsMonth = desc("litellm_usage_requests_month", "Requests this month in the configured time zone.", usageLabels...)
+	dSpendToday    = desc("litellm_usage_spend_today_usd", "Spend (USD) today (UTC, the day LiteLLM writes).", usageLabels...)
+	dSpendMonth    = desc("litellm_usage_spend_month_usd", "Spend (USD) this calendar month (UTC).", usageLabels...)
+	dTokensToday   = desc("litellm_usage_tokens_today", "Prompt plus completion tokens today (UTC, the day LiteLLM writes).", usageLabels...)
+	dTokensMonth   = desc("litellm_usage_tokens_month", "Prompt plus completion tokens this month (UTC).", usageLabels...)
+	dRequestsToday = desc("litellm_usage_requests_today", "Requests today (UTC, the day LiteLLM writes).", usageLabels...)
+	dRequestsMonth = desc("litellm_usage_requests_month", "Requests this month (UTC).", usageLabels...)
 
 	dTagSpendTotal    = desc("litellm_tag_spend_usd_total", "Spend (USD) by request tag, from the daily tag table.", "tag")
 	dTagRequestsTotal = desc("litellm_tag_requests_total", "Requests by request tag, from the daily tag table.", "tag")
-	dTagSpendToday    = desc("litellm_tag_spend_today_usd", "Spend (USD) by request tag today in the configured time zone.", "tag")
-	dTagSpendMonth    = desc("litellm_tag_spend_month_usd", "Spend (USD) by request tag this month in the configured time zone.", "tag")
+	dTagSpendToday    = desc("litellm_tag_spend_today_usd", "Spend (USD) by request tag today (UTC, the day LiteLLM writes).", "tag")
+	dTagSpendMonth    = desc("litellm_tag_spend_month_usd", "Spend (USD) by request tag this month (UTC).", "tag")
 
 	dLogRequests  = desc("litellm_spendlog_requests_total", "Requests read from the spend logs since the exporter started, by model group, cache hit and status.", "model_group", "cache_hit", "status")
 	dLogLatency   = desc("litellm_spendlog_request_duration_seconds", "Request latency (\"endTime\" - \"startTime\") from the spend logs since the exporter started.", "model_group")
-	dLogWatermark = desc("litellm_spendlog_watermark_timestamp_seconds", "The spend logs have been read up to this \"startTime\" (Unix seconds).")
+	dLogWatermark = desc("litellm_spendlog_watermark_timestamp_seconds", "The spend logs have been read up to this \"endTime\" (Unix seconds).")
 )
 
 // emitter sends const metrics, leaving out any value that is not finite.
 type emitter struct{ ch chan<- prometheus.Metric }
 
 func (e emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return
-	}
-	e.ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	e.metric(d, prometheus.GaugeValue, v, labels)
 }
 
 func (e emitter) counter(d *prometheus.Desc, v float64, labels ...string) {
+	e.metric(d, prometheus.CounterValue, v, labels)
+}
+
+// metric sends one series; label values come from the proxy's tables, so
+// they are made valid UTF-8 and a series the client library refuses is
+// left out rather than panicking.
+func (e emitter) metric(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []string) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
-	e.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	if m, err := prometheus.NewConstMetric(d, t, v, validUTF8(labels)...); err == nil {
+		e.ch <- m
+	}
+}
+
+func (e emitter) histogram(d *prometheus.Desc, count uint64, sum float64, buckets map[float64]uint64, labels ...string) {
+	if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		return
+	}
+	if m, err := prometheus.NewConstHistogram(d, count, sum, buckets, validUTF8(labels)...); err == nil {
+		e.ch <- m
+	}
+}
+
+// validUTF8 never writes to labels: the snapshot it comes from is shared.
+func validUTF8(labels []string) []string {
+	var out []string
+	for i, l := range labels {
+		if !utf8.ValidString(l) {
+			if out == nil {
+				out = append([]string(nil), labels...)
+			}
+			out[i] = strings.ToValidUTF8(l, "\uFFFD")
+		}
+	}
+	if out == nil {
+		return labels
+	}
+	return out
 }
 
 // Collectors read the cache; they never query the database.
@@ -164,8 +210,17 @@ func (e *Exporter) collectBudgets(ctx context.Context, ch chan<- prometheus.Metr
 	}
 	out := emitter{ch}
 	now := e.cfg.Now()
+	if e.api != nil {
+		out.gauge(dOrgsUnseen, float64(s.orgsUnseen))
+	}
 	for _, scope := range s.budgets.data {
 		out.gauge(dBudgetEntities, float64(scope.Total), scope.Scope)
+		switch scope.Scope {
+		case litellm.ScopeUser:
+			out.gauge(dTotalUsers, float64(scope.Total))
+		case litellm.ScopeTeam:
+			out.gauge(dTeamsCount, float64(scope.Total))
+		}
 		var shown float64
 		for _, b := range scope.Budgets {
 			id, name := b.ID, b.Name
@@ -224,6 +279,11 @@ func (e *Exporter) compatBudget(out emitter, scope, id, name string, max, remain
 	case litellm.ScopeUser:
 		dMax, dRem, dHours = dUserMax, dUserRemaining, dUserHours
 		labels = []string{id}
+	case litellm.ScopeOrg:
+		dMax, dRem, dHours = dOrgMax, dOrgRemaining, dOrgHours
+	case litellm.ScopeEndUser:
+		dMax, dRem, dHours = dCustomerMax, dCustomerRem, dCustomerHours
+		labels = []string{id}
 	default:
 		return
 	}
@@ -246,7 +306,7 @@ func (e *Exporter) collectUsage(ctx context.Context, ch chan<- prometheus.Metric
 		return err
 	}
 	out := emitter{ch}
-	local := e.cfg.Now().In(e.cfg.Location())
+	local := e.cfg.Now().In(proxyDays)
 	today, month := day(local), day(local)[:7]
 	if !s.usage.at.IsZero() {
 		emitUsage(out, s.usage.data, today, month)
@@ -326,18 +386,29 @@ func emitUsage(out emitter, v *usageView, today, month string) {
 		out.counter(dTokensCompat, float64(u.Prompt+u.Completion), l...)
 		out.counter(dInputCompat, float64(u.Prompt), l...)
 		out.counter(dOutputCompat, float64(u.Completion), l...)
-		if v.hasRequests {
-			out.counter(dRequestsCompat, float64(u.Requests), l...)
-			out.counter(dFailedCompat, float64(u.Failed), l...)
+		out.counter(dTokensOld, float64(u.Prompt+u.Completion), l...)
+		if v.hasCache {
+			out.counter(dCachedIn, float64(u.CacheRead), l...)
+			out.counter(dCacheCreateIn, float64(u.CacheCreated), l...)
+			out.counter(dProvCacheRead, float64(u.CacheRead), l...)
+			out.counter(dProvCacheWrite, float64(u.CacheCreated), l...)
 		}
 	}
 }
+
+// untagged labels the usage of requests without a tag.
+const untagged = "Unassigned"
 
 func emitTags(out emitter, v *usageView, today, month string) {
 	for _, s := range v.series {
 		tag := "other"
 		if s.key != otherKey {
 			tag = s.parts[0]
+		}
+		if tag == "" {
+			// What LiteLLM's own tag report calls requests without a tag
+			// (HTTP mode reads that report), so both modes agree.
+			tag = untagged
 		}
 		t, m := todayMonth(s.days, today, month)
 		out.counter(dTagSpendTotal, float64(s.total.SpendNano)/nano, tag)
@@ -378,7 +449,7 @@ func (e *Exporter) collectSpendLogs(ctx context.Context, ch chan<- prometheus.Me
 	}
 	out := emitter{ch}
 	v := s.spend.data
-	out.gauge(dLogWatermark, float64(v.watermark.UnixMilli())/1000)
+	out.gauge(dLogWatermark, float64(v.readTo.UnixMilli())/1000)
 	for _, r := range v.requests {
 		hit := "false"
 		if r.key.cacheHit {
@@ -387,10 +458,14 @@ func (e *Exporter) collectSpendLogs(ctx context.Context, ch chan<- prometheus.Me
 		out.counter(dLogRequests, float64(r.count), r.key.modelGroup, hit, r.key.status)
 	}
 	for _, l := range v.latency {
-		if math.IsNaN(l.sum) || math.IsInf(l.sum, 0) {
-			continue
+		out.histogram(dLogLatency, l.count, l.sum, l.cumulative, l.modelGroup)
+	}
+	for _, c := range v.compat {
+		if c.f.hist != nil {
+			out.histogram(c.f.desc, c.count, c.sum, c.cum, c.values...)
+		} else {
+			out.counter(c.f.desc, c.n, c.values...)
 		}
-		ch <- prometheus.MustNewConstHistogram(dLogLatency, l.count, l.sum, l.cumulative, l.modelGroup)
 	}
 	return s.spend.err
 }

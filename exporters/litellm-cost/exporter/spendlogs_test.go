@@ -1,7 +1,8 @@
 package exporter
 
 import (
-	"strconv"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,75 +12,144 @@ import (
 // insertLogs writes one batch of spend-log rows, as the proxy's batch writer does.
 func insertLogs(t *testing.T, p *proxyDB, rows ...string) {
 	t.Helper()
-	sql := `INSERT INTO "LiteLLM_SpendLogs" ("request_id", "call_type", "api_key", "spend", "startTime", "endTime", "model", "model_group", "cache_hit", "status") VALUES `
-	for i, r := range rows {
-		if i > 0 {
-			sql += ", "
-		}
-		sql += r
+	p.exec(t, `INSERT INTO "LiteLLM_SpendLogs" ("request_id", "call_type", "api_key", "spend", "startTime", "endTime",
+  "completionStartTime", "request_duration_ms", "model", "model_id", "api_base", "custom_llm_provider", "model_group",
+  "user", "team_id", "end_user", "cache_hit", "status", "prompt_tokens", "completion_tokens", "metadata") VALUES `+strings.Join(rows, ", "))
+}
+
+// logReq is one request as the proxy logs it.
+type logReq struct {
+	id              string
+	start           time.Time
+	seconds         float64 // "endTime" - "startTime"
+	ttft            float64 // 0: not streamed ("completionStartTime" = "endTime")
+	group, cacheHit string
+	status          string // "success" or "failure"
+	errClass        string
+	errCode         string
+	completion      int
+}
+
+func (r logReq) end() time.Time { return r.start.Add(time.Duration(r.seconds * float64(time.Second))) }
+
+func (r logReq) sql() string {
+	ts := func(t time.Time) string { return "'" + t.UTC().Format("2006-01-02 15:04:05.000") + "'" }
+	first := r.end()
+	if r.ttft > 0 {
+		first = r.start.Add(time.Duration(r.ttft * float64(time.Second)))
 	}
-	p.exec(t, sql)
+	meta := "{}"
+	if r.status == "failure" {
+		meta = fmt.Sprintf(`{"error_information": {"error_class": %q, "error_code": %q}}`, r.errClass, r.errCode)
+	}
+	return fmt.Sprintf("('%s', 'acompletion', '%s', 0.01, %s, %s, %s, %d, 'gpt-4o-2024-08-06', 'dep-1', 'https://api.example', 'openai', '%s', 'u1', 'team-1', 'eu1', '%s', '%s', 10, %d, '%s')",
+		r.id, token("sk-one"), ts(r.start), ts(r.end()), ts(first), int(r.seconds*1000), r.group, r.cacheHit, r.status, r.completion, meta)
 }
 
-func logRow(id, start string, seconds float64, group, cacheHit, status string) string {
-	return "('" + id + "', 'acompletion', '" + token("sk-one") + "', 0.01, '" + start + "', '" + start + "'::timestamp + interval '" +
-		ftoa(seconds) + " seconds', 'm', '" + group + "', '" + cacheHit + "', '" + status + "')"
-}
-
-func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-
-func TestSpendLogsReadIncrementallyWithALagWindow(t *testing.T) {
+// TestSpendLogsCountEveryRowOnce follows the proxy's writer: a row lands
+// when its request ends (up to the lag after "endTime"), stamped with the
+// "startTime" it began at. Whatever the request's duration, each row is
+// counted once; re-read windows never count a row twice. The clock is the
+// test kit's, injected into the exporter, and every row's times derive from it.
+func TestSpendLogsCountEveryRowOnce(t *testing.T) {
 	p := startProxyDB(t, "../testdata/schema.sql")
-	// History from before the exporter started is never read (the daily
-	// tables are the source of totals): a thousand old rows.
+	seedKeys(t, p)
+	t0 := testkit.Now().UTC().Truncate(time.Second)
+	// History from before the exporter started is never counted (the daily
+	// tables are the source of totals).
 	p.exec(t, `INSERT INTO "LiteLLM_SpendLogs" ("request_id", "call_type", "startTime", "endTime", "model_group")
-  SELECT 'old-' || i, 'acompletion', '2026-03-01 00:00:00'::timestamp + i * interval '1 second', '2026-03-01 00:00:01'::timestamp + i * interval '1 second', 'gpt-4o'
-  FROM generate_series(1, 1000) i`)
-	h := newHarness(t, p, opts{now: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC), lag: time.Minute})
-	h.refresh(t) // watermark: 11:59:00
+  SELECT 'old-' || i, 'acompletion', '%[1]s'::timestamp - i * interval '1 second', '%[1]s'::timestamp - i * interval '1 second' + interval '1 second', 'gpt-4o'
+  FROM generate_series(1, 1000) i`, t0.Format("2006-01-02 15:04:05"))
+	h := newHarness(t, p, opts{now: t0, lag: time.Minute})
+	h.refresh(t)
 	fams, _ := h.scrape(t)
-	expect(t, fams, "litellm_spendlog_watermark_timestamp_seconds", nil, float64(time.Date(2026, 3, 10, 11, 59, 0, 0, time.UTC).Unix()))
+	expect(t, fams, "litellm_spendlog_watermark_timestamp_seconds", nil, float64(t0.Unix()))
 	absent(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "gpt-4o"})
 
-	insertLogs(t, p,
-		logRow("r1", "2026-03-10 11:59:30", 0.3, "gpt-4o", "False", "success"),
-		logRow("r2", "2026-03-10 11:59:40", 2, "gpt-4o", "True", "success"),
-		logRow("r3", "2026-03-10 12:00:30", 0.05, "claude", "", "failure"))
-	h.clock.Set(time.Date(2026, 3, 10, 12, 1, 10, 0, time.UTC)) // reads (11:59:00, 12:00:10]
+	// A ten-minute streamed request began before the exporter started,
+	// longer than the lag: it lands when it ends and is counted once.
+	long := logReq{id: "long", start: t0.Add(-9 * time.Minute), seconds: 600, ttft: 1.2, group: "gpt-4o", cacheHit: "False", status: "success", completion: 100}
+	quick := logReq{id: "quick", start: t0.Add(20 * time.Second), seconds: 0.3, group: "gpt-4o", cacheHit: "True", status: "success", completion: 3}
+	fail := logReq{id: "fail", start: t0.Add(30 * time.Second), seconds: 2, group: "claude", cacheHit: "", status: "failure",
+		errClass: "RateLimitError", errCode: "429"}
+	h.clock.Set(t0.Add(61 * time.Second))
+	insertLogs(t, p, long.sql(), quick.sql(), fail.sql())
 	h.refresh(t)
-	// A batch written late, for a request that started before the last
-	// read's upper bound plus the lag: still ahead of the watermark.
-	insertLogs(t, p, logRow("r4", "2026-03-10 12:00:20", 40, "claude", "False", "success"))
-	fams, _ = h.scrape(t)
-	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "gpt-4o", "cache_hit": "false", "status": "success"}, 1)
-	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "gpt-4o", "cache_hit": "true", "status": "success"}, 1)
-	absent(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "claude", "status": "failure"})
-	expect(t, fams, "litellm_spendlog_request_duration_seconds", map[string]string{"model_group": "gpt-4o"}, 2)
-	expect(t, fams, "litellm_exporter_spendlog_rows_read_total", nil, 2)
+	// The same batch seen again by the next re-read windows, and a refresh
+	// with no new rows: nothing is counted twice.
+	for i := 0; i < 3; i++ {
+		h.clock.Add(20 * time.Second)
+		h.refresh(t)
+	}
+	// A row that lands late (within the lag of its "endTime") for a
+	// request that ended before the last refresh: counted once.
+	late := logReq{id: "late", start: h.clock.Now().Add(-40 * time.Second), seconds: 30, group: "claude", cacheHit: "False", status: "success"}
+	insertLogs(t, p, late.sql())
+	h.clock.Add(20 * time.Second)
+	h.refresh(t)
+	h.clock.Add(5 * time.Minute)
+	h.refresh(t)
 
-	h.clock.Set(time.Date(2026, 3, 10, 12, 2, 0, 0, time.UTC)) // reads (12:00:10, 12:01:00]
-	h.refresh(t)
 	fams, body := h.scrape(t)
 	testkit.CheckMetrics(t, body, compatNames...)
+	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "gpt-4o", "cache_hit": "false", "status": "success"}, 1)
+	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "gpt-4o", "cache_hit": "true", "status": "success"}, 1)
 	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "claude", "cache_hit": "false", "status": "failure"}, 1)
 	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "claude", "cache_hit": "false", "status": "success"}, 1)
-	// Only the four new rows were ever read, not the thousand old ones.
-	expect(t, fams, "litellm_exporter_spendlog_rows_read_total", nil, 4)
+	expect(t, fams, "litellm_spendlog_request_duration_seconds", map[string]string{"model_group": "gpt-4o"}, 2)
 
-	hist := fams["litellm_spendlog_request_duration_seconds"]
-	for _, m := range hist.GetMetric() {
-		if m.GetLabel()[0].GetValue() != "gpt-4o" {
-			continue
+	// LiteLLM's own names and labels.
+	who := map[string]string{"hashed_api_key": KeyID(token("sk-one")), "api_key_alias": "search-prod", "team": "team-1",
+		"team_alias": "search", "user": "u1", "end_user": "eu1"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range who {
+			m[k] = v
 		}
-		h := m.GetHistogram()
-		if !near(h.GetSampleSum(), 2.3) {
-			t.Errorf("gpt-4o latency sum = %v, want 2.3", h.GetSampleSum())
+		for k, v := range extra {
+			m[k] = v
 		}
-		want := map[float64]uint64{0.25: 0, 0.5: 1, 1: 1, 2.5: 2, 300: 2}
-		for _, b := range h.GetBucket() {
-			if w, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
-				t.Errorf("gpt-4o bucket le=%v = %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
+		return m
+	}
+	expect(t, fams, "litellm_proxy_total_requests_metric_total", with(map[string]string{"requested_model": "gpt-4o", "status_code": "200"}), 2)
+	expect(t, fams, "litellm_proxy_total_requests_metric_total", with(map[string]string{"requested_model": "claude", "status_code": "429"}), 1)
+	expect(t, fams, "litellm_proxy_failed_requests_metric_total", with(map[string]string{"requested_model": "claude",
+		"exception_status": "429", "exception_class": "RateLimitError"}), 1)
+	expect(t, fams, "litellm_requests_metric_total", with(map[string]string{"model": "gpt-4o-2024-08-06"}), 4)
+	expect(t, fams, "litellm_deployment_failure_responses_total", map[string]string{"litellm_model_name": "gpt-4o-2024-08-06",
+		"model_id": "dep-1", "api_base": "https://api.example", "api_provider": "openai", "requested_model": "claude"}, 1)
+	hist := func(name string, labels map[string]string) (count uint64, sum float64, le map[float64]uint64) {
+		t.Helper()
+		le = map[float64]uint64{}
+		for _, m := range fams[name].GetMetric() {
+			match := true
+			for _, l := range m.GetLabel() {
+				if w, ok := labels[l.GetName()]; ok && w != l.GetValue() {
+					match = false
+				}
+			}
+			if !match {
+				continue
+			}
+			count += m.GetHistogram().GetSampleCount()
+			sum += m.GetHistogram().GetSampleSum()
+			for _, b := range m.GetHistogram().GetBucket() {
+				le[b.GetUpperBound()] += b.GetCumulativeCount()
 			}
 		}
+		return count, sum, le
+	}
+	n, sum, le := hist("litellm_request_total_latency_metric", map[string]string{"requested_model": "gpt-4o"})
+	if n != 2 || !near(sum, 600.3) || le[0.5] != 1 || le[300] != 1 {
+		t.Errorf("litellm_request_total_latency_metric{requested_model=gpt-4o}: count %d sum %v le=0.5 %d le=300 %d; want 2, 600.3, 1, 1", n, sum, le[0.5], le[300])
+	}
+	// Only the streamed request has a time to first token.
+	n, sum, _ = hist("litellm_llm_api_time_to_first_token_metric", nil)
+	if n != 1 || !near(sum, 1.2) {
+		t.Errorf("litellm_llm_api_time_to_first_token_metric: count %d sum %v, want 1 and 1.2", n, sum)
+	}
+	n, sum, _ = hist("litellm_deployment_latency_per_output_token", map[string]string{"requested_model": "", "model_id": "dep-1"})
+	if n != 2 || !near(sum, 6+0.1) {
+		t.Errorf("litellm_deployment_latency_per_output_token: count %d sum %v, want 2 and 6.1", n, sum)
 	}
 }

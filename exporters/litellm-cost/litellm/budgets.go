@@ -53,17 +53,27 @@ type budgetSource struct {
 	// ownMax: the entity's own max_budget/soft_budget columns win over the
 	// linked BudgetTable row.
 	ownMax bool
+	// zeroIsNone: LiteLLM treats a max_budget of 0 as no budget (orgs).
+	zeroIsNone bool
+	// defaultMax: the proxy's default budget for entities without one
+	// (end users: litellm_settings.max_end_user_budget in LiteLLM_Config).
+	defaultMax string
 }
 
+// UISessionTeam is the team LiteLLM gives the admin UI's session tokens;
+// the proxy hides those keys from its own key listings, and so do we.
+const UISessionTeam = "litellm-dashboard"
+
 var budgetSources = []budgetSource{
-	{scope: ScopeKey, table: TableKeys, idCol: "token", nameCol: "key_alias", ownMax: true},
+	{scope: ScopeKey, table: TableKeys, idCol: "token", nameCol: "key_alias", ownMax: true,
+		where: `t."team_id" IS DISTINCT FROM '` + UISessionTeam + `'`},
 	{scope: ScopeTeam, table: TableTeams, idCol: "team_id", nameCol: "team_alias", ownMax: true},
 	{scope: ScopeUser, table: TableUsers, idCol: "user_id", nameCol: "user_alias", ownMax: true,
 		where: `t."user_id" <> '` + ProxyBudgetUserID + `'`},
 	{scope: ScopeProxy, table: TableUsers, idCol: "user_id", nameCol: "", ownMax: true,
 		where: `t."user_id" = '` + ProxyBudgetUserID + `'`},
-	{scope: ScopeOrg, table: TableOrgs, idCol: "organization_id", nameCol: "organization_alias"},
-	{scope: ScopeEndUser, table: TableEndUsers, idCol: "user_id", nameCol: "alias"},
+	{scope: ScopeOrg, table: TableOrgs, idCol: "organization_id", nameCol: "organization_alias", zeroIsNone: true},
+	{scope: ScopeEndUser, table: TableEndUsers, idCol: "user_id", nameCol: "alias", defaultMax: "max_end_user_budget"},
 	{scope: ScopeTag, table: TableTags, idCol: "tag_name", nameCol: "tag_name"},
 }
 
@@ -109,13 +119,21 @@ func (s *Schema) budgetQuery(src budgetSource) string {
 		blocked = `COALESCE(t."blocked", false)`
 	}
 	where := ""
-	if src.where != "" {
+	if src.where != "" && (src.scope != ScopeKey || s.Has(src.table, "team_id")) {
 		where = " WHERE " + src.where
+	}
+	maxBudget := pick("max_budget", "float8")
+	if src.defaultMax != "" && s.Has(TableConfig, "param_value") {
+		maxBudget = fmt.Sprintf(`COALESCE(%s, (SELECT (c."param_value"->>'%s')::float8 FROM "LiteLLM_Config" c
+    WHERE c."param_name" = 'litellm_settings' AND jsonb_typeof(c."param_value"->'%[2]s') = 'number'))`, maxBudget, src.defaultMax)
+	}
+	if src.zeroIsNone {
+		maxBudget = "NULLIF(" + maxBudget + ", 0)"
 	}
 	inner := fmt.Sprintf(`SELECT t.%s::text AS id, %s AS name, %s AS spend, %s AS max_budget, %s AS soft_budget,
   %s AS reset_at, %s AS blocked, %s AS team_id
 FROM %s t%s%s`,
-		Ident(src.idCol), name, spend, pick("max_budget", "float8"), pick("soft_budget", "float8"),
+		Ident(src.idCol), name, spend, maxBudget, pick("soft_budget", "float8"),
 		pick("budget_reset_at", "timestamp"), blocked, team,
 		Ident(src.table), join, where)
 	// Entities with a budget come first, fullest first, then the biggest

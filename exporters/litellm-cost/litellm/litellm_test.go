@@ -80,13 +80,13 @@ func TestQueriesRunOnNewAndOldSchemas(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-			if _, err := ReadSpendLogs(ctx, conn, s, now.Add(-time.Minute), now); err != nil {
+			if _, err := ReadSpendLogs(ctx, conn, s, now.Add(-time.Hour), now.Add(-time.Minute), now, func(SpendLogRow) {}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
 				t.Fatal(err)
 			}
-			plan := explain(t, conn, s.SpendLogsSQL(), now.Add(-time.Minute), now, LatencyBuckets)
+			plan := explain(t, conn, s.SpendLogsSQL(), now.Add(-time.Hour), now.Add(-time.Minute), now)
 			if !strings.Contains(plan, "LiteLLM_SpendLogs_startTime") {
 				t.Fatalf("the spend-log read does not use the startTime index:\n%s", plan)
 			}

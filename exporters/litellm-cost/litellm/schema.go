@@ -28,6 +28,7 @@ const (
 	TableDailyUserSpend  = "LiteLLM_DailyUserSpend"
 	TableDailyTagSpend   = "LiteLLM_DailyTagSpend"
 	TableDailyTeamSpend  = "LiteLLM_DailyTeamSpend"
+	TableConfig          = "LiteLLM_Config"
 	ProxyBudgetUserID    = "litellm-proxy-budget"
 	requiredForReadiness = TableKeys
 )

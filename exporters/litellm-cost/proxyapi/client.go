@@ -1,6 +1,8 @@
 package proxyapi
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -29,6 +32,9 @@ type Options struct {
 	PageSize int
 	// MaxPages bounds the pages read from one listing.
 	MaxPages int
+	// ActivityPageSize is the page size of daily-activity reports (1-1000;
+	// 0 means MaxActivityPageSize).
+	ActivityPageSize int
 }
 
 // Client talks to one proxy over one connection, one request at a time.
@@ -39,6 +45,7 @@ type Client struct {
 	transport *http.Transport
 	pageSize  int
 	maxPages  int
+	actSize   int
 }
 
 // New builds a client; nothing connects until the first request.
@@ -55,7 +62,7 @@ func New(o Options) *Client {
 		ForceAttemptHTTP2:     o.TLS == nil,
 	}
 	return &Client{
-		base: o.BaseURL, key: o.MasterKey, transport: tr, pageSize: o.PageSize, maxPages: o.MaxPages,
+		base: o.BaseURL, key: o.MasterKey, transport: tr, pageSize: o.PageSize, maxPages: o.MaxPages, actSize: cmp.Or(o.ActivityPageSize, MaxActivityPageSize),
 		http: &http.Client{
 			Transport: tr,
 			// A redirect would carry the key elsewhere or hide a
@@ -133,10 +140,14 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) ([]byte, er
 // paginate reads pages 1.. of a listing until next says there are no more,
 // at most MaxPages.
 func (c *Client) paginate(ctx context.Context, path string, q url.Values, sizeParam string, page func(b []byte) (more bool, err error)) error {
-	q.Set(sizeParam, strconv.Itoa(c.pageSize))
+	return c.paginateBy(ctx, path, q, sizeParam, c.pageSize, page)
+}
+
+func (c *Client) paginateBy(ctx context.Context, path string, q url.Values, sizeParam string, size int, page func(b []byte) (more bool, err error)) error {
+	q.Set(sizeParam, strconv.Itoa(size))
 	for n := 1; ; n++ {
 		if n > c.maxPages {
-			return fmt.Errorf("listing %s: more than %d pages of %d (raise --litellm.max-pages)", path, c.maxPages, c.pageSize)
+			return fmt.Errorf("listing %s: more than %d pages of %d (raise --litellm.max-pages)", path, c.maxPages, size)
 		}
 		q.Set("page", strconv.Itoa(n))
 		b, err := c.get(ctx, path, q)
@@ -208,20 +219,71 @@ func (c *Client) Budgets(ctx context.Context) ([]BudgetRow, error) {
 	return ParseBudgets(b)
 }
 
+// MaxActivityPageSize is the daily-activity reports' largest page (the
+// endpoint's Query(le=1000)), the default, so that most reads are one page.
+const MaxActivityPageSize = 1000
+
+// activityAttempts bounds the re-reads of a report that changed while it
+// was read.
+const activityAttempts = 3
+
 // Activity reads a daily-activity report (/user/daily/activity,
 // /tag/daily/activity) for start..end (YYYY-MM-DD, both inclusive), every
-// page. The proxy paginates its raw day rows, so a date can come back on
-// several pages: callers sum.
+// page. The proxy pages its raw day rows by offset, ordered by (date, id)
+// with random ids, while its writer inserts and increments them: a row
+// inserted before the page being read shifts the rest, so one would be
+// skipped or read twice. A report of one page is one query, a snapshot. A
+// longer one is read twice and kept only when both reads agree page for
+// page (a row inserted or changed while the first read ran shows up as a
+// page that differs); after activityAttempts disagreeing reads the step
+// fails, keeping the last good data. The proxy paginates raw rows, so a
+// date can come back on several pages: callers sum.
 func (c *Client) Activity(ctx context.Context, path, start, end string) ([]Day, error) {
-	var out []Day
+	prev, err := c.activityPages(ctx, path, start, end)
+	if err != nil || len(prev) == 1 {
+		return parseActivity(prev, err)
+	}
+	for attempt := 1; ; attempt++ {
+		again, err := c.activityPages(ctx, path, start, end)
+		if err != nil {
+			return nil, err
+		}
+		if slices.EqualFunc(prev, again, bytes.Equal) {
+			return parseActivity(again, nil)
+		}
+		if attempt == activityAttempts {
+			return nil, fmt.Errorf("reading %s: the report changed while it was read, %d times", path, attempt+1)
+		}
+		prev = again
+	}
+}
+
+// activityPages reads every page of a report, raw.
+func (c *Client) activityPages(ctx context.Context, path, start, end string) ([][]byte, error) {
+	var pages [][]byte
 	q := url.Values{"start_date": {start}, "end_date": {end}}
-	err := c.paginate(ctx, path, q, "page_size", func(b []byte) (bool, error) {
+	err := c.paginateBy(ctx, path, q, "page_size", c.actSize, func(b []byte) (bool, error) {
 		p, err := ParseActivityPage(b)
 		if err != nil {
 			return false, err
 		}
-		out = append(out, p.Results...)
+		pages = append(pages, b)
 		return p.Metadata.HasMore, nil
 	})
-	return out, err
+	return pages, err
+}
+
+func parseActivity(pages [][]byte, err error) ([]Day, error) {
+	if err != nil {
+		return nil, err
+	}
+	var out []Day
+	for _, b := range pages {
+		p, err := ParseActivityPage(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Results...)
+	}
+	return out, nil
 }

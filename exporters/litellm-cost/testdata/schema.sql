@@ -1,8 +1,11 @@
 -- The LiteLLM proxy's accounting tables as its Prisma migrations create them
 -- in a current (2026) release: quoted mixed-case names, TIMESTAMP(3) without
 -- time zone holding UTC. Only the tables the exporter reads, with their
--- relevant columns plus a few neighbours; "date" is a DATE as in the newest
--- releases (testdata/schema_old.sql has the older TEXT form).
+-- relevant columns plus a few neighbours. Column names and types follow
+-- LiteLLM's schema.prisma (String -> TEXT, Float -> DOUBLE PRECISION, Int ->
+-- INTEGER, BigInt -> BIGINT, DateTime -> TIMESTAMP(3), Json -> JSONB):
+-- "date" of the daily tables is TEXT 'YYYY-MM-DD' in every release.
+-- exporter/schema_test.go holds the facts and checks this file against them.
 
 CREATE TABLE "LiteLLM_BudgetTable" (
     "budget_id" TEXT NOT NULL,
@@ -151,6 +154,7 @@ CREATE TABLE "LiteLLM_TeamMembership" (
     "user_id" TEXT NOT NULL,
     "team_id" TEXT NOT NULL,
     "spend" DOUBLE PRECISION NOT NULL DEFAULT 0.0,
+    "total_spend" DOUBLE PRECISION NOT NULL DEFAULT 0.0,
     "budget_id" TEXT,
     CONSTRAINT "LiteLLM_TeamMembership_pkey" PRIMARY KEY ("user_id","team_id")
 );
@@ -185,6 +189,9 @@ CREATE TABLE "LiteLLM_SpendLogs" (
     "response" JSONB DEFAULT '{}',
     "session_id" TEXT,
     "status" TEXT,
+    "mcp_namespaced_tool_name" TEXT,
+    "agent_id" TEXT,
+    "proxy_server_request" JSONB DEFAULT '{}',
     CONSTRAINT "LiteLLM_SpendLogs_pkey" PRIMARY KEY ("request_id")
 );
 CREATE INDEX "LiteLLM_SpendLogs_startTime_idx" ON "LiteLLM_SpendLogs"("startTime");
@@ -195,7 +202,7 @@ CREATE INDEX "LiteLLM_SpendLogs_session_id_idx" ON "LiteLLM_SpendLogs"("session_
 CREATE TABLE "LiteLLM_DailyUserSpend" (
     "id" TEXT NOT NULL,
     "user_id" TEXT,
-    "date" DATE NOT NULL,
+    "date" TEXT NOT NULL,
     "api_key" TEXT NOT NULL,
     "model" TEXT,
     "model_group" TEXT,
@@ -222,7 +229,7 @@ CREATE UNIQUE INDEX "LiteLLM_DailyUserSpend_user_id_date_api_key_model_custom_ll
 CREATE TABLE "LiteLLM_DailyTeamSpend" (
     "id" TEXT NOT NULL,
     "team_id" TEXT,
-    "date" DATE NOT NULL,
+    "date" TEXT NOT NULL,
     "api_key" TEXT NOT NULL,
     "model" TEXT,
     "model_group" TEXT,
@@ -248,7 +255,7 @@ CREATE TABLE "LiteLLM_DailyTagSpend" (
     "id" TEXT NOT NULL,
     "request_id" TEXT,
     "tag" TEXT,
-    "date" DATE NOT NULL,
+    "date" TEXT NOT NULL,
     "api_key" TEXT NOT NULL,
     "model" TEXT,
     "model_group" TEXT,
@@ -269,3 +276,9 @@ CREATE TABLE "LiteLLM_DailyTagSpend" (
 );
 CREATE INDEX "LiteLLM_DailyTagSpend_date_idx" ON "LiteLLM_DailyTagSpend"("date");
 CREATE INDEX "LiteLLM_DailyTagSpend_tag_date_idx" ON "LiteLLM_DailyTagSpend"("tag", "date");
+
+CREATE TABLE "LiteLLM_Config" (
+    "param_name" TEXT NOT NULL,
+    "param_value" JSONB,
+    CONSTRAINT "LiteLLM_Config_pkey" PRIMARY KEY ("param_name")
+);

@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/testkit"
 )
 
 // Key is a LiteLLM_VerificationToken row.
@@ -69,31 +72,44 @@ type DailyRow struct {
 type Proxy struct {
 	MasterKey string
 
-	mu          sync.Mutex
-	keys        []Key
-	deleted     []Key
-	teams       []Team
-	users       []User
-	budgets     []Budget
-	orgs        []Org
-	userDaily   []DailyRow
-	tagDaily    []DailyRow
-	failures    map[string][]int // path ("" = any) -> statuses still to answer
-	hang        chan struct{}
-	inFlight    int
-	maxInFlight int
-	requests    map[string]int
-	queries     []string
-	srv         *httptest.Server
+	mu                      sync.Mutex
+	keys                    []Key
+	deleted                 []Key
+	teams                   []Team
+	users                   []User
+	budgets                 []Budget
+	orgs                    []Org
+	orgsNotNested, notAdmin bool
+	userDaily               []DailyRow
+	tagDaily                []DailyRow
+	failures                map[string][]int // path ("" = any) -> statuses still to answer
+	hang                    chan struct{}
+	inFlight                int
+	maxInFlight             int
+	requests                map[string]int
+	queries                 []string
+	srv                     *httptest.Server
+	clock                   func() time.Time
+	after                   func(d *Data, path string, q url.Values)
 }
+
+// Option changes how the fake starts.
+type Option func(*Proxy)
+
+// WithClock sets the fake's clock (the times it stamps on what it creates);
+// the default is testkit.Now, the clock the tests share.
+func WithClock(now func() time.Time) Option { return func(p *Proxy) { p.clock = now } }
 
 // Start serves the fake on a loopback port until the test ends.
 func Start(t interface {
 	Helper()
 	Cleanup(func())
-}, masterKey string) *Proxy {
+}, masterKey string, opts ...Option) *Proxy {
 	t.Helper()
-	p := &Proxy{MasterKey: masterKey, failures: map[string][]int{}, requests: map[string]int{}}
+	p := &Proxy{MasterKey: masterKey, failures: map[string][]int{}, requests: map[string]int{}, clock: testkit.Now}
+	for _, o := range opts {
+		o(p)
+	}
 	p.srv = httptest.NewServer(p)
 	t.Cleanup(func() {
 		p.Release()
@@ -109,11 +125,24 @@ func (p *Proxy) URL() string { return p.srv.URL }
 func (p *Proxy) With(f func(d *Data)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.with(f)
+}
+
+func (p *Proxy) with(f func(d *Data)) {
 	d := &Data{Keys: p.keys, Deleted: p.deleted, Teams: p.teams, Users: p.users, Budgets: p.budgets, Orgs: p.orgs,
-		UserDaily: p.userDaily, TagDaily: p.tagDaily}
+		UserDaily: p.userDaily, TagDaily: p.tagDaily, OrgsNotNested: p.orgsNotNested, NotAdmin: p.notAdmin}
 	f(d)
 	p.keys, p.deleted, p.teams, p.users, p.budgets, p.orgs = d.Keys, d.Deleted, d.Teams, d.Users, d.Budgets, d.Orgs
-	p.userDaily, p.tagDaily = d.UserDaily, d.TagDaily
+	p.userDaily, p.tagDaily, p.orgsNotNested, p.notAdmin = d.UserDaily, d.TagDaily, d.OrgsNotNested, d.NotAdmin
+}
+
+// AfterEach runs f, with the data locked, after every answered request: a
+// test changes the data between the pages of one read, as the proxy's
+// writer does.
+func (p *Proxy) AfterEach(f func(d *Data, path string, q url.Values)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.after = f
 }
 
 // Data is the proxy's state.
@@ -124,6 +153,12 @@ type Data struct {
 	Budgets             []Budget
 	Orgs                []Org
 	UserDaily, TagDaily []DailyRow
+	// OrgsNotNested: /organization/list leaves out litellm_budget_table
+	// (releases that do not include it), so budgets come from /budget/list.
+	OrgsNotNested bool
+	// NotAdmin: the key is not a proxy admin, so /organization/list shows
+	// only the organizations it is a member of (none).
+	NotAdmin bool
 }
 
 // Fail makes the next len(statuses) requests to path ("" for any) answer
@@ -206,6 +241,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests[r.URL.Path]++
+	if p.after != nil {
+		defer p.with(func(d *Data) { p.after(d, r.URL.Path, r.URL.Query()) })
+	}
 	for _, path := range []string{r.URL.Path, ""} {
 		if f := p.failures[path]; len(f) > 0 {
 			p.failures[path] = f[1:]
@@ -334,7 +372,7 @@ func (p *Proxy) keyList(w http.ResponseWriter, q map[string][]string) {
 			"expires": nil, "models": []string{}, "aliases": map[string]any{}, "config": map[string]any{},
 			"user_id": nullable(k.UserID), "team_id": nullable(k.TeamID), "budget_id": nullable(k.BudgetID),
 			"blocked": blocked, "metadata": map[string]any{}, "max_parallel_requests": nil,
-			"tpm_limit": nil, "rpm_limit": nil, "created_at": "2026-01-05T10:00:00.000000Z",
+			"tpm_limit": nil, "rpm_limit": nil, "created_at": p.created(),
 			"object_permission": nil, "api_key": nil, "user_role": nil,
 		})
 	}
@@ -353,7 +391,7 @@ func (p *Proxy) teamList() []any {
 			"tpm_limit": nil, "rpm_limit": nil, "max_budget": num(t.MaxBudget), "soft_budget": num(t.SoftBudget),
 			"budget_duration": nil, "models": []string{}, "blocked": t.Blocked, "spend": t.Spend,
 			"max_parallel_requests": nil, "budget_reset_at": ts(t.BudgetResetAt), "model_id": nil,
-			"litellm_model_table": nil, "created_at": "2026-01-05T10:00:00.000000Z",
+			"litellm_model_table": nil, "created_at": p.created(),
 		})
 	}
 	return out
@@ -373,7 +411,7 @@ func (p *Proxy) userList(w http.ResponseWriter, q map[string][]string) {
 			"user_id": u.UserID, "user_alias": nullable(u.UserAlias), "user_email": nullable(u.UserEmail),
 			"user_role": "internal_user", "spend": u.Spend, "max_budget": num(u.MaxBudget),
 			"budget_duration": nil, "budget_reset_at": ts(u.BudgetResetAt), "teams": []string{}, "models": []string{},
-			"key_count": 0, "created_at": "2026-01-05T10:00:00.000000Z",
+			"key_count": 0, "created_at": p.created(),
 		})
 	}
 	writeJSON(w, map[string]any{"users": out, "total": len(users), "page": page, "page_size": size, "total_pages": pages(len(users), size)})
@@ -384,7 +422,7 @@ func (p *Proxy) budget(id string) (map[string]any, bool) {
 		if b.BudgetID == id {
 			return map[string]any{"budget_id": b.BudgetID, "max_budget": num(b.MaxBudget), "soft_budget": num(b.SoftBudget),
 				"max_parallel_requests": nil, "tpm_limit": nil, "rpm_limit": nil, "model_max_budget": nil,
-				"budget_duration": nil, "budget_reset_at": ts(b.BudgetResetAt), "created_at": "2026-01-05T10:00:00.000000Z"}, true
+				"budget_duration": nil, "budget_reset_at": ts(b.BudgetResetAt), "created_at": p.created()}, true
 		}
 	}
 	return nil, false
@@ -392,16 +430,28 @@ func (p *Proxy) budget(id string) (map[string]any, bool) {
 
 func (p *Proxy) orgList() []any {
 	out := []any{}
+	if p.notAdmin {
+		return out
+	}
 	for _, o := range p.orgs {
-		b, _ := p.budget(o.BudgetID)
-		out = append(out, map[string]any{
+		org := map[string]any{
 			"organization_id": o.OrganizationID, "organization_alias": nullable(o.OrganizationAlias),
 			"budget_id": o.BudgetID, "spend": o.Spend, "metadata": map[string]any{}, "models": []string{},
-			"litellm_budget_table": b, "members": []any{}, "teams": []any{},
-			"created_at": "2026-01-05T10:00:00.000000Z", "created_by": "admin", "updated_by": "admin",
-		})
+			"members": []any{}, "teams": []any{},
+			"created_at": p.created(), "created_by": "admin", "updated_by": "admin",
+		}
+		if !p.orgsNotNested {
+			org["litellm_budget_table"], _ = p.budget(o.BudgetID)
+		}
+		out = append(out, org)
 	}
 	return out
+}
+
+// created is the creation time the fake stamps on what it lists: a day
+// before its clock's now.
+func (p *Proxy) created() string {
+	return p.clock().UTC().Add(-24 * time.Hour).Format("2006-01-02T15:04:05.000000Z")
 }
 
 func (p *Proxy) budgetList() []any {

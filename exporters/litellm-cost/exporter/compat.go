@@ -1,0 +1,175 @@
+package exporter
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+)
+
+// litellmLatencyBuckets are LiteLLM's own histogram bounds (LATENCY_BUCKETS
+// in litellm/types/integrations/prometheus.py), so quantiles over our series
+// and the proxy's agree; +Inf is implicit.
+var litellmLatencyBuckets = []float64{0.005, 0.00625, 0.0125, 0.025, 0.05, 0.1, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5,
+	5, 5.5, 6, 6.5, 7, 7.5, 8, 8.5, 9, 9.5, 10, 15, 20, 25, 30, 60, 120, 180, 240, 300}
+
+// LiteLLM's label sets, per family, as litellm/types/integrations/prometheus.py
+// declares them (PrometheusMetricLabels).
+var (
+	lProxyRequests = []string{"end_user", "hashed_api_key", "api_key_alias", "requested_model", "team", "team_alias", "user", "status_code"}
+	lProxyFailed   = []string{"end_user", "hashed_api_key", "api_key_alias", "requested_model", "team", "team_alias", "user", "exception_status", "exception_class"}
+	lRequests      = []string{"end_user", "hashed_api_key", "api_key_alias", "model", "team", "team_alias", "user"}
+	lLLMLatency    = []string{"model", "hashed_api_key", "api_key_alias", "team", "team_alias", "requested_model", "end_user", "user"}
+	lTotalLatency  = []string{"end_user", "hashed_api_key", "api_key_alias", "requested_model", "team", "team_alias", "user", "model"}
+	lTTFT          = []string{"model", "hashed_api_key", "api_key_alias", "team", "team_alias", "requested_model", "end_user", "user"}
+	lDeployment    = []string{"litellm_model_name", "model_id", "api_base", "api_provider", "requested_model", "hashed_api_key", "api_key_alias", "team", "team_alias"}
+	lDeployFailed  = append(append([]string{}, lDeployment...), "exception_status", "exception_class")
+	// The cache families are not in the PrometheusMetricLabels read; they
+	// carry the LLM-call labels.
+	lCache    = lLLMLatency
+	lPerToken = []string{"litellm_model_name", "model_id", "api_base", "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias"}
+)
+
+// compatFamily is one of LiteLLM's metric families, built from spend-log rows.
+type compatFamily struct {
+	desc   *prometheus.Desc
+	labels []string
+	hist   []float64 // nil: a counter
+	// value is what a row adds (a counter) or observes (a histogram); ok
+	// false leaves the row out of this family.
+	value func(r litellm.SpendLogRow) (v float64, ok bool)
+	limit int
+	acc   map[string]*compatAcc
+}
+
+type compatAcc struct {
+	values []string
+	n      float64
+	h      *histAcc
+}
+
+// compatSeries is one series of a family, for the exposition.
+type compatSeries struct {
+	f      *compatFamily
+	values []string
+	n      float64
+	count  uint64
+	sum    float64
+	cum    map[float64]uint64
+}
+
+func one(litellm.SpendLogRow) (float64, bool) { return 1, true }
+
+func failed(r litellm.SpendLogRow) (float64, bool) { return 1, r.Status == "failure" }
+
+func succeeded(r litellm.SpendLogRow) (float64, bool) { return 1, r.Status != "failure" }
+
+func newCompatFamilies(maxSeries int) []*compatFamily {
+	// Histograms have 36 buckets a series: fewer label sets keep them small.
+	histLimit := max(maxSeries/5, 10)
+	c := func(name, help string, labels []string, v func(litellm.SpendLogRow) (float64, bool)) *compatFamily {
+		return &compatFamily{desc: desc(name, "LiteLLM-compatible, from the spend logs since the exporter started: "+help, labels...),
+			labels: labels, value: v, limit: maxSeries, acc: map[string]*compatAcc{}}
+	}
+	h := func(name, help string, labels []string, v func(litellm.SpendLogRow) (float64, bool)) *compatFamily {
+		f := c(name, help, labels, v)
+		f.hist, f.limit = litellmLatencyBuckets, histLimit
+		return f
+	}
+	return []*compatFamily{
+		c("litellm_proxy_total_requests_metric_total", "requests to the proxy.", lProxyRequests, one),
+		c("litellm_proxy_failed_requests_metric_total", "failed requests.", lProxyFailed, failed),
+		c("litellm_requests_metric_total", "LLM calls.", lRequests, one),
+		c("litellm_llm_api_failed_requests_metric_total", "failed LLM calls (LiteLLM's deprecated name).", lRequests, failed),
+		c("litellm_deployment_total_requests_total", "requests per deployment.", lDeployment, one),
+		c("litellm_deployment_success_responses_total", "successful responses per deployment.", lDeployment, succeeded),
+		c("litellm_deployment_failure_responses_total", "failed responses per deployment.", lDeployFailed, failed),
+		c("litellm_cache_hits_metric_total", "requests answered from LiteLLM's cache (cache_hit true).", lCache,
+			func(r litellm.SpendLogRow) (float64, bool) { return 1, r.CacheHit == "true" }),
+		c("litellm_cache_misses_metric_total", "requests LiteLLM's cache did not answer (cache_hit false; none when caching is off).", lCache,
+			func(r litellm.SpendLogRow) (float64, bool) { return 1, r.CacheHit == "false" }),
+		c("litellm_cached_tokens_metric_total", "prompt plus completion tokens of requests answered from LiteLLM's cache.", lCache,
+			func(r litellm.SpendLogRow) (float64, bool) {
+				return float64(r.Prompt + r.Complete), r.CacheHit == "true"
+			}),
+		h("litellm_llm_api_latency_metric", "LLM API latency (\"endTime\" - \"startTime\", seconds).", lLLMLatency,
+			func(r litellm.SpendLogRow) (float64, bool) { return r.Duration, true }),
+		h("litellm_request_total_latency_metric", "whole request latency (request_duration_ms where written, else the LLM API latency; seconds).", lTotalLatency,
+			func(r litellm.SpendLogRow) (float64, bool) {
+				if r.Total != nil {
+					return *r.Total, true
+				}
+				return r.Duration, true
+			}),
+		h("litellm_llm_api_time_to_first_token_metric", "time to first token of streamed responses (\"completionStartTime\" - \"startTime\", seconds).", lTTFT,
+			func(r litellm.SpendLogRow) (float64, bool) {
+				if r.TTFT == nil {
+					return 0, false
+				}
+				return *r.TTFT, true
+			}),
+		h("litellm_deployment_latency_per_output_token", "LLM API latency per completion token (seconds).", lPerToken,
+			func(r litellm.SpendLogRow) (float64, bool) {
+				if r.Complete <= 0 {
+					return 0, false
+				}
+				return r.Duration / float64(r.Complete), true
+			}),
+	}
+}
+
+// add counts a row; past the family's limit of label sets, a new set is
+// counted under every label "other".
+func (f *compatFamily) add(r litellm.SpendLogRow) {
+	v, ok := f.value(r)
+	if !ok {
+		return
+	}
+	values := make([]string, len(f.labels))
+	for i, l := range f.labels {
+		values[i] = label(r, l)
+	}
+	k := strings.Join(values, "\xff")
+	a := f.acc[k]
+	if a == nil {
+		if len(f.acc) >= f.limit {
+			for i := range values {
+				values[i] = "other"
+			}
+			k = strings.Join(values, "\xff")
+			a = f.acc[k]
+		}
+		if a == nil {
+			a = &compatAcc{values: values}
+			if f.hist != nil {
+				a.h = newHist(f.hist)
+			}
+			f.acc[k] = a
+		}
+	}
+	if a.h != nil {
+		a.h.observe(f.hist, v)
+		return
+	}
+	a.n += v
+}
+
+func (f *compatFamily) view() []compatSeries {
+	keys := make([]string, 0, len(f.acc))
+	for k := range f.acc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]compatSeries, 0, len(keys))
+	for _, k := range keys {
+		a := f.acc[k]
+		s := compatSeries{f: f, values: a.values, n: a.n}
+		if a.h != nil {
+			s.count, s.sum, s.cum = a.h.count, a.h.sum, a.h.cumulative(f.hist)
+		}
+		out = append(out, s)
+	}
+	return out
+}
