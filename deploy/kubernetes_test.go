@@ -27,6 +27,7 @@ type manifests struct {
 	services        []corev1.Service
 	secrets         []corev1.Secret
 	serviceMonitors []monitoringv1.ServiceMonitor
+	alertmanagers   []monitoringv1.Alertmanager
 	other           int
 }
 
@@ -72,6 +73,9 @@ func loadManifests(t *testing.T) manifests {
 			case "ServiceMonitor":
 				m.serviceMonitors = append(m.serviceMonitors, monitoringv1.ServiceMonitor{})
 				target = &m.serviceMonitors[len(m.serviceMonitors)-1]
+			case "Alertmanager":
+				m.alertmanagers = append(m.alertmanagers, monitoringv1.Alertmanager{})
+				target = &m.alertmanagers[len(m.alertmanagers)-1]
 			case "ConfigMap":
 				target = &corev1.ConfigMap{}
 			case "ServiceAccount":
@@ -241,6 +245,53 @@ func TestSecretKeysReferencedExist(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestServiceMonitorsSetTheScrapeLabels: on Kubernetes the exporters carry
+// the same datastore label as in outrigger-scrape.yml, or the inhibitions
+// that rely on it would never apply.
+func TestServiceMonitorsSetTheScrapeLabels(t *testing.T) {
+	b, err := os.ReadFile("prometheus/outrigger-scrape.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scrape struct {
+		ScrapeConfigs []struct {
+			JobName       string `json:"job_name"`
+			StaticConfigs []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"static_configs"`
+		} `json:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(b, &scrape); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, sc := range scrape.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			if v := st.Labels["datastore"]; v != "" {
+				want[sc.JobName] = v
+			}
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("outrigger-scrape.yml sets no datastore label")
+	}
+	have := map[string]string{}
+	for _, sm := range loadManifests(t).serviceMonitors {
+		for _, ep := range sm.Spec.Endpoints {
+			for _, r := range ep.RelabelConfigs {
+				if r.TargetLabel == "datastore" && r.Replacement != nil {
+					have[sm.Name] = *r.Replacement
+				}
+			}
+		}
+	}
+	for job, v := range want {
+		if have[job] != v {
+			t.Errorf("ServiceMonitor/%s sets datastore=%q, outrigger-scrape.yml %q", job, have[job], v)
 		}
 	}
 }
