@@ -234,21 +234,17 @@ func TestAlertmanagerNamesOnlyShippedAlertsAndNoSecrets(t *testing.T) {
 
 // alertmanagerTestConfig derives the full-stack test's configuration from
 // the shipped file, changing only timings and where receivers send: every
-// receiver posts to sinkURL/<receiver name> (send_resolved as shipped), the
-// first notification of a group goes out after 1 s, and the paging route
-// repeats its group after 2 s, so a recovery is reported at once. The other
-// routes keep a group interval longer than PostgresDown's `for` (as 5m is
-// longer than 1m in the shipped file), so that a pool alert that resolves
-// when PostgreSQL stops is next flushed while PostgresDown inhibits it.
+// receiver posts to sinkURL/<receiver name> (send_resolved as shipped), and
+// the first notification of a group goes out after 1 s. Every group
+// interval is 90 s: like the shipped 5m, longer than PostgresDown's `for`
+// (1m), so that the pool alert, which resolves when PostgreSQL stops, is
+// next flushed while PostgresDown inhibits it; and long enough that
+// LLMSpendDatabaseDown, first flushed while inhibited, has resolved by its
+// next flush when PostgreSQL is back (inhibition ends with the source).
 func alertmanagerTestConfig(t *testing.T, sinkURL string) string {
 	t.Helper()
 	return amconfig.ForSink(t, []byte(withLocalTemplates(t)), amconfig.SinkConfig{SinkURL: sinkURL, ResolveTimeout: "1m",
-		GroupWait: map[string]string{"*": "1s"}, GroupInterval: map[string]string{"page": "2s", "*": "90s"}})
-}
-
-func asList(v any) []any {
-	l, _ := v.([]any)
-	return l
+		GroupWait: map[string]string{"*": "1s"}, GroupInterval: map[string]string{"*": "90s"}})
 }
 
 // TestAlertmanagerSecretFilesAreMounted: every secret file alertmanager.yml
