@@ -45,11 +45,14 @@ func daemonBinary(t testing.TB, name string) string {
 
 // TestFullStack runs the stack the way a user does: real PostgreSQL, Redis,
 // RabbitMQ with a Celery worker, every daemon, and Prometheus loaded with
-// deploy/prometheus as shipped (targets pointed at loopback). It then makes
-// the stack's four headline alerts fire and reads them from Prometheus's API.
+// deploy/prometheus as shipped (targets pointed at loopback), sending to
+// Alertmanager with deploy/alertmanager's routes, whose receivers post to a
+// sink in the test. It makes the stack's four headline alerts fire, then
+// stops PostgreSQL and checks that only its down alert reaches a person,
+// and that its resolution does once PostgreSQL is back.
 func TestFullStack(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(t.Context(), 9*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Minute)
 	defer cancel()
 
 	pg := testkit.StartPostgres(t, testkit.PostgresOptions{MaxConnections: 50, StatStatements: true})
@@ -138,6 +141,14 @@ func TestFullStack(t *testing.T) {
 		cfg = re.ReplaceAllString(cfg, target)
 	}
 	cfg = strings.ReplaceAll(cfg, "scrape_interval: 30s", "scrape_interval: 4s")
+	// Alertmanager as shipped but for its timings and receivers, which all
+	// post to the sink; Prometheus sends to it through the shipped alerting block.
+	sink := testkit.StartWebhookSink(t, nil)
+	am := testkit.StartAlertmanager(t, testkit.AlertmanagerOptions{Config: alertmanagerTestConfig(t, sink.URL)})
+	if !strings.Contains(cfg, `"alertmanager:9093"`) {
+		t.Fatal("outrigger-scrape.yml sends alerts nowhere: no alertmanager:9093 target")
+	}
+	cfg = strings.ReplaceAll(cfg, `"alertmanager:9093"`, `"`+am.Addr+`"`)
 	rules, _ := filepath.Glob("prometheus/rules/*.yml")
 	var ruleLines []string
 	for _, r := range rules {
@@ -227,23 +238,37 @@ func TestFullStack(t *testing.T) {
 		})
 	})
 
+	// When the pool alert's notification arrives, PostgreSQL is stopped at
+	// once: the next flush of that group, 90 s later, then comes after
+	// PostgresDown fires (its `for` is 1m), as it does with the shipped 5m.
+	var pgStopped time.Time
+	var pool testkit.Notification
 	t.Run("the headline alerts fire", func(t *testing.T) {
 		want := map[string]map[string]string{
-			"CeleryQueueBacklog":          {"queue_name": "backlog"},
-			"PostgresPoolUtilizationHigh": {},
-			"LLMBudgetAbove80Percent":     {"scope": "key", "name": "agent-prod"},
-			"ScreenshotStoreAbove5GB":     {"path": "screenshots"},
+			"CeleryQueueBacklog":      {"queue_name": "backlog"},
+			"LLMBudgetAbove80Percent": {"scope": "key", "name": "agent-prod"},
+			"ScreenshotStoreAbove5GB": {"path": "screenshots"},
 		}
 		// The backlog and pool alerts hold for 5 minutes, as the stack asks. A
 		// scrape lost to a loaded machine resets them; the scrape timeout is
 		// generous so that the daemons, which answer within it, are never cut off.
 		testkit.Eventually(t, 7*time.Minute, "alerts firing", func() error {
+			if pgStopped.IsZero() {
+				if n, ok := notified(sink.Notifications(), time.Time{}, "firing", "PostgresPoolUtilizationHigh"); ok {
+					pool = n
+					pg.Stop(t)
+					pgStopped = time.Now()
+				}
+			}
 			alerts := prom.Alerts(t)
 			var missing []string
 			for name, labels := range want {
 				if !hasAlert(alerts, name, "firing", labels) {
 					missing = append(missing, fmt.Sprintf("%s%v (have %s)", name, labels, states(alerts, name)))
 				}
+			}
+			if pgStopped.IsZero() {
+				missing = append(missing, fmt.Sprintf("PostgresPoolUtilizationHigh notified (have %s)", states(alerts, "PostgresPoolUtilizationHigh")))
 			}
 			if len(missing) > 0 {
 				sort.Strings(missing)
@@ -257,6 +282,122 @@ func TestFullStack(t *testing.T) {
 			}
 		}
 	})
+	if pgStopped.IsZero() {
+		t.Fatal("the pool alert never reached a receiver")
+	}
+
+	t.Run("a firing alert reaches its receiver with its runbook", func(t *testing.T) {
+		checkNotification(t, pool, "chat", "PostgresPoolUtilizationHigh")
+	})
+
+	// What follows from PostgreSQL being down, and is inhibited by PostgresDown.
+	followers := []string{"PostgresPoolUtilizationHigh", "PostgresConnectionsExhausted", "PostgresIdleInTransactionTooLong",
+		"PostgresLockWaits", "PostgresReplicationLag", "PostgresSlowQueries", "LLMSpendDatabaseDown"}
+	t.Run("with PostgreSQL stopped only PostgresDown is notified", func(t *testing.T) {
+		var down testkit.Notification
+		testkit.Eventually(t, 3*time.Minute, "PostgresDown notified", func() error {
+			n, ok := notified(sink.Notifications(), pgStopped, "firing", "PostgresDown")
+			if !ok {
+				return fmt.Errorf("no PostgresDown notification; Prometheus has it %s", states(prom.Alerts(t), "PostgresDown"))
+			}
+			down = n
+			return nil
+		})
+		checkNotification(t, down, "page", "PostgresDown")
+		// LiteLLM's exporter lost its database too (the same server, the same
+		// datastore label): its alert fires and Alertmanager holds it back.
+		testkit.Eventually(t, 3*time.Minute, "LLMSpendDatabaseDown inhibited", func() error {
+			for _, a := range am.Alerts(t) {
+				if a.Labels["alertname"] == "LLMSpendDatabaseDown" {
+					if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
+						return fmt.Errorf("LLMSpendDatabaseDown is %s, inhibited by %v", a.Status.State, a.Status.InhibitedBy)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("Alertmanager has no LLMSpendDatabaseDown; Prometheus has it %s", states(prom.Alerts(t), "LLMSpendDatabaseDown"))
+		})
+		// By now the pool alert's group was flushed again (90 s after its
+		// notification) with the alert resolved, and that was held back too.
+		noneNotified(t, sink.Notifications(), pgStopped, followers)
+	})
+
+	t.Run("its resolution arrives after recovery", func(t *testing.T) {
+		pg.Start(t)
+		back := time.Now()
+		// At PostgresDown's group's next flush (90 s after its first).
+		testkit.Eventually(t, 2*time.Minute, "PostgresDown resolved and notified", func() error {
+			n, ok := notified(sink.Notifications(), back, "resolved", "PostgresDown")
+			if !ok {
+				return fmt.Errorf("no resolution yet; Prometheus has PostgresDown %s", states(prom.Alerts(t), "PostgresDown"))
+			}
+			checkNotification(t, n, "page", "PostgresDown")
+			return nil
+		})
+		noneNotified(t, sink.Notifications(), pgStopped, followers)
+		for _, n := range sink.Notifications() {
+			var names []string
+			for _, a := range n.Alerts {
+				names = append(names, a.Labels["alertname"]+"/"+a.Status)
+			}
+			t.Logf("notified %-6s at PostgreSQL stop %+6.1fs: %s", n.Receiver, n.Received.Sub(pgStopped).Seconds(), strings.Join(names, ", "))
+		}
+	})
+}
+
+// notified finds a notification received after since that carries alert
+// name with the given status.
+func notified(got []testkit.Notification, since time.Time, status, name string) (testkit.Notification, bool) {
+	for _, n := range got {
+		if n.Received.Before(since) {
+			continue
+		}
+		for _, a := range n.Alerts {
+			if a.Labels["alertname"] == name && a.Status == status {
+				return n, true
+			}
+		}
+	}
+	return testkit.Notification{}, false
+}
+
+// checkNotification: the alert came to the receiver its severity routes
+// to, and links its runbook, which exists.
+func checkNotification(t *testing.T, n testkit.Notification, receiver, name string) {
+	t.Helper()
+	if n.Receiver != receiver || n.Path != "/"+receiver {
+		t.Errorf("%s went to %s (%s), want %s", name, n.Receiver, n.Path, receiver)
+	}
+	for _, a := range n.Alerts {
+		if a.Labels["alertname"] != name {
+			continue
+		}
+		url := a.Annotations["runbook_url"]
+		file, ok := strings.CutPrefix(url, runbookBase)
+		if !ok || file != name+".md" {
+			t.Errorf("%s arrived with runbook_url %q", name, url)
+		} else if _, err := os.Stat(filepath.Join("runbooks", file)); err != nil {
+			t.Errorf("%s links a runbook that does not exist: %v", name, err)
+		}
+		if a.Annotations["summary"] == "" || a.Labels["instance"] == "" {
+			t.Errorf("%s arrived without its summary or target: %v %v", name, a.Annotations, a.Labels)
+		}
+	}
+}
+
+// noneNotified fails for any notification since t0 about the named alerts.
+func noneNotified(t *testing.T, got []testkit.Notification, t0 time.Time, names []string) {
+	t.Helper()
+	for _, n := range got {
+		if n.Received.Before(t0) {
+			continue
+		}
+		for _, a := range n.Alerts {
+			if slices.Contains(names, a.Labels["alertname"]) {
+				t.Errorf("%s reached %s (%s) while PostgresDown inhibits it", a.Labels["alertname"], n.Receiver, a.Status)
+			}
+		}
+	}
 }
 
 func shipperArgs(work, logs, lokiURL string) []string {

@@ -31,6 +31,7 @@ type manifests struct {
 	services        []corev1.Service
 	secrets         []corev1.Secret
 	serviceMonitors []monitoringv1.ServiceMonitor
+	alertmanagers   []monitoringv1.Alertmanager
 	configMaps      []corev1.ConfigMap
 	clusterRoles    []rbacv1.ClusterRole
 	bindings        []rbacv1.ClusterRoleBinding
@@ -79,6 +80,9 @@ func loadManifests(t *testing.T) manifests {
 			case "ServiceMonitor":
 				m.serviceMonitors = append(m.serviceMonitors, monitoringv1.ServiceMonitor{})
 				target = &m.serviceMonitors[len(m.serviceMonitors)-1]
+			case "Alertmanager":
+				m.alertmanagers = append(m.alertmanagers, monitoringv1.Alertmanager{})
+				target = &m.alertmanagers[len(m.alertmanagers)-1]
 			case "ConfigMap":
 				m.configMaps = append(m.configMaps, corev1.ConfigMap{})
 				target = &m.configMaps[len(m.configMaps)-1]
@@ -398,5 +402,60 @@ func TestLogShipperDaemonSet(t *testing.T) {
 	sc := c.SecurityContext
 	if sc == nil || sc.Capabilities == nil || fmt.Sprint(sc.Capabilities.Add) != "[DAC_READ_SEARCH]" {
 		t.Error("the shipper needs DAC_READ_SEARCH (and nothing else) to read every container log")
+	}
+}
+
+// TestServiceMonitorsSetTheScrapeLabels: on Kubernetes the exporters carry
+// the same datastore label as in outrigger-scrape.yml, or the inhibitions
+// that rely on it would never apply.
+func TestServiceMonitorsSetTheScrapeLabels(t *testing.T) {
+	b, err := os.ReadFile("prometheus/outrigger-scrape.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scrape struct {
+		ScrapeConfigs []struct {
+			JobName       string `json:"job_name"`
+			StaticConfigs []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"static_configs"`
+		} `json:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(b, &scrape); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, sc := range scrape.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			if v := st.Labels["datastore"]; v != "" {
+				want[sc.JobName] = v
+			}
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("outrigger-scrape.yml sets no datastore label")
+	}
+	// By job: the ServiceMonitor's name, or the job it relabels to.
+	have := map[string]string{}
+	for _, sm := range loadManifests(t).serviceMonitors {
+		for _, ep := range sm.Spec.Endpoints {
+			job, store := sm.Name, ""
+			for _, r := range ep.RelabelConfigs {
+				switch {
+				case r.TargetLabel == "job" && r.Replacement != nil:
+					job = *r.Replacement
+				case r.TargetLabel == "datastore" && r.Replacement != nil:
+					store = *r.Replacement
+				}
+			}
+			if store != "" {
+				have[job] = store
+			}
+		}
+	}
+	for job, v := range want {
+		if have[job] != v {
+			t.Errorf("the ServiceMonitor for job %s sets datastore=%q, outrigger-scrape.yml %q", job, have[job], v)
+		}
 	}
 }

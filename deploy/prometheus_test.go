@@ -12,13 +12,46 @@ import (
 
 type ruleFile struct {
 	Groups []struct {
-		Name  string `yaml:"name"`
-		Rules []struct {
-			Alert  string            `yaml:"alert"`
-			Expr   string            `yaml:"expr"`
-			Labels map[string]string `yaml:"labels"`
-		} `yaml:"rules"`
+		Name  string      `yaml:"name"`
+		Rules []alertRule `yaml:"rules"`
 	} `yaml:"groups"`
+}
+
+type alertRule struct {
+	Alert       string            `yaml:"alert"`
+	Expr        string            `yaml:"expr"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+	file        string
+}
+
+// shippedRules returns every alerting rule of prometheus/rules by name.
+func shippedRules(t *testing.T) map[string]alertRule {
+	t.Helper()
+	files, _ := filepath.Glob("prometheus/rules/*.yml")
+	if len(files) == 0 {
+		t.Fatal("no rule files")
+	}
+	out := map[string]alertRule{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf ruleFile
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Alert != "" {
+					r.file = f
+					out[r.Alert] = r
+				}
+			}
+		}
+	}
+	return out
 }
 
 func alertNames(t *testing.T) map[string]string {

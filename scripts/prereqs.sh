@@ -11,6 +11,8 @@ declare -A need=(
   [promtool]="prometheus"
   [prometheus-postgres-exporter]="prometheus-postgres-exporter"
   [prometheus-redis-exporter]="prometheus-redis-exporter"
+  [prometheus-alertmanager]="prometheus-alertmanager"
+  [amtool]="prometheus-alertmanager"
 )
 missing=()
 for bin in "${!need[@]}"; do

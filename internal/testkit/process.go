@@ -17,13 +17,15 @@ import (
 
 // packages names the Debian package of every service binary testkit runs.
 var packages = map[string]string{
-	"initdb":          "postgresql",
-	"postgres":        "postgresql",
-	"redis-server":    "redis-server",
-	"rabbitmq-server": "rabbitmq-server",
-	"rabbitmqctl":     "rabbitmq-server",
-	"prometheus":      "prometheus",
-	"promtool":        "prometheus",
+	"initdb":                  "postgresql",
+	"postgres":                "postgresql",
+	"redis-server":            "redis-server",
+	"rabbitmq-server":         "rabbitmq-server",
+	"rabbitmqctl":             "rabbitmq-server",
+	"prometheus":              "prometheus",
+	"promtool":                "prometheus",
+	"prometheus-alertmanager": "prometheus-alertmanager",
+	"amtool":                  "prometheus-alertmanager",
 }
 
 // Binary returns the path of a service binary, or fails the test saying how

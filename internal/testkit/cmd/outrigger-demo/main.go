@@ -1,7 +1,9 @@
 // Command outrigger-demo starts throwaway PostgreSQL, Redis, RabbitMQ with a
-// Celery worker and Prometheus (loaded with deploy/prometheus), then every
-// Outrigger daemon found in bin/ against them, prints the URLs and waits for
-// Ctrl-C, when it stops everything in reverse order. `make demo` runs it.
+// Celery worker, Prometheus (loaded with deploy/prometheus) and Alertmanager
+// (deploy/alertmanager's routes, its receivers pointed at a local webhook
+// sink that prints each notification), then every Outrigger daemon found in
+// bin/ against them, prints the URLs and waits for Ctrl-C, when it stops
+// everything in reverse order. `make demo` runs it.
 package main
 
 import (
@@ -60,6 +62,9 @@ type daemon struct {
 	name string
 	port int
 	args func(s *services) []string
+	// datastore is the scrape label that links the exporter to the server it
+	// watches, for Alertmanager's inhibitions (deploy/prometheus/outrigger-scrape.yml).
+	datastore string
 }
 
 type services struct {
@@ -70,25 +75,25 @@ type services struct {
 }
 
 func start(t testkit.TB, root string) {
-	fmt.Println("starting PostgreSQL, Redis, RabbitMQ with a Celery worker, and Prometheus on free loopback ports...")
+	fmt.Println("starting PostgreSQL, Redis, RabbitMQ with a Celery worker, Prometheus and Alertmanager on free loopback ports...")
 	s := &services{workDir: testkit.TempDir(t, "demo")}
 	s.pg = testkit.StartPostgres(t, testkit.PostgresOptions{MaxConnections: 50, StatStatements: true})
 	s.redis = testkit.StartRedis(t, testkit.RedisOptions{Args: []string{"--maxmemory", "64mb"}})
 	extra := startExtras(t, root, s)
 
 	daemons := []daemon{
-		{"postgres-exporter", 9187, func(s *services) []string { return []string{"--postgres.dsn=" + s.pg.DSN("postgres")} }},
-		{"redis-exporter", 9121, func(s *services) []string { return []string{"--redis.addr=redis://" + s.redis.Addr} }},
+		{"postgres-exporter", 9187, func(s *services) []string { return []string{"--postgres.dsn=" + s.pg.DSN("postgres")} }, "postgres"},
+		{"redis-exporter", 9121, func(s *services) []string { return []string{"--redis.addr=redis://" + s.redis.Addr} }, "redis"},
 		{"celery-exporter", 9808, func(s *services) []string {
 			return []string{"--broker-url=" + s.rabbit.URL(), "--queue=celery", "--queue=reports"}
-		}},
-		{"litellm-exporter", 9842, func(s *services) []string { return []string{"--database-url=" + s.pg.DSN("litellm")} }},
+		}, "rabbitmq"},
+		{"litellm-exporter", 9842, func(s *services) []string { return []string{"--database-url=" + s.pg.DSN("litellm")} }, "postgres"},
 		{"storage-exporter", 9843, func(s *services) []string {
 			return []string{"--path=screenshots=" + filepath.Join(s.workDir, "screenshots")}
-		}},
+		}, ""},
 		{"log-shipper", 9844, func(s *services) []string {
 			return []string{"--path=" + filepath.Join(s.workDir, "logs", "*.log"), "--registry.path=" + filepath.Join(s.workDir, "registry.json")}
-		}},
+		}, ""},
 	}
 	var targets []string
 	var urls []string
@@ -99,7 +104,11 @@ func start(t testkit.TB, root string) {
 		}
 		p := port(t, d.port)
 		dm := startDaemon(t, bin, p, d.args(s)...)
-		targets = append(targets, fmt.Sprintf("  - job_name: %s\n    static_configs: [{targets: ['127.0.0.1:%d']}]\n", d.name, p))
+		labels := ""
+		if d.datastore != "" {
+			labels = fmt.Sprintf("labels: {datastore: %s}, ", d.datastore)
+		}
+		targets = append(targets, fmt.Sprintf("  - job_name: %s\n    static_configs: [{%stargets: ['127.0.0.1:%d']}]\n", d.name, labels, p))
 		urls = append(urls, fmt.Sprintf("  %-18s %s/metrics", d.name, dm))
 	}
 	rules, _ := filepath.Glob(filepath.Join(root, "deploy", "prometheus", "rules", "*.yml"))
@@ -115,6 +124,8 @@ func start(t testkit.TB, root string) {
 	if len(ruleLines) > 0 {
 		cfg += "rule_files:\n" + strings.Join(ruleLines, "\n") + "\n"
 	}
+	sink, am := startAlerting(t, root)
+	cfg += fmt.Sprintf("alerting:\n  alertmanagers:\n    - static_configs: [{targets: ['%s']}]\n", am.Addr)
 	cfg += "scrape_configs:\n" + strings.Join(targets, "")
 	prom := testkit.StartPrometheus(t, testkit.PrometheusOptions{Config: cfg})
 
@@ -125,6 +136,8 @@ func start(t testkit.TB, root string) {
 		fmt.Println("  " + e)
 	}
 	fmt.Printf("  %-18s %s (targets: %s/targets, alerts: %s/alerts)\n", "Prometheus", prom.URL, prom.URL, prom.URL)
+	fmt.Printf("  %-18s %s (deploy/alertmanager's routes; every receiver posts to the sink)\n", "Alertmanager", am.URL)
+	fmt.Printf("  %-18s %s (prints each notification below)\n", "webhook sink", sink.URL)
 	fmt.Println("\ndaemons:")
 	sort.Strings(urls)
 	for _, u := range urls {
