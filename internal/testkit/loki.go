@@ -117,6 +117,11 @@ limits_config:
   # reads each stream under the labels the shipper gave it.
   shard_streams:
     enabled: false
+querier:
+  # Ask the ingesters for every time range: by default only the last 3 h,
+  # and a test's entries from earlier in the day are not flushed to the
+  # store yet, so a query would miss them.
+  query_ingesters_within: 0
 frontend_worker:
   grpc_client_config:
     max_send_msg_size: 134217728

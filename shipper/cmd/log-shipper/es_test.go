@@ -42,10 +42,14 @@ func TestKill9TwoOutputs(t *testing.T) {
 	loki := lokitest.StartReal(t, testkit.LokiOptions{})
 	es := estest.New(estest.ES8)
 	defer es.Close()
-	// The lines' times come from the receiver's clock: the start of today's
-	// UTC day, so all 28 seconds of them fall in one daily index (and are at
-	// most a day old, well inside Loki's window).
-	base := loki.Now().UTC().Truncate(24 * time.Hour)
+	// The lines' times come from Loki's clock: ten minutes ago (Loki in
+	// this setup stores nothing much older than an hour or two), moved back
+	// to 23:55 when that is later, so the few seconds of them fall in one
+	// daily index.
+	base := loki.Now().UTC().Add(-10 * time.Minute)
+	if day := base.Truncate(24 * time.Hour); base.Sub(day) > 24*time.Hour-5*time.Minute {
+		base = day.Add(24*time.Hour - 5*time.Minute)
+	}
 	// The index maps level as text before the shipper starts.
 	seed := `{"create":{"_index":"app-` + base.Format("2006.01.02") + `","_id":"seed"}}` + "\n" + `{"level":"seed"}` + "\n"
 	resp, err := http.Post(es.URL+"/_bulk", "application/x-ndjson", strings.NewReader(seed))
@@ -65,7 +69,7 @@ func TestKill9TwoOutputs(t *testing.T) {
 	s := startShipper(t, dir, "--path="+logs+"/*.log", "--loki.url="+loki.PushURL(), "--registry.flush-interval="+registryFlush.String(),
 		"--elasticsearch.url="+es.URL, "--elasticsearch.index=app-%{+yyyy.MM.dd}")
 
-	writers := startWriters(t, logs, writerOptions{names: []string{"app.log", "api.log"}, batch: 200, every: 15 * time.Millisecond,
+	writers := startWriters(t, logs, writerOptions{names: []string{"app.log", "api.log"}, batch: 25, every: 15 * time.Millisecond,
 		line: func(seq int) string { return esLine(seq, base.Add(time.Duration(seq)*time.Millisecond)) }})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	budget := 0

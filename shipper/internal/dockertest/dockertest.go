@@ -24,6 +24,10 @@ import (
 	"time"
 )
 
+// MaxRecordBytes is the most of a line one json-file record or stream frame
+// holds: the engine splits longer lines into pieces this long.
+const MaxRecordBytes = 16 << 10
+
 // APIVersion is the Engine API version the fake speaks.
 const APIVersion = "1.47"
 
@@ -48,7 +52,7 @@ type container struct {
 type logLine struct {
 	at     time.Time
 	stream string // stdout or stderr
-	text   string // without the newline
+	text   string // a line, or a 16 KiB piece of one; the last piece ends in the newline
 }
 
 type event struct {
@@ -147,12 +151,22 @@ func (s *Server) Log(id, stream, text string) {
 	if ct == nil {
 		panic("dockertest: no container " + id)
 	}
-	l := logLine{at: s.Now().UTC(), stream: stream, text: text}
-	ct.lines = append(ct.lines, l)
-	rec, _ := json.Marshal(map[string]string{"log": text + "\n", "stream": stream, "time": l.at.Format(time.RFC3339Nano)})
+	at := s.Now().UTC()
+	var recs []byte
+	// Like the engine, a line longer than 16 KiB goes out in 16 KiB pieces:
+	// one json-file record and one stream frame each, the newline only on
+	// the last.
+	for rest := text + "\n"; rest != ""; {
+		n := min(len(rest), MaxRecordBytes)
+		l := logLine{at: at, stream: stream, text: rest[:n]}
+		rest = rest[n:]
+		ct.lines = append(ct.lines, l)
+		rec, _ := json.Marshal(map[string]string{"log": l.text, "stream": stream, "time": at.Format(time.RFC3339Nano)})
+		recs = append(append(recs, rec...), '\n')
+	}
 	f, err := os.OpenFile(ct.logPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err == nil {
-		f.Write(append(rec, '\n'))
+		f.Write(recs)
 		f.Close()
 	}
 	s.cond.Broadcast()
@@ -406,7 +420,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, id string) {
 			if (l.stream == "stdout" && !wantOut) || (l.stream == "stderr" && !wantErr) || (!since.IsZero() && l.at.Before(since)) {
 				continue
 			}
-			payload := l.text + "\n"
+			payload := l.text
 			if stamps {
 				payload = l.at.Format(time.RFC3339Nano) + " " + payload
 			}

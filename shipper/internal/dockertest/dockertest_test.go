@@ -115,3 +115,56 @@ func TestEngineAPIAndJSONFileLogs(t *testing.T) {
 		t.Fatalf("events after rm = %v", actions)
 	}
 }
+
+// TestLongLinesAreSplitAsTheEngineDoes: a line over 16 KiB becomes 16 KiB
+// json-file records and stream frames, the newline only in the last.
+func TestLongLinesAreSplitAsTheEngineDoes(t *testing.T) {
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id := s.Start(Container{Name: "c"})
+	long := strings.Repeat("0123456789abcdef", 2600) // 41,600 bytes: three pieces
+	s.Log(id, "stdout", long)
+	b, err := os.ReadFile(s.byID[id].logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var joined strings.Builder
+	recs := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	for i, line := range recs {
+		var r struct{ Log string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		last := i == len(recs)-1
+		if len(r.Log) > MaxRecordBytes || strings.HasSuffix(r.Log, "\n") != last || (!last && len(r.Log) != MaxRecordBytes) {
+			t.Errorf("record %d of %d: %d bytes, newline %v", i, len(recs), len(r.Log), strings.HasSuffix(r.Log, "\n"))
+		}
+		joined.WriteString(r.Log)
+	}
+	if len(recs) != 3 || joined.String() != long+"\n" {
+		t.Fatalf("%d records joining to %d bytes, want 3 joining to the line", len(recs), joined.Len())
+	}
+	resp, err := client(s).Get("http://docker/containers/" + id + "/logs?stdout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	frames := 0
+	joined.Reset()
+	for {
+		var hdr [8]byte
+		if _, err := io.ReadFull(resp.Body, hdr[:]); err != nil {
+			break
+		}
+		payload := make([]byte, binary.BigEndian.Uint32(hdr[4:]))
+		io.ReadFull(resp.Body, payload)
+		frames++
+		joined.Write(payload)
+	}
+	if frames != 3 || joined.String() != long+"\n" {
+		t.Fatalf("%d frames joining to %d bytes, want 3 joining to the line", frames, joined.Len())
+	}
+}
