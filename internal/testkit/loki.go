@@ -234,7 +234,7 @@ func (l *Loki) streams(selector string, from, to time.Time) (map[string][]LokiEn
 		Data   struct {
 			ResultType string `json:"resultType"`
 			Result     []struct {
-				Stream map[string]string `json:"stream"`
+				Stream map[string]string   `json:"stream"`
 				Values [][]json.RawMessage `json:"values"`
 			} `json:"result"`
 		} `json:"data"`
