@@ -1046,9 +1046,9 @@ func indexPackage(p *scannedPackage) {
 				}
 			case *ast.CallExpr:
 				// NewConstHistogram(desc, ...), MustNewConstSummary(desc, ...),
-				// or a wrapper named so.
-				name := calleeName(n)
-				if (strings.Contains(name, "Histogram") || strings.Contains(name, "Summary")) && len(n.Args) > 0 {
+				// or a wrapper named so (out.histogram(desc, ...)).
+				name := strings.ToLower(calleeName(n))
+				if (strings.Contains(name, "histogram") || strings.Contains(name, "summary")) && len(n.Args) > 0 {
 					if id, ok := n.Args[0].(*ast.Ident); ok {
 						p.histVars[id.Name] = true
 					}
