@@ -21,10 +21,7 @@ func startExtras(t testkit.TB, root string, s *services) []string {
 			t.Fatal(err)
 		}
 	}
-	line := `{"timestamp":"2026-11-22T10:00:00Z","level":"INFO","service":"api","message":"demo started"}` + "\n"
-	if err := os.WriteFile(filepath.Join(s.workDir, "logs", "app.log"), []byte(line), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	startLogWriter(t, filepath.Join(s.workDir, "logs", "api.log"))
 	// LiteLLM's tables as the proxy creates them, with a key at 85 % of its
 	// budget so the cost alert has something to say.
 	s.pg.PSQL(t, "postgres", "CREATE DATABASE litellm")

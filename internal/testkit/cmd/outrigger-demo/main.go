@@ -1,5 +1,7 @@
 // Command outrigger-demo starts throwaway PostgreSQL, Redis, RabbitMQ with a
-// Celery worker, Prometheus (loaded with deploy/prometheus) and Alertmanager
+// Celery worker, a real Loki (built by scripts/loki.sh) that the log shipper
+// ships a FastAPI-style application log to, Prometheus (loaded with
+// deploy/prometheus) and Alertmanager
 // (deploy/alertmanager's routes, its receivers pointed at a local webhook
 // sink that prints each notification), then every Outrigger daemon found in
 // bin/ against them, prints the URLs and waits for Ctrl-C, when it stops
@@ -67,18 +69,29 @@ type daemon struct {
 	datastore string
 }
 
+// job is the daemon's scrape job: the one the upstream mixins select
+// (deploy/prometheus/outrigger-scrape.yml), "redis" for redis-exporter.
+func (d daemon) job() string {
+	if d.name == "redis-exporter" {
+		return "redis"
+	}
+	return d.name
+}
+
 type services struct {
 	pg      *testkit.Postgres
 	redis   *testkit.Redis
+	loki    *testkit.Loki
 	rabbit  *testkit.RabbitMQ
 	workDir string
 }
 
 func start(t testkit.TB, root string) {
-	fmt.Println("starting PostgreSQL, Redis, RabbitMQ with a Celery worker, Prometheus and Alertmanager on free loopback ports...")
+	fmt.Println("starting PostgreSQL, Redis, RabbitMQ with a Celery worker, Loki, Prometheus and Alertmanager on free loopback ports...")
 	s := &services{workDir: testkit.TempDir(t, "demo")}
 	s.pg = testkit.StartPostgres(t, testkit.PostgresOptions{MaxConnections: 50, StatStatements: true})
 	s.redis = testkit.StartRedis(t, testkit.RedisOptions{Args: []string{"--maxmemory", "64mb"}})
+	s.loki = testkit.StartLoki(t, testkit.LokiOptions{})
 	extra := startExtras(t, root, s)
 
 	daemons := []daemon{
@@ -92,7 +105,8 @@ func start(t testkit.TB, root string) {
 			return []string{"--path=screenshots=" + filepath.Join(s.workDir, "screenshots")}
 		}, ""},
 		{"log-shipper", 9844, func(s *services) []string {
-			return []string{"--path=" + filepath.Join(s.workDir, "logs", "*.log"), "--registry.path=" + filepath.Join(s.workDir, "registry.json")}
+			return []string{"--path=" + filepath.Join(s.workDir, "logs", "*.log"), "--registry.path=" + filepath.Join(s.workDir, "registry.json"),
+				"--loki.url=" + s.loki.PushURL()}
 		}, ""},
 	}
 	var targets []string
@@ -108,7 +122,7 @@ func start(t testkit.TB, root string) {
 		if d.datastore != "" {
 			labels = fmt.Sprintf("labels: {datastore: %s}, ", d.datastore)
 		}
-		targets = append(targets, fmt.Sprintf("  - job_name: %s\n    static_configs: [{%stargets: ['127.0.0.1:%d']}]\n", d.name, labels, p))
+		targets = append(targets, fmt.Sprintf("  - job_name: %s\n    static_configs: [{%stargets: ['127.0.0.1:%d']}]\n", d.job(), labels, p))
 		urls = append(urls, fmt.Sprintf("  %-18s %s/metrics", d.name, dm))
 	}
 	rules, _ := filepath.Glob(filepath.Join(root, "deploy", "prometheus", "rules", "*.yml"))
@@ -135,6 +149,7 @@ func start(t testkit.TB, root string) {
 	for _, e := range extra {
 		fmt.Println("  " + e)
 	}
+	fmt.Printf("  %-18s %s (the shipper sends it logs/api.log; recent lines: %s)\n", "Loki", s.loki.URL, logQLURL(s.loki))
 	fmt.Printf("  %-18s %s (targets: %s/targets, alerts: %s/alerts)\n", "Prometheus", prom.URL, prom.URL, prom.URL)
 	fmt.Printf("  %-18s %s (deploy/alertmanager's routes; every receiver posts to the sink)\n", "Alertmanager", am.URL)
 	fmt.Printf("  %-18s %s (prints each notification below)\n", "webhook sink", sink.URL)
