@@ -43,27 +43,7 @@ func StartAlertmanager(t TB, opts AlertmanagerOptions) *Alertmanager {
 	a.proc = &Process{Name: "alertmanager", Path: bin, Dir: dir, LogPath: filepath.Join(dir, "alertmanager.log"),
 		Args: []string{"--config.file=" + cfgPath, "--storage.path=" + filepath.Join(dir, "data"),
 			"--web.listen-address=" + a.Addr, "--cluster.listen-address=", "--log.level=debug"}}
-	t.Cleanup(func() {
-		a.proc.dumpOnFailure(t)
-		a.proc.Stop(t)
-	})
-	a.proc.Start(t)
-	Eventually(t, 60*time.Second, "alertmanager ready", func() error {
-		select {
-		case <-a.proc.Exited():
-			t.Fatalf("alertmanager exited:\n%s", a.proc.Log())
-		default:
-		}
-		resp, err := http.Get(a.URL + "/-/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
+	startServing(t, a.proc, 60*time.Second, httpReady(a.URL+"/-/ready"))
 	return a
 }
 

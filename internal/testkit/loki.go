@@ -149,22 +149,12 @@ func StartLoki(t TB, opts LokiOptions) *Loki {
 	l := &Loki{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Tenant: opts.Tenant}
 	l.proc = &Process{Name: "loki", Path: bin, Dir: dir, LogPath: filepath.Join(dir, "loki.log"),
 		Args: []string{"-config.file=" + cfgPath}}
-	t.Cleanup(func() {
-		l.proc.dumpOnFailure(t)
-		l.proc.Stop(t)
-	})
-	l.proc.Start(t)
-	Eventually(t, 90*time.Second, "loki ready", func() error {
-		select {
-		case <-l.proc.Exited():
-			t.Fatalf("loki exited:\n%s", l.proc.Log())
-		default:
-		}
+	startServing(t, l.proc, 90*time.Second, func() error {
 		code, body, err := l.get("/ready", nil)
 		if err != nil {
 			return err
 		}
-		if code != 200 {
+		if code != http.StatusOK {
 			return fmt.Errorf("status %d: %s", code, strings.TrimSpace(string(body)))
 		}
 		return nil

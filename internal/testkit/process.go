@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -257,6 +258,40 @@ func chownTree(t TB, dir, name string) {
 	})
 	if err != nil {
 		t.Fatalf("chown %s to %s: %v", dir, name, err)
+	}
+}
+
+// startServing starts p (stopped, its log printed on failure, at cleanup)
+// and waits until ready answers nil, failing at once if p exits first.
+func startServing(t TB, p *Process, timeout time.Duration, ready func() error) {
+	t.Helper()
+	t.Cleanup(func() {
+		p.dumpOnFailure(t)
+		p.Stop(t)
+	})
+	p.Start(t)
+	Eventually(t, timeout, p.Name+" ready", func() error {
+		select {
+		case <-p.Exited():
+			t.Fatalf("%s exited:\n%s", p.Name, p.Log())
+		default:
+		}
+		return ready()
+	})
+}
+
+// httpReady is a readiness check: GET url answers 200.
+func httpReady(url string) func() error {
+	return func() error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
 	}
 }
 

@@ -53,27 +53,7 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 	p.proc = &Process{Name: "prometheus", Path: bin, Dir: dir, LogPath: filepath.Join(dir, "prometheus.log"),
 		Args: []string{"--config.file=" + cfgPath, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
 			"--web.listen-address=" + p.Addr, "--web.enable-lifecycle"}}
-	t.Cleanup(func() {
-		p.proc.dumpOnFailure(t)
-		p.proc.Stop(t)
-	})
-	p.proc.Start(t)
-	Eventually(t, 60*time.Second, "prometheus ready", func() error {
-		select {
-		case <-p.proc.Exited():
-			t.Fatalf("prometheus exited:\n%s", p.proc.Log())
-		default:
-		}
-		resp, err := http.Get(p.URL + "/-/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
+	startServing(t, p.proc, 60*time.Second, httpReady(p.URL+"/-/ready"))
 	return p
 }
 
