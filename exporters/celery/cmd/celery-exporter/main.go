@@ -63,6 +63,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		return 2
 	}
+	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+		return code
+	}
 	if c.BrokerPassword, err = promkit.Secret("", *passwordFile); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: --broker.password-file: %v\n", app.Name, err)
 		return 2
