@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -45,4 +46,24 @@ func probeHealth(ctx context.Context, addr, webConfig string) error {
 		return fmt.Errorf("healthcheck: /health answered %s", resp.Status)
 	}
 	return nil
+}
+
+// HealthCheck runs --web.healthcheck when the flags ask for it: it probes the
+// /health endpoint of the daemon already running with the same flags, writes
+// a failure to stderr and returns the exit code with done set. Without the
+// flag it returns done false and does nothing.
+//
+// A daemon's main calls it right after validating the common flags and
+// before it builds anything of its own: the probe runs every few seconds in
+// the daemon's container, with its environment and volumes, and must open no
+// file, connection or listener of the daemon nor write anything.
+func HealthCheck(ctx context.Context, v ValidatedConfig, stderr io.Writer) (code int, done bool) {
+	if !v.c.HealthCheck {
+		return 0, false
+	}
+	if err := probeHealth(ctx, v.c.ListenAddresses[0], v.c.WebConfigFile); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", v.c.Service, err)
+		return 1, true
+	}
+	return 0, true
 }

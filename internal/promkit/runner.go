@@ -3,6 +3,7 @@ package promkit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -115,6 +116,13 @@ func (run *Run) collect(ctx context.Context, i int, c Collector) {
 	finished := make(chan error, 1)
 	go func() {
 		defer close(ch)
+		// A collector that panics (a bad value from the target) fails this
+		// scrape, reported by its success series, instead of the daemon.
+		defer func() {
+			if r := recover(); r != nil {
+				finished <- fmt.Errorf("collector panicked: %v", r)
+			}
+		}()
 		finished <- c.Update(ctx, ch)
 	}()
 	drained := make(chan struct{})

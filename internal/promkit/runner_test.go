@@ -190,3 +190,23 @@ func testWait(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A collector that panics fails its own scrape; the daemon and the other
+// collectors carry on.
+func TestRunnerSurvivesAPanickingCollector(t *testing.T) {
+	r := &Runner{Namespace: "x", Collectors: []Collector{
+		emit("a", 1),
+		CollectorFunc{ID: "p", Fn: func(ctx context.Context, ch chan<- prometheus.Metric) error {
+			ch <- prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 1, "bad \xff")
+			return nil
+		}},
+	}}
+	run := r.Start(t.Context())
+	got := summarize(t, run.Wait(t.Context()))
+	if got["success/a"] != 1 || got["value/a"] != 1 || got["success/p"] != 0 {
+		t.Errorf("got %v, want a served and p failed", got)
+	}
+	if err := run.Errors()["p"]; err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Errorf("p's error = %v", err)
+	}
+}

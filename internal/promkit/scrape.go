@@ -1,6 +1,7 @@
 package promkit
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -10,9 +11,19 @@ import (
 )
 
 // TargetFunc resolves a scrape request to a coalescing key and the collection
-// to start for it. An error answers HTTP 400 with its text (it must not
-// contain secrets).
+// to start for it. An error answers HTTP 400 (or a StatusError's code) with
+// its text (it must not contain secrets).
 type TargetFunc func(r *http.Request) (key string, start StartFunc, err error)
+
+// StatusError is a TargetFunc error answered with its own HTTP status, such
+// as 403 for a target an auth module's credentials may not be sent to.
+type StatusError struct {
+	Code int
+	Err  error
+}
+
+func (e *StatusError) Error() string { return e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
 
 // ScrapeHandler serves a target's metrics: it cuts the request to the scrape
 // deadline, coalesces concurrent scrapes of one target, and exposes the result
@@ -68,7 +79,11 @@ func (h *ScrapeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	key, start, err := h.Target(r)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		code := http.StatusBadRequest
+		if se := (*StatusError)(nil); errors.As(err, &se) {
+			code = se.Code
+		}
+		http.Error(w, err.Error(), code)
 		return
 	}
 	ctx, cancel := h.Deadline.Context(r)

@@ -119,7 +119,9 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 func (s *Server) Collections() uint64 { return s.scrapes.Collections() }
 
 // Run serves until SIGTERM or SIGINT (or ctx ends), calling reload on SIGHUP.
-// It is what a daemon's main calls last.
+// It is what a daemon's main calls last. With --web.healthcheck it only
+// probes, but a daemon should have answered that with HealthCheck before
+// building its runtime.
 func (s *Server) Run(ctx context.Context, reload func() error) error {
 	if s.cfg.c.HealthCheck {
 		return probeHealth(ctx, s.cfg.c.ListenAddresses[0], s.cfg.c.WebConfigFile)

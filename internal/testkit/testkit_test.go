@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"net"
 	"strings"
 	"testing"
 )
@@ -53,3 +54,20 @@ type fakeTB struct {
 
 func (f *fakeTB) Errorf(string, ...any) { f.failed = true }
 func (f *fakeTB) Helper()               {}
+
+func TestTripwireCountsConnections(t *testing.T) {
+	w := NewTripwire(t)
+	if n := w.Connections(t); n != 0 {
+		t.Fatalf("%d connections before any", n)
+	}
+	for range 2 {
+		c, err := net.Dial("tcp", w.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	if n := w.Connections(t); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+}

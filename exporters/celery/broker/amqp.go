@@ -21,6 +21,7 @@ import (
 
 	"github.com/outrigger/outrigger/exporters/celery/config"
 	"github.com/outrigger/outrigger/exporters/celery/events"
+	"github.com/outrigger/outrigger/internal/promkit"
 	"github.com/outrigger/outrigger/internal/promkit/backoff"
 )
 
@@ -283,6 +284,11 @@ func (a *AMQP) pollOnce(ctx context.Context, conn *amqp.Connection, ch **amqp.Ch
 	return out, nil
 }
 
+// MaxManagementBody caps the management API's answer read per poll: with
+// four columns a queue takes about 100 bytes, so 32 MiB is some 300,000
+// queues.
+const MaxManagementBody = 32 << 20
+
 // management lists the vhost's queues from the management API.
 func (a *AMQP) management(ctx context.Context) (map[string]mgmtQueue, error) {
 	u := *a.mgmt
@@ -313,7 +319,7 @@ func (a *AMQP) management(ctx context.Context) (map[string]mgmtQueue, error) {
 		return nil, fmt.Errorf("asking the management API: %s", resp.Status)
 	}
 	var list []mgmtQueue
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+	if err := json.NewDecoder(promkit.CappedReader(resp.Body, MaxManagementBody)).Decode(&list); err != nil {
 		return nil, fmt.Errorf("decoding the management API's queue list: %w", err)
 	}
 	out := make(map[string]mgmtQueue, len(list))

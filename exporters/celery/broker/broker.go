@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/outrigger/outrigger/internal/promkit"
+
 	"github.com/outrigger/outrigger/exporters/celery/events"
 )
 
@@ -102,18 +104,18 @@ func b2f(b bool) float64 {
 
 // CollectHealth sends the connection metrics.
 func (h *health) CollectHealth(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, b2f(h.up.Load()))
-	ch <- prometheus.MustNewConstMetric(streamUpDesc, prometheus.GaugeValue, b2f(h.streamUp.Load()))
-	ch <- prometheus.MustNewConstMetric(messagesDesc, prometheus.CounterValue, float64(h.messages.Load()))
+	ch <- promkit.ConstMetric(upDesc, prometheus.GaugeValue, b2f(h.up.Load()))
+	ch <- promkit.ConstMetric(streamUpDesc, prometheus.GaugeValue, b2f(h.streamUp.Load()))
+	ch <- promkit.ConstMetric(messagesDesc, prometheus.CounterValue, float64(h.messages.Load()))
 	for i, r := range []string{"content_type", "envelope", "body"} {
-		ch <- prometheus.MustNewConstMetric(decodeErrDesc, prometheus.CounterValue, float64(h.decodeErrors[i].Load()), r)
+		ch <- promkit.ConstMetric(decodeErrDesc, prometheus.CounterValue, float64(h.decodeErrors[i].Load()), r)
 	}
-	ch <- prometheus.MustNewConstMetric(reconnDesc, prometheus.CounterValue, float64(h.reconnError.Load()), "error")
-	ch <- prometheus.MustNewConstMetric(reconnDesc, prometheus.CounterValue, float64(h.reconnSilent.Load()), "silent")
-	ch <- prometheus.MustNewConstMetric(pollErrDesc, prometheus.CounterValue, float64(h.pollErrors.Load()))
+	ch <- promkit.ConstMetric(reconnDesc, prometheus.CounterValue, float64(h.reconnError.Load()), "error")
+	ch <- promkit.ConstMetric(reconnDesc, prometheus.CounterValue, float64(h.reconnSilent.Load()), "silent")
+	ch <- promkit.ConstMetric(pollErrDesc, prometheus.CounterValue, float64(h.pollErrors.Load()))
 	if s := h.Snapshot(); s != nil {
-		ch <- prometheus.MustNewConstMetric(pollTimeDesc, prometheus.GaugeValue, float64(s.Time.UnixNano())/1e9)
-		ch <- prometheus.MustNewConstMetric(pollDurDesc, prometheus.GaugeValue, s.Duration.Seconds())
+		ch <- promkit.ConstMetric(pollTimeDesc, prometheus.GaugeValue, float64(s.Time.UnixNano())/1e9)
+		ch <- promkit.ConstMetric(pollDurDesc, prometheus.GaugeValue, s.Duration.Seconds())
 	}
 }
 
@@ -124,18 +126,18 @@ func (h *health) CollectQueues(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, q := range s.Queues {
-		ch <- prometheus.MustNewConstMetric(lengthDesc, prometheus.GaugeValue, float64(q.Ready), q.Queue)
+		ch <- promkit.ConstMetric(lengthDesc, prometheus.GaugeValue, float64(q.Ready), q.Queue)
 		if q.Unacked >= 0 {
-			ch <- prometheus.MustNewConstMetric(unackedDesc, prometheus.GaugeValue, float64(q.Unacked), q.Queue)
+			ch <- promkit.ConstMetric(unackedDesc, prometheus.GaugeValue, float64(q.Unacked), q.Queue)
 		}
 		if q.ETA >= 0 {
-			ch <- prometheus.MustNewConstMetric(etaDesc, prometheus.GaugeValue, float64(q.ETA), q.Queue)
+			ch <- promkit.ConstMetric(etaDesc, prometheus.GaugeValue, float64(q.ETA), q.Queue)
 		}
 		if q.Consumers >= 0 {
-			ch <- prometheus.MustNewConstMetric(consumersDesc, prometheus.GaugeValue, float64(q.Consumers), q.Queue)
+			ch <- promkit.ConstMetric(consumersDesc, prometheus.GaugeValue, float64(q.Consumers), q.Queue)
 		}
 		if q.OldestAge >= 0 {
-			ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, q.OldestAge, q.Queue)
+			ch <- promkit.ConstMetric(oldestDesc, prometheus.GaugeValue, q.OldestAge, q.Queue)
 		}
 	}
 }

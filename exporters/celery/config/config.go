@@ -35,6 +35,10 @@ type Config struct {
 	// ManagementURL is RabbitMQ's HTTP API (optional): unacked counts and
 	// queue discovery.
 	ManagementURL string
+	// ManagementPassword, when set, replaces the URL's password (read from
+	// --rabbitmq.management-password-file); the user is the URL's, or
+	// without one the broker's.
+	ManagementPassword string
 
 	PollInterval   time.Duration
 	SilenceTimeout time.Duration
@@ -111,6 +115,18 @@ func (v ValidatedConfig) Broker() Broker { return v.broker }
 // Management returns RabbitMQ's management API URL (with credentials), or nil.
 func (v ValidatedConfig) Management() *url.URL { return v.mgmt }
 
+// ManagementRedacted is the management API's URL for logs: never the password.
+func (v ValidatedConfig) ManagementRedacted() string {
+	if v.mgmt == nil {
+		return ""
+	}
+	u := *v.mgmt
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
+}
+
 // TrackerOptions returns the options of the event state.
 func (v ValidatedConfig) TrackerOptions() state.Options {
 	c := v.c
@@ -134,7 +150,13 @@ func (c Config) Validate() (ValidatedConfig, error) {
 	if c.ManagementURL != "" {
 		u, err := url.Parse(c.ManagementURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("--rabbitmq.management-url: want http(s)://user:password@host:port"))
+			errs = append(errs, errors.New("--rabbitmq.management-url: want http(s)://user@host:port"))
+		} else if c.ManagementPassword != "" {
+			user := b.Username
+			if u.User != nil && u.User.Username() != "" {
+				user = u.User.Username()
+			}
+			u.User = url.UserPassword(user, c.ManagementPassword)
 		}
 		v.mgmt = u
 	}

@@ -72,3 +72,36 @@ func FuzzParseBroker(f *testing.F) {
 		}
 	})
 }
+
+// The management API's password file replaces the URL's password; its user
+// is the URL's, or the broker's; the redacted form keeps only the user.
+func TestManagementPassword(t *testing.T) {
+	base := Config{BrokerURL: "amqp://celery:bpw@rabbit//", HostnameMode: "host", PollInterval: time.Second,
+		SilenceTimeout: time.Second, TaskCapacity: 1, TaskTTL: time.Hour, MaxBackoff: time.Second, DefaultQueue: "celery",
+		RuntimeBuckets: []float64{1}, WaitBuckets: []float64{1}}
+	for _, c := range []struct{ url, password, user, pass, redacted string }{
+		{"http://mon@rabbit:15672", "filepw", "mon", "filepw", "http://mon@rabbit:15672"},
+		{"http://rabbit:15672", "filepw", "celery", "filepw", "http://celery@rabbit:15672"},
+		{"http://mon:inline@rabbit:15672", "filepw", "mon", "filepw", "http://mon@rabbit:15672"},
+		{"http://mon:inline@rabbit:15672", "", "mon", "inline", "http://mon@rabbit:15672"},
+	} {
+		cfg := base
+		cfg.ManagementURL, cfg.ManagementPassword = c.url, c.password
+		v, err := cfg.Validate()
+		if err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		u := v.Management()
+		if pw, _ := u.User.Password(); u.User.Username() != c.user || pw != c.pass {
+			t.Errorf("%s with %q: user %s", c.url, c.password, u.User)
+		}
+		if got := v.ManagementRedacted(); got != c.redacted {
+			t.Errorf("%s: redacted %s, want %s", c.url, got, c.redacted)
+		}
+	}
+	cfg := base
+	cfg.ManagementURL = "ftp://mon:inline@rabbit"
+	if _, err := cfg.Validate(); err == nil || strings.Contains(err.Error(), "inline") {
+		t.Errorf("a bad management URL: %v", err)
+	}
+}

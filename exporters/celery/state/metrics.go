@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/outrigger/outrigger/internal/promkit"
+
 	"github.com/outrigger/outrigger/exporters/celery/events"
 )
 
@@ -45,14 +47,14 @@ func (t *Tracker) Collect(ch chan<- prometheus.Metric) {
 		// rates and ratios have data, and increase() sees the first event.
 		for i, v := range s.counters {
 			if v > 0 || i != cSent {
-				ch <- prometheus.MustNewConstMetric(counterDescs[i], prometheus.CounterValue, float64(v), k.name, k.host, k.queue)
+				ch <- promkit.ConstMetric(counterDescs[i], prometheus.CounterValue, float64(v), k.name, k.host, k.queue)
 			}
 		}
 		if _, ok := s.failed[""]; !ok {
-			ch <- prometheus.MustNewConstMetric(failedDesc, prometheus.CounterValue, 0, k.name, k.host, k.queue, "")
+			ch <- promkit.ConstMetric(failedDesc, prometheus.CounterValue, 0, k.name, k.host, k.queue, "")
 		}
 		for exc, v := range s.failed {
-			ch <- prometheus.MustNewConstMetric(failedDesc, prometheus.CounterValue, float64(v), k.name, k.host, k.queue, exc)
+			ch <- promkit.ConstMetric(failedDesc, prometheus.CounterValue, float64(v), k.name, k.host, k.queue, exc)
 		}
 		if s.runtime.count > 0 {
 			ch <- constHistogram(runtimeDesc, &s.runtime, t.opts.RuntimeBuckets, k)
@@ -66,24 +68,24 @@ func (t *Tracker) Collect(ch chan<- prometheus.Metric) {
 		if !w.offline && now.Before(w.lastBeat.Add(time.Duration(2*w.freq*float64(time.Second)))) {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(workerUpDesc, prometheus.GaugeValue, up, h)
+		ch <- promkit.ConstMetric(workerUpDesc, prometheus.GaugeValue, up, h)
 		active := float64(w.active)
 		if up == 0 {
 			active = 0
 		}
-		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, active, h)
+		ch <- promkit.ConstMetric(activeDesc, prometheus.GaugeValue, active, h)
 	}
 	for i := events.Type(0); i < events.NumTypes; i++ {
-		ch <- prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, float64(t.stats.Events[i]), i.String())
+		ch <- promkit.ConstMetric(eventsDesc, prometheus.CounterValue, float64(t.stats.Events[i]), i.String())
 	}
 	if !t.stats.LastEvent.IsZero() {
-		ch <- prometheus.MustNewConstMetric(lastEventDesc, prometheus.GaugeValue, now.Sub(t.stats.LastEvent).Seconds())
+		ch <- promkit.ConstMetric(lastEventDesc, prometheus.GaugeValue, now.Sub(t.stats.LastEvent).Seconds())
 	}
-	ch <- prometheus.MustNewConstMetric(trackedDesc, prometheus.GaugeValue, float64(t.tasks.len()))
-	ch <- prometheus.MustNewConstMetric(evictedDesc, prometheus.CounterValue, float64(t.stats.EvictedFull), "capacity")
-	ch <- prometheus.MustNewConstMetric(evictedDesc, prometheus.CounterValue, float64(t.stats.EvictedTTL), "ttl")
-	ch <- prometheus.MustNewConstMetric(expiredDesc, prometheus.CounterValue, float64(t.stats.ExpiredHosts))
-	ch <- prometheus.MustNewConstMetric(unknownDesc, prometheus.CounterValue, float64(t.stats.UnknownTasks))
+	ch <- promkit.ConstMetric(trackedDesc, prometheus.GaugeValue, float64(t.tasks.len()))
+	ch <- promkit.ConstMetric(evictedDesc, prometheus.CounterValue, float64(t.stats.EvictedFull), "capacity")
+	ch <- promkit.ConstMetric(evictedDesc, prometheus.CounterValue, float64(t.stats.EvictedTTL), "ttl")
+	ch <- promkit.ConstMetric(expiredDesc, prometheus.CounterValue, float64(t.stats.ExpiredHosts))
+	ch <- promkit.ConstMetric(unknownDesc, prometheus.CounterValue, float64(t.stats.UnknownTasks))
 }
 
 func constHistogram(d *prometheus.Desc, h *histogram, bounds []float64, k seriesKey) prometheus.Metric {
@@ -95,7 +97,7 @@ func constHistogram(d *prometheus.Desc, h *histogram, bounds []float64, k series
 		}
 		buckets[b] = cum
 	}
-	return prometheus.MustNewConstHistogram(d, h.count, h.sum, buckets, k.name, k.host, k.queue)
+	return promkit.ConstHistogram(d, h.count, h.sum, buckets, k.name, k.host, k.queue)
 }
 
 // Stats returns a copy of the tracker's own counters.

@@ -88,7 +88,14 @@ func (c *Conn) Query(ctx context.Context, sql string, scan func(rows pgx.Rows) e
 
 func query(ctx context.Context, conn *pgx.Conn, counter *atomic.Uint64, sql string, scan func(rows pgx.Rows) error) error {
 	counter.Add(1)
-	rows, err := conn.Query(ctx, sql)
+	var args []any
+	if conn.PgConn().ParameterStatus("client_encoding") != "UTF8" {
+		// A SQL_ASCII database keeps its own client_encoding, which pgx's
+		// simple protocol refuses: the extended one, with no statement
+		// left prepared, reads it as well (names as their raw bytes).
+		args = append(args, pgx.QueryExecModeExec)
+	}
+	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
 		return err
 	}

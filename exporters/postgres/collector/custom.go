@@ -89,7 +89,7 @@ func customRow(q config.Query, descs []*prometheus.Desc, rows pgx.Rows) ([]prome
 			return nil, fmt.Errorf("label column %q is not in the result", l)
 		}
 		if byName[l] != nil {
-			labels[i] = fmt.Sprint(byName[l])
+			labels[i] = promkit.LabelValue(fmt.Sprint(byName[l]))
 		}
 	}
 	var out []prometheus.Metric

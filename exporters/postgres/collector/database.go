@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // statDatabaseColumns are pg_stat_database's columns with postgres_exporter's
@@ -88,7 +90,7 @@ FROM pg_stat_database s JOIN pg_database d ON d.oid = s.datid`
 			return err
 		}
 		for i, c := range statDatabaseColumns {
-			ch <- prometheus.MustNewConstMetric(statDatabaseDescs[i], c.typ, vals[i], datid, datname)
+			ch <- promkit.ConstMetric(statDatabaseDescs[i], c.typ, vals[i], datid, datname)
 		}
 		gauge(ch, frozenAgeDesc, age, datname)
 		return nil
@@ -138,7 +140,7 @@ func (s *scrape) queryColumns(ctx context.Context, sql string, cols []column, de
 			return err
 		}
 		for i, c := range cols {
-			ch <- prometheus.MustNewConstMetric(descs[i], c.typ, vals[i], datid, datname)
+			ch <- promkit.ConstMetric(descs[i], c.typ, vals[i], datid, datname)
 		}
 		return nil
 	})
@@ -168,7 +170,7 @@ WHERE has_database_privilege(oid, 'CONNECT')`, func(rows pgx.Rows) error {
 		if err := rows.Scan(&name, &size); err != nil {
 			return err
 		}
-		fresh = append(fresh, prometheus.MustNewConstMetric(dbSizeDesc, prometheus.GaugeValue, size, name))
+		fresh = append(fresh, promkit.ConstMetric(dbSizeDesc, prometheus.GaugeValue, size, name))
 		return nil
 	})
 	if err != nil {

@@ -189,7 +189,8 @@ func TestProbeWithAuthModule(t *testing.T) {
 		"main": {Type: "userpass", UserPass: config.UserPass{Username: "postgres", PasswordFile: pw}, Options: map[string]string{"sslmode": "disable"}},
 		"bad":  {Type: "userpass", UserPass: config.UserPass{Username: "postgres", Password: "wrong"}, Options: map[string]string{"sslmode": "disable"}},
 	}}
-	probes := &Probes{Conn: config.ConnOptions{ConnectTimeout: 2 * time.Second}, File: func() *config.File { return file }, Max: 4}
+	probes := &Probes{Conn: config.ConnOptions{ConnectTimeout: 2 * time.Second}, File: func() *config.File { return file }, Max: 4,
+		DSNHosts: []string{fmt.Sprintf("127.0.0.1:%d", pg.Port)}}
 	vc, err := promkit.Config{Service: "postgres-exporter", ListenAddresses: []string{"127.0.0.1:0"}, TelemetryPath: "/metrics",
 		LogLevel: "warn", LogFormat: "logfmt", ScrapeTimeoutOffset: 500 * time.Millisecond, ScrapeTimeoutMax: 10 * time.Second,
 		DisableExporterMetrics: true}.Validate()

@@ -1,9 +1,13 @@
 package collector
 
 import (
+	"net"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/outrigger/outrigger/exporters/postgres/config"
 )
@@ -62,17 +66,39 @@ func TestProbeTargetRejectsCredentialsInURL(t *testing.T) {
 	}
 }
 
+// The probe's DSN holds the module's password only as a password, and dials
+// exactly the host:port the module's targets were checked against (no
+// second host, no user smuggled in through the target).
 func FuzzProbeDSN(f *testing.F) {
 	f.Add("db:5432/app", "")
 	f.Add("postgres://db/app?sslmode=disable", "")
 	f.Add("[::1]:5432", "m")
-	p := &Probes{File: func() *config.File {
-		return &config.File{AuthModules: map[string]config.AuthModule{"m": {Type: "userpass", UserPass: config.UserPass{Username: "u", Password: "pw"}}}}
-	}}
+	f.Add("a:5432,b:5432/app", "m")
+	f.Add("u@db:5432/app", "m")
+	am := config.AuthModule{Type: "userpass", UserPass: config.UserPass{Username: "u", Password: "pw"}}
 	f.Fuzz(func(t *testing.T, target, module string) {
-		dsn, _, _, err := p.dsn(target, module)
-		if err == nil && strings.Contains(dsn, "pw") && !strings.Contains(target, "pw") {
+		hostport, db, err := splitTarget(target)
+		if err != nil {
+			return
+		}
+		dsn, _, _, err := dsn(hostport, db, module, am)
+		if err != nil {
+			return
+		}
+		if strings.Contains(dsn, "pw") && !strings.Contains(target, "pw") {
 			t.Fatalf("the password went into the DSN: %q", dsn)
+		}
+		cc, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return
+		}
+		if got := net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))); got != hostport {
+			t.Fatalf("target %q checked as %s dials %s", target, hostport, got)
+		}
+		for _, fb := range cc.Fallbacks { // sslmode=prefer: the same host without TLS
+			if got := net.JoinHostPort(fb.Host, strconv.Itoa(int(fb.Port))); got != hostport {
+				t.Fatalf("target %q checked as %s also dials %s", target, hostport, got)
+			}
 		}
 	})
 }

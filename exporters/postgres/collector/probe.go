@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ type Probes struct {
 	// File returns the configuration in force (auth modules).
 	File func() *config.File
 	Max  int
+	// DSNHosts are the host:port pairs of --postgres.dsn: where an auth
+	// module without targets may be used.
+	DSNHosts []string
 
 	mu      sync.Mutex
 	targets map[string]*probeTarget
@@ -35,12 +39,28 @@ type probeTarget struct {
 	used time.Time
 }
 
-// TargetFunc resolves a probe request.
+// TargetFunc resolves a probe request. A target outside the auth module's
+// targets is refused with 403 before anything is dialled.
 func (p *Probes) TargetFunc(r *http.Request) (string, promkit.StartFunc, error) {
 	q := r.URL.Query()
 	target, module := q.Get("target"), q.Get("auth_module")
 	if target == "" {
 		return "", nil, errors.New("missing ?target= (host:port/dbname)")
+	}
+	hostport, db, err := splitTarget(target)
+	if err != nil {
+		return "", nil, err
+	}
+	var am config.AuthModule
+	if module != "" {
+		var ok bool
+		if am, ok = p.File().AuthModules[module]; !ok {
+			return "", nil, fmt.Errorf("auth_module %q is not in the config file", module)
+		}
+		if !am.Allows(hostport, p.DSNHosts) {
+			return "", nil, &promkit.StatusError{Code: http.StatusForbidden,
+				Err: fmt.Errorf("auth_module %q may not be used for %s: add it to the module's targets", module, hostport)}
+		}
 	}
 	key := module + "\x00" + target
 	p.mu.Lock()
@@ -49,7 +69,7 @@ func (p *Probes) TargetFunc(r *http.Request) (string, promkit.StartFunc, error) 
 		pt.used = time.Now()
 		return "probe\x00" + key, pt.t.Start, nil
 	}
-	cfgDSN, user, password, err := p.dsn(target, module)
+	cfgDSN, user, password, err := dsn(hostport, db, module, am)
 	if err != nil {
 		return "", nil, err
 	}
@@ -57,6 +77,9 @@ func (p *Probes) TargetFunc(r *http.Request) (string, promkit.StartFunc, error) 
 	if err != nil {
 		return "", nil, fmt.Errorf("target %q: %w", target, err)
 	}
+	// Only the module's password: not PGPASSWORD nor ~/.pgpass, which pgx
+	// reads for the exporter's own target and which must not go to another.
+	cc.Password = password
 	if user != "" {
 		cc.User = user
 	}
@@ -69,32 +92,41 @@ func (p *Probes) TargetFunc(r *http.Request) (string, promkit.StartFunc, error) 
 	return "probe\x00" + key, pt.t.Start, nil
 }
 
-// dsn builds a connection string for target with the auth module's options.
-func (p *Probes) dsn(target, module string) (dsn, user, password string, err error) {
+// splitTarget reads host:port/dbname (or a postgres:// URL without
+// credentials); the port defaults to 5432.
+func splitTarget(target string) (hostport, db string, err error) {
 	if strings.Contains(target, "://") {
 		u, err := url.Parse(target)
 		if err != nil {
-			return "", "", "", fmt.Errorf("target is not a valid URL")
+			return "", "", fmt.Errorf("target is not a valid URL")
 		}
 		if u.User != nil {
-			return "", "", "", errors.New("target must not carry credentials: put them in an auth module of the config file")
+			return "", "", errors.New("target must not carry credentials: put them in an auth module of the config file")
 		}
 		target = u.Host + u.Path
 	}
-	hostport, db, _ := strings.Cut(target, "/")
+	hostport, db, _ = strings.Cut(target, "/")
 	if hostport == "" {
-		return "", "", "", errors.New("target has no host")
+		return "", "", errors.New("target has no host")
+	}
+	if strings.ContainsAny(hostport, "?#@,") {
+		return "", "", errors.New("target is not host:port/dbname")
 	}
 	if _, _, err := net.SplitHostPort(hostport); err != nil {
 		hostport = net.JoinHostPort(hostport, "5432")
 	}
+	host, port, err := net.SplitHostPort(hostport)
+	n, perr := strconv.Atoi(port)
+	if err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+		return "", "", errors.New("target is not host:port/dbname")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n)), db, nil
+}
+
+// dsn builds a connection string for the target with the auth module's options.
+func dsn(hostport, db, module string, am config.AuthModule) (dsn, user, password string, err error) {
 	opts := url.Values{}
 	if module != "" {
-		f := p.File()
-		am, ok := f.AuthModules[module]
-		if !ok {
-			return "", "", "", fmt.Errorf("auth_module %q is not in the config file", module)
-		}
 		user = am.UserPass.Username
 		if password, err = am.Password(); err != nil {
 			return "", "", "", err

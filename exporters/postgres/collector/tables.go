@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // tableColumns are pg_stat_user_tables' columns with postgres_exporter's names
@@ -198,7 +200,7 @@ func tableScanner(ch chan<- prometheus.Metric) func(pgx.Rows) error {
 			return err
 		}
 		for i, c := range tableColumns {
-			ch <- prometheus.MustNewConstMetric(tableDescs[i], c.typ, vals[i], db, schema, rel)
+			ch <- promkit.ConstMetric(tableDescs[i], c.typ, vals[i], db, schema, rel)
 		}
 		return nil
 	}
@@ -212,7 +214,7 @@ func indexScanner(ch chan<- prometheus.Metric) func(pgx.Rows) error {
 			return err
 		}
 		for i, c := range indexColumns {
-			ch <- prometheus.MustNewConstMetric(indexDescs[i], c.typ, vals[i], db, schema, rel, index)
+			ch <- promkit.ConstMetric(indexDescs[i], c.typ, vals[i], db, schema, rel, index)
 		}
 		return nil
 	}

@@ -256,9 +256,9 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	ch <- promkit.ConstMetric(d, prometheus.GaugeValue, v, labels...)
 }
 
 func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	ch <- promkit.ConstMetric(d, prometheus.CounterValue, v, labels...)
 }

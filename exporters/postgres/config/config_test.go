@@ -38,6 +38,7 @@ func TestLoadFileErrors(t *testing.T) {
 		"bad-version.yml":       `line 2: query "q": min_server_version: "fourteen": want MAJOR or MAJOR.MINOR`,
 		"bad-auth.yml":          `line 2: auth module "prod": set userpass.password or userpass.password_file, not both`,
 		"bad-duration.yml":      "line 5: cannot unmarshal !!str `soon` into time.Duration",
+		"bad-targets.yml":       `line 2: auth module "prod": targets: "db.internal" is not host:port`,
 	}
 	for file, want := range cases {
 		t.Run(file, func(t *testing.T) {
@@ -129,4 +130,36 @@ func FuzzConnConfig(f *testing.F) {
 			t.Fatalf("error quotes the password: %v", err)
 		}
 	})
+}
+
+// A module's credentials may be sent only to its targets' host:port
+// patterns, or without any to the DSN's own host:port.
+func TestAuthModuleAllows(t *testing.T) {
+	listed := AuthModule{Targets: []string{"db-*.internal:5432", "10.0.0.7:*", "[::1]:6432"}}
+	none := AuthModule{}
+	dsn := []string{"pg.internal:5432"}
+	cases := []struct {
+		am     AuthModule
+		target string
+		want   bool
+	}{
+		{listed, "db-1.internal:5432", true},
+		{listed, "DB-1.Internal:5432", true},
+		{listed, "db-1.internal:5433", false},
+		{listed, "db-1.internal.evil.com:5432", false},
+		{listed, "evil.com:5432", false},
+		{listed, "10.0.0.7:1", true},
+		{listed, "10.0.0.70:5432", false},
+		{listed, "[::1]:6432", true},
+		{listed, "pg.internal:5432", false}, // targets replace the DSN's host
+		{none, "pg.internal:5432", true},
+		{none, "pg.internal:5433", false},
+		{none, "other:5432", false},
+		{none, "not-host-port", false},
+	}
+	for _, c := range cases {
+		if got := c.am.Allows(c.target, dsn); got != c.want {
+			t.Errorf("%v allows %s = %v, want %v", c.am.Targets, c.target, got, c.want)
+		}
+	}
 }

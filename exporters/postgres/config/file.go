@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -28,6 +29,10 @@ type AuthModule struct {
 	UserPass UserPass `yaml:"userpass"`
 	// Options are added to the connection string (sslmode, dbname, ...).
 	Options map[string]string `yaml:"options"`
+	// Targets are the host:port patterns (`*` in the host matches any
+	// characters, a port of `*` any port) the module's credentials may be
+	// sent to. Without any, only the host:port of --postgres.dsn.
+	Targets []string `yaml:"targets"`
 	line    int
 }
 
@@ -207,6 +212,11 @@ func (f *File) validate() error {
 				bad("option %q belongs elsewhere (credentials in userpass, host and port in the target)", k)
 			}
 		}
+		for _, t := range am.Targets {
+			if err := checkTargetPattern(t); err != nil {
+				bad("targets: %v", err)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -246,4 +256,68 @@ func (am AuthModule) Password() (string, error) {
 		return "", fmt.Errorf("reading password file of auth module: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// checkTargetPattern accepts HOST:PORT, [IPV6]:PORT, with `*` in the host
+// and a port that is a number or `*`.
+func checkTargetPattern(p string) error {
+	host, port, err := net.SplitHostPort(p)
+	if err != nil || host == "" {
+		return fmt.Errorf("%q is not host:port", p)
+	}
+	if port != "*" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: the port must be a number or *", p)
+		}
+	}
+	if strings.ContainsAny(host, "/?#@ ") {
+		return fmt.Errorf("%q: not a host name", p)
+	}
+	return nil
+}
+
+// Allows reports whether the module's credentials may be sent to hostport
+// (host:port, as the probe will dial it). A module without targets allows
+// only dsnHosts, the host:port pairs of --postgres.dsn.
+func (am AuthModule) Allows(hostport string, dsnHosts []string) bool {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	patterns := am.Targets
+	if len(patterns) == 0 {
+		patterns = dsnHosts
+	}
+	for _, p := range patterns {
+		ph, pp, err := net.SplitHostPort(p)
+		if err != nil {
+			continue
+		}
+		if (pp == "*" || pp == port) && globMatch(strings.ToLower(ph), strings.ToLower(host)) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatch matches s against pattern, where `*` stands for any run of
+// characters and everything else for itself.
+func globMatch(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, mid)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mid):]
+	}
+	return len(s) >= len(last) && strings.HasSuffix(s, last)
 }

@@ -310,7 +310,7 @@ func (s *scrape) collectLatency(ctx context.Context, ch chan<- prometheus.Metric
 		for _, b := range latencyBuckets {
 			buckets[b/1e6] = h.CumulativeAt(b)
 		}
-		m, err := prometheus.NewConstHistogram(latHistDesc, h.Calls, usec[h.Cmd]/1e6, buckets, h.Cmd)
+		m, err := prometheus.NewConstHistogram(latHistDesc, h.Calls, usec[h.Cmd]/1e6, buckets, promkit.LabelValue(h.Cmd))
 		if err == nil {
 			ch <- m
 		}

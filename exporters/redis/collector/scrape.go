@@ -58,11 +58,11 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	ch <- promkit.ConstMetric(d, prometheus.GaugeValue, v, labels...)
 }
 
 func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	ch <- promkit.ConstMetric(d, prometheus.CounterValue, v, labels...)
 }
 
 var (
@@ -254,7 +254,7 @@ func (s *scrape) emitLatencyStats(ch chan<- prometheus.Metric) {
 			}
 		}
 		c := calls[l.Cmd]
-		m, err := prometheus.NewConstSummary(latPctDesc, uint64(c.Calls), c.Usec, q, l.Cmd)
+		m, err := prometheus.NewConstSummary(latPctDesc, uint64(c.Calls), c.Usec, q, promkit.LabelValue(l.Cmd))
 		if err == nil {
 			ch <- m
 		}

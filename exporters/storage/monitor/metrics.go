@@ -83,12 +83,12 @@ func (m *Monitor) collectWalks(ctx context.Context, ch chan<- prometheus.Metric)
 	for _, p := range m.snapshot() {
 		name := p.target.Name
 		g := func(desc *prometheus.Desc, v float64, labels ...string) {
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append([]string{name}, labels...)...)
+			ch <- promkit.ConstMetric(desc, prometheus.GaugeValue, v, append([]string{name}, labels...)...)
 		}
 		g(d.info, 1, strings.ToValidUTF8(p.target.Dir, "\uFFFD"))
 		g(d.walkRunning, b2f(p.runningSince.Load() != 0))
 		for i, result := range []string{"complete", "partial", "failed"} {
-			ch <- prometheus.MustNewConstMetric(d.walks, prometheus.CounterValue, float64(p.walks[i].Load()), name, result)
+			ch <- promkit.ConstMetric(d.walks, prometheus.CounterValue, float64(p.walks[i].Load()), name, result)
 		}
 		if p.attempted.Load() {
 			g(d.walkSuccess, b2f(p.success.Load()))
@@ -140,7 +140,7 @@ func (m *Monitor) collectFilesystems(_ context.Context, ch chan<- prometheus.Met
 	for _, p := range m.snapshot() {
 		name := p.target.Name
 		g := func(desc *prometheus.Desc, v float64) {
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, name)
+			ch <- promkit.ConstMetric(desc, prometheus.GaugeValue, v, name)
 		}
 		st := p.fs.Load()
 		if !p.fsAttempted.Load() {

@@ -70,6 +70,16 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
 		return 2
 	}
+	vc, err := common.Config().Validate()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+	// Before the configuration is even read: the probe runs beside the
+	// shipper, on its registry volume, and must touch nothing of it.
+	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+		return code
+	}
 	f := &config.File{}
 	var unsupported []string
 	switch {
@@ -105,11 +115,6 @@ func run(args []string) int {
 		}
 		fmt.Printf("configuration is valid: %s\n", valid.Summary())
 		return 0
-	}
-	vc, err := common.Config().Validate()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
-		return 2
 	}
 	logger := vc.Logger()
 	for _, u := range unsupported {

@@ -39,7 +39,8 @@ func run(args []string) int {
 	sep := flag("redis.separator", `kombu's priority list separator ("sep"); Go escapes allowed.`).Default(`\x06\x16`).String()
 	flag("redis.fanout-prefix", "kombu's fanout_prefix: event channels start with /<db>.").Default("true").BoolVar(&c.FanoutPrefix)
 	flag("redis.unacked-key", "kombu's unacked_key transport option.").Default("unacked").StringVar(&c.UnackedKey)
-	flag("rabbitmq.management-url", "RabbitMQ management API, http://user:password@host:15672 (unacked counts, queue discovery).").StringVar(&c.ManagementURL)
+	flag("rabbitmq.management-url", "RabbitMQ management API, http://user@host:15672 (unacked counts, queue discovery); keep the password out of it: use --rabbitmq.management-password-file.").StringVar(&c.ManagementURL)
+	mgmtPasswordFile := flag("rabbitmq.management-password-file", "File holding the management API password (overrides the URL's); the user is the URL's, or the broker's.").String()
 	flag("events.silence-timeout", "Ping the event subscription after this long without a message; reopen it if the ping is not answered as long again.").Default("30s").DurationVar(&c.SilenceTimeout)
 	flag("broker.max-backoff", "Longest wait between reconnects.").Default("30s").DurationVar(&c.MaxBackoff)
 	flag("task.capacity", "Tasks in flight remembered (to label events that carry only an id).").Default("100000").IntVar(&c.TaskCapacity)
@@ -63,8 +64,15 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		return 2
 	}
+	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+		return code
+	}
 	if c.BrokerPassword, err = promkit.Secret("", *passwordFile); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: --broker.password-file: %v\n", app.Name, err)
+		return 2
+	}
+	if c.ManagementPassword, err = promkit.Secret("", *mgmtPasswordFile); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: --rabbitmq.management-password-file: %v\n", app.Name, err)
 		return 2
 	}
 	if c.PrioritySteps, err = ints(*steps); err != nil {
@@ -89,6 +97,9 @@ func run(args []string) int {
 	}
 	if *configCheck {
 		fmt.Printf("configuration is valid: broker %s\n", cfg.Broker().Redacted())
+		if m := cfg.ManagementRedacted(); m != "" {
+			fmt.Printf("management API %s\n", m)
+		}
 		return 0
 	}
 	log := vc.Logger()
@@ -109,7 +120,7 @@ func run(args []string) int {
 	defer cancel()
 	exp.Start(ctx)
 	defer exp.Stop()
-	log.Info("watching", "broker", cfg.Broker().Redacted())
+	log.Info("watching", "broker", cfg.Broker().Redacted(), "management", cfg.ManagementRedacted())
 	if err := srv.Run(ctx, nil); err != nil {
 		log.Error("serving", "err", err)
 		return 1

@@ -57,17 +57,8 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		return 2
 	}
-	if vc.Config().HealthCheck {
-		// A container healthcheck probes the running daemon; it needs no database.
-		srv, err := promkit.NewServer(vc, promkit.Options{Namespace: exporter.Namespace})
-		if err == nil {
-			err = srv.Run(context.Background(), nil)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
-			return 1
-		}
-		return 0
+	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+		return code
 	}
 	// The proxy's own variables are the fallbacks: LITELLM_URL only when no
 	// database is configured, DATABASE_URL only when no proxy URL is.

@@ -6,12 +6,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -75,6 +79,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		return 2
 	}
+	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+		return code
+	}
 	cfg, err := c.Validate()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
@@ -104,7 +111,8 @@ func run(args []string) int {
 		opts.StatementsTopN = -1
 	}
 	target := collector.NewTarget(cfg.ConnConfig(), opts)
-	probes := &collector.Probes{Conn: c.Conn, Options: opts, File: file.Load, Max: c.MaxProbeTargets}
+	probes := &collector.Probes{Conn: c.Conn, Options: opts, File: file.Load, Max: c.MaxProbeTargets,
+		DSNHosts: dsnHosts(cfg.ConnConfig())}
 
 	srv, err := promkit.NewServer(vc, promkit.Options{
 		Namespace:   collector.Namespace,
@@ -154,4 +162,20 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// dsnHosts lists the host:port pairs --postgres.dsn dials (a Unix socket has
+// none): an auth module without targets may be used for these only.
+func dsnHosts(cc *pgx.ConnConfig) []string {
+	var out []string
+	add := func(host string, port uint16) {
+		if host != "" && !strings.HasPrefix(host, "/") {
+			out = append(out, net.JoinHostPort(host, strconv.Itoa(int(port))))
+		}
+	}
+	add(cc.Host, cc.Port)
+	for _, fb := range cc.Fallbacks {
+		add(fb.Host, fb.Port)
+	}
+	return out
 }

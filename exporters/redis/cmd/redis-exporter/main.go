@@ -60,6 +60,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		return 2
 	}
+	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+		return code
+	}
 	keyGroups, err := config.ParseKeyGroups(*groups)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)

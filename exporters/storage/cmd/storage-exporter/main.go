@@ -66,6 +66,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
 		return 2
 	}
+	if code, done := promkit.HealthCheck(context.Background(), pvc, stderr); done {
+		return code
+	}
 	cfg := config.Config{
 		File: *configFile, Paths: *paths,
 		Defaults: config.Settings{Interval: *interval, Budget: *budget, SubdirDepth: *depth,
@@ -98,14 +101,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	ctx := context.Background()
-	if pvc.Config().HealthCheck {
-		// Probe the running daemon; walking here would only load the disk.
-		if err := srv.Run(ctx, nil); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
-			return 1
-		}
-		return 0
-	}
 	mon.Start(ctx, vc.Targets())
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
