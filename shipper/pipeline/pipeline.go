@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -542,18 +543,29 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	var other int64
 	for i, l := range lags {
 		if i < 50 {
-			byPath[l.path] += l.n
+			// A file name need not be UTF-8; a label value must be.
+			byPath[strings.ToValidUTF8(l.path, "\uFFFD")] += l.n
 		} else {
 			other += l.n
 		}
 	}
 	for path, n := range byPath {
-		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(n), path)
+		gauge(ch, lagDesc, float64(n), path)
 	}
 	if len(lags) > 50 {
-		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(other), "other")
+		gauge(ch, lagDesc, float64(other), "other")
 	}
 	if saved := c.p.reg.SavedAt(); !saved.IsZero() {
-		ch <- prometheus.MustNewConstMetric(registryAgeDesc, prometheus.GaugeValue, time.Since(saved).Seconds())
+		gauge(ch, registryAgeDesc, time.Since(saved).Seconds())
 	}
+}
+
+// gauge sends a gauge, or an invalid metric carrying the error so that the
+// scrape reports it instead of a panic losing the whole family.
+func gauge(ch chan<- prometheus.Metric, desc *prometheus.Desc, v float64, labels ...string) {
+	m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(desc, err)
+	}
+	ch <- m
 }

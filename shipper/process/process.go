@@ -152,7 +152,7 @@ func (p *Processor) NewState(path string, extra ...event.Label) *State {
 		st.static = append(st.static, event.Label{Name: k, Value: v})
 	}
 	if p.cfg.FilenameLabel != "" {
-		st.static = append(st.static, event.Label{Name: p.cfg.FilenameLabel, Value: path})
+		st.static = append(st.static, event.Label{Name: p.cfg.FilenameLabel, Value: strings.ToValidUTF8(path, "\uFFFD")})
 	}
 	return st
 }
@@ -238,7 +238,7 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 	for name, field := range p.cfg.MetadataFields {
 		if v := decode.Find(members, field); v != nil {
 			if s, ok := decode.StringValue(v); ok && s != "" {
-				ev.Metadata = append(ev.Metadata, event.Label{Name: name, Value: s})
+				ev.Metadata = append(ev.Metadata, event.Label{Name: name, Value: p.redactString(s)})
 			}
 		}
 	}
@@ -262,7 +262,9 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 		if key == "" {
 			key = "message"
 		}
-		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(line))},
+		text, k := p.redact.Text(line)
+		redactions += k
+		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(text))},
 			{Key: []byte("error"), Value: errorValue(line)}}
 		doc = append(doc, p.statics...)
 		out = AppendObject(nil, doc)
@@ -272,10 +274,20 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 		if key == "" {
 			key = "message"
 		}
-		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(line))}}
+		text, k := p.redact.Text(line)
+		redactions += k
+		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(text))}}
 		doc = append(doc, p.statics...)
 		out = AppendObject(nil, doc)
 		ev.Doc = docFlags(doc)
+	default:
+		// Not a JSON object and shipped as it is: the key scan here, the
+		// patterns below.
+		if p.redact.Fields() {
+			var k int
+			out, k = p.redact.Text(line)
+			redactions += k
+		}
 	}
 	out, k := p.redact.Patterns(out)
 	redactions += k
@@ -315,6 +327,20 @@ func errorValue(line []byte) []byte {
 func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byte, int, []decode.Member) {
 	changed := false
 	redactions := 0
+	if p.redact.Fields() && p.mayHaveField(members) {
+		for i, mb := range members {
+			if p.redact.IsRawKey(mb.Key) {
+				members[i].Value = redactedValue
+				redactions++
+				continue
+			}
+			if v, k := p.redact.RedactValue(mb.Value); k > 0 {
+				members[i].Value = v
+				redactions += k
+			}
+		}
+		changed = redactions > 0
+	}
 	if len(p.dropKeys) > 0 || len(p.cfg.Renames) > 0 {
 		kept := members[:0]
 		for _, mb := range members {
@@ -327,25 +353,15 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 				if key == r.From {
 					mb.Key = []byte(jsonEscape(r.To))
 					changed = true
+					if p.redact.IsField(r.To) && string(mb.Value) != string(redactedValue) {
+						mb.Value = redactedValue
+						redactions++
+					}
 				}
 			}
 			kept = append(kept, mb)
 		}
 		members = kept
-	}
-	if p.redact.Fields() && p.mayHaveField(members) {
-		for i, mb := range members {
-			if p.redact.IsField(mb.KeyString()) {
-				members[i].Value = []byte(`"` + Redacted + `"`)
-				redactions++
-				continue
-			}
-			if v, k := p.redact.RedactValue(mb.Value); k > 0 {
-				members[i].Value = v
-				redactions += k
-			}
-		}
-		changed = changed || redactions > 0
 	}
 	if len(p.statics) > 0 {
 		for _, s := range p.statics {
@@ -378,7 +394,7 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 // hold one.
 func (p *Processor) mayHaveField(members []decode.Member) bool {
 	for _, m := range members {
-		if p.redact.IsFieldBytes(m.Key) {
+		if p.redact.IsRawKey(m.Key) {
 			return true
 		}
 		if len(m.Value) > 0 && (m.Value[0] == '{' || m.Value[0] == '[') && p.redact.MayHaveField(m.Value) {
@@ -460,7 +476,7 @@ func (p *Processor) stream(st *State, members []decode.Member) *event.Stream {
 	}
 	labels := append([]event.Label(nil), st.static...)
 	for i, name := range p.labelNames {
-		if v := p.bound(name, st.vals[i]); v != "" {
+		if v := p.bound(name, p.redactString(st.vals[i])); v != "" {
 			labels = append(labels, event.Label{Name: name, Value: v})
 		}
 	}
@@ -523,4 +539,16 @@ func ValidLabelName(s string) error {
 		}
 	}
 	return nil
+}
+
+// redactString redacts a label or metadata value taken from a field: the
+// key scan (a value holding "password=...") and the patterns.
+func (p *Processor) redactString(s string) string {
+	if !p.redact.MayHold(s) {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if out, n := p.redact.Text([]byte(s)); n > 0 {
+		return strings.ToValidUTF8(string(out), "\uFFFD")
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
