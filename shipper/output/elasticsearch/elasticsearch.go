@@ -348,12 +348,30 @@ func (o *Output) do(ctx context.Context, method, path string, body []byte, gz bo
 		return 0, nil, transportError(err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	limit := int64(maxResponseBytes)
+	if strings.HasPrefix(path, "/_bulk") {
+		limit = maxBulkResponseBytes
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return 0, nil, transportError(err)
 	}
+	if int64(len(b)) > limit {
+		return 0, nil, fmt.Errorf("%w: more than %d bytes", errResponseTooLarge, limit)
+	}
 	return resp.StatusCode, b, nil
 }
+
+// Response caps: a bulk response (filtered to status and error per item)
+// stays far below 64 MiB for any batch this output sends; every other
+// response (cluster info, template and policy answers) below 1 MiB. A
+// longer answer is not Elasticsearch's: an error, never read on.
+const (
+	maxResponseBytes     = 1 << 20
+	maxBulkResponseBytes = 64 << 20
+)
+
+var errResponseTooLarge = errors.New("response too large")
 
 // transportError drops the URL from a client error.
 func transportError(err error) error {
