@@ -343,6 +343,7 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 	}
 	if len(p.dropKeys) > 0 || len(p.cfg.Renames) > 0 {
 		kept := members[:0]
+		var renamed map[string]int // new key -> index in kept of the member renamed onto it
 		for _, mb := range members {
 			key := mb.KeyString()
 			if p.dropKeys[key] {
@@ -353,6 +354,10 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 				if key == r.From {
 					mb.Key = []byte(jsonEscape(r.To))
 					changed = true
+					if renamed == nil {
+						renamed = map[string]int{}
+					}
+					renamed[r.To] = len(kept)
 					if p.redact.IsField(r.To) && string(mb.Value) != string(redactedValue) {
 						mb.Value = redactedValue
 						redactions++
@@ -362,6 +367,9 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 			kept = append(kept, mb)
 		}
 		members = kept
+		if renamed != nil {
+			members = dropShadowed(members, renamed)
+		}
 	}
 	if len(p.statics) > 0 {
 		for _, s := range p.statics {
@@ -402,6 +410,20 @@ func (p *Processor) mayHaveField(members []decode.Member) bool {
 		}
 	}
 	return false
+}
+
+// dropShadowed removes the members that a rename landed on: the renamed
+// value wins, so the object never holds a key twice (Elasticsearch rejects
+// such a document).
+func dropShadowed(members []decode.Member, renamed map[string]int) []decode.Member {
+	out := members[:0]
+	for i, mb := range members {
+		if w, ok := renamed[mb.KeyString()]; ok && w != i {
+			continue
+		}
+		out = append(out, mb)
+	}
+	return out
 }
 
 func indexOf(members []decode.Member, key string) int {
