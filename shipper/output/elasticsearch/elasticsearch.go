@@ -207,7 +207,7 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 	for _, r := range []string{"network", "rate_limited", "server_error", "unauthorized", "client_error", "item_rate_limited", "item_server_error", "dead_letter_error"} {
 		m.Retries.WithLabelValues(cfg.Name, r)
 	}
-	for _, r := range []string{"mapping_conflict", "rejected", "too_large", "index_field_missing", "dead_letter_full"} {
+	for _, r := range []string{"mapping_conflict", "rejected", "too_large", "index_field_missing", "invalid_index_name", "dead_letter_full"} {
 		m.Dropped.WithLabelValues(cfg.Name, r)
 	}
 	m.ShippedLines.WithLabelValues(cfg.Name)
