@@ -83,8 +83,10 @@ type Pipeline struct {
 	evbufs  sync.Pool
 	tailers []*file.Tailer
 	discs   []Discovery
-	m       *metrics.Metrics
-	log     *slog.Logger
+	// tailerDisc[i] is the discovery naming tailers[i]'s files (nil: globs only).
+	tailerDisc []Discovery
+	m          *metrics.Metrics
+	log        *slog.Logger
 }
 
 // eventOverhead is what one event costs beyond its line, for the memory cap.
@@ -140,6 +142,7 @@ func New(cfg Config) (*Pipeline, error) {
 			p.discs = append(p.discs, in.Discovery)
 		}
 		p.tailers = append(p.tailers, file.New(fc))
+		p.tailerDisc = append(p.tailerDisc, in.Discovery)
 	}
 	return p, nil
 }
@@ -159,20 +162,24 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}
 	var wg sync.WaitGroup
-	for _, d := range p.discs {
-		if err := d.Refresh(ctx); err != nil {
-			p.log.Warn("discovering containers", "err", err)
-		}
+	for i, t := range p.tailers {
+		d := p.tailerDisc[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.Run(ctx)
-		}()
-	}
-	for _, t := range p.tailers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+			if d != nil {
+				// This input's files come from its discovery: the first
+				// listing (bounded per call) runs here, beside the other
+				// inputs, which never wait for an engine that does not answer.
+				if err := d.Refresh(ctx); err != nil && ctx.Err() == nil {
+					p.log.Warn("discovering containers", "err", err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d.Run(ctx)
+				}()
+			}
 			t.Run(ctx)
 		}()
 	}

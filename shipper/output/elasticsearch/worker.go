@@ -19,7 +19,7 @@ type item struct {
 	index string
 	// bad is why the event has no index (nil = it has one): a field the
 	// pattern names is missing, or the name built is not valid.
-	bad *badIndex
+	bad   *badIndex
 	idOff int // the _id is body[idOff:idEnd] (empty without a source key)
 	idEnd int
 	start int // the action line starts here in batch.body
