@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -139,6 +140,7 @@ type State struct {
 	static  []event.Label // static labels + filename
 	streams map[string]*event.Stream
 	members []decode.Member
+	plain   bool // the line has no backslash and no control byte
 	key     []byte
 	vals    []string
 	scratch []byte
@@ -182,7 +184,7 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 	var err error
 	isJSON := false
 	if p.cfg.JSON {
-		members, err = decode.ParseObject(line, members)
+		members, st.plain, err = decode.ParseObjectPlain(line, members)
 		isJSON = err == nil
 		if !isJSON {
 			members = members[:0]
@@ -327,7 +329,7 @@ func errorValue(line []byte) []byte {
 func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byte, int, []decode.Member) {
 	changed := false
 	redactions := 0
-	if p.redact.Fields() && p.mayHaveField(members) {
+	if p.redact.Fields() && p.mayHaveField(st.plain, line, members) {
 		for i, mb := range members {
 			if p.redact.IsRawKey(mb.Key) {
 				members[i].Value = redactedValue
@@ -400,9 +402,15 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 
 // mayHaveField: a top-level key is a redacted field, or a nested value may
 // hold one.
-func (p *Processor) mayHaveField(members []decode.Member) bool {
+func (p *Processor) mayHaveField(plain bool, line []byte, members []decode.Member) bool {
+	// A line with a backslash may escape a key: walk it. Without one (the
+	// parser's plain flag says so, or one look at the line) each key is
+	// compared as it is written.
+	if !plain && bytes.IndexByte(line, '\\') >= 0 {
+		return true
+	}
 	for _, m := range members {
-		if p.redact.IsRawKey(m.Key) {
+		if p.redact.IsFieldBytes(m.Key) {
 			return true
 		}
 		if len(m.Value) > 0 && (m.Value[0] == '{' || m.Value[0] == '[') && p.redact.MayHaveField(m.Value) {
