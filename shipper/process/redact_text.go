@@ -2,6 +2,7 @@ package process
 
 import (
 	"bytes"
+	"sort"
 	"strings"
 
 	"github.com/outrigger/outrigger/shipper/decode"
@@ -77,15 +78,15 @@ func (r *Redactor) scanFields(line []byte) ([]byte, int) {
 			if line[i] != '"' {
 				continue
 			}
-			close := stringEnd(line, i+1, 256)
-			if close < 0 {
+			end := stringEnd(line, i+1, 256)
+			if end < 0 {
 				continue
 			}
-			raw := line[i+1 : close]
+			raw := line[i+1 : end]
 			if bytes.IndexByte(raw, '\\') < 0 || !r.fields[foldString(unescape(raw))] {
 				continue
 			}
-			if vs, ve, ok := valueAfter(line, close); ok {
+			if vs, ve, ok := valueAfter(line, end); ok {
 				add(vs, ve)
 			}
 		}
@@ -94,14 +95,7 @@ func (r *Redactor) scanFields(line []byte) ([]byte, int) {
 		return line, 0
 	}
 	// Merge overlapping spans (a value may hold another key) and rewrite.
-	sortSpans := func() {
-		for a := 1; a < len(spans); a++ {
-			for b := a; b > 0 && spans[b].start < spans[b-1].start; b-- {
-				spans[b], spans[b-1] = spans[b-1], spans[b]
-			}
-		}
-	}
-	sortSpans()
+	sort.Slice(spans, func(a, b int) bool { return spans[a].start < spans[b].start })
 	out := make([]byte, 0, len(line))
 	last, n := 0, 0
 	for _, s := range spans {
