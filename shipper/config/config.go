@@ -544,6 +544,19 @@ func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
 			pc.RedactFields = append(pc.RedactFields, fl)
 		}
 	}
+	// A label or metadata value is shipped beside the line, not in it: one
+	// taken from a redacted field would publish the secret.
+	red := process.NewRedactor(false, pc.RedactFields)
+	for name, field := range in.LabelFields {
+		if k := redactedPart(red, field); k != "" {
+			at("label_fields", fmt.Errorf("label %q takes field %q, whose key %q is redacted (redact.fields): a secret must not become a label", name, field, k), name)
+		}
+	}
+	for name, field := range in.Metadata {
+		if k := redactedPart(red, field); k != "" {
+			at("structured_metadata", fmt.Errorf("metadata %q takes field %q, whose key %q is redacted (redact.fields): a secret must not become structured metadata", name, field, k), name)
+		}
+	}
 	if in.Multiline != nil {
 		if _, err := regexp.Compile(in.Multiline.Pattern); err != nil || in.Multiline.Pattern == "" {
 			at("multiline", fmt.Errorf("pattern %q: must be a valid regular expression", in.Multiline.Pattern), "pattern")
@@ -562,4 +575,18 @@ func (k *Kubernetes) podLabels() map[string][]string {
 		return kubernetes.DefaultPodLabels()
 	}
 	return k.PodLabels
+}
+
+// redactedPart returns the part of a dotted field path that is a redacted
+// key ("" when none is).
+func redactedPart(r *process.Redactor, field string) string {
+	for _, part := range strings.Split(field, ".") {
+		if r.IsField(part) {
+			return part
+		}
+	}
+	if r.IsField(field) {
+		return field
+	}
+	return ""
 }

@@ -75,7 +75,19 @@ var ErrNotObject = errors.New("JSON value is not an object")
 // allowed) and appends its top-level members to dst. The members point into
 // line.
 func ParseObject(line []byte, dst []Member) ([]Member, error) {
+	members, _, err := ParseObjectPlain(line, dst)
+	return members, err
+}
+
+// ParseObjectPlain is ParseObject that also reports whether line is plain:
+// no backslash (so no escape in any key or string) and no control byte.
+func ParseObjectPlain(line []byte, dst []Member) ([]Member, bool, error) {
 	p := parser{b: line, plain: plainText(line)}
+	members, err := p.object(dst)
+	return members, p.plain, err
+}
+
+func (p *parser) object(dst []Member) ([]Member, error) {
 	p.ws()
 	if p.i >= len(p.b) {
 		return dst, &SyntaxError{p.i, "empty line"}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,8 +83,10 @@ type Pipeline struct {
 	evbufs  sync.Pool
 	tailers []*file.Tailer
 	discs   []Discovery
-	m       *metrics.Metrics
-	log     *slog.Logger
+	// tailerDisc[i] is the discovery naming tailers[i]'s files (nil: globs only).
+	tailerDisc []Discovery
+	m          *metrics.Metrics
+	log        *slog.Logger
 }
 
 // eventOverhead is what one event costs beyond its line, for the memory cap.
@@ -139,6 +142,7 @@ func New(cfg Config) (*Pipeline, error) {
 			p.discs = append(p.discs, in.Discovery)
 		}
 		p.tailers = append(p.tailers, file.New(fc))
+		p.tailerDisc = append(p.tailerDisc, in.Discovery)
 	}
 	return p, nil
 }
@@ -158,20 +162,24 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}
 	var wg sync.WaitGroup
-	for _, d := range p.discs {
-		if err := d.Refresh(ctx); err != nil {
-			p.log.Warn("discovering containers", "err", err)
-		}
+	for i, t := range p.tailers {
+		d := p.tailerDisc[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.Run(ctx)
-		}()
-	}
-	for _, t := range p.tailers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+			if d != nil {
+				// This input's files come from its discovery: the first
+				// listing (bounded per call) runs here, beside the other
+				// inputs, which never wait for an engine that does not answer.
+				if err := d.Refresh(ctx); err != nil && ctx.Err() == nil {
+					p.log.Warn("discovering containers", "err", err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d.Run(ctx)
+				}()
+			}
 			t.Run(ctx)
 		}()
 	}
@@ -542,18 +550,29 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	var other int64
 	for i, l := range lags {
 		if i < 50 {
-			byPath[l.path] += l.n
+			// A file name need not be UTF-8; a label value must be.
+			byPath[strings.ToValidUTF8(l.path, "\uFFFD")] += l.n
 		} else {
 			other += l.n
 		}
 	}
 	for path, n := range byPath {
-		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(n), path)
+		gauge(ch, lagDesc, float64(n), path)
 	}
 	if len(lags) > 50 {
-		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(other), "other")
+		gauge(ch, lagDesc, float64(other), "other")
 	}
 	if saved := c.p.reg.SavedAt(); !saved.IsZero() {
-		ch <- prometheus.MustNewConstMetric(registryAgeDesc, prometheus.GaugeValue, time.Since(saved).Seconds())
+		gauge(ch, registryAgeDesc, time.Since(saved).Seconds())
 	}
+}
+
+// gauge sends a gauge, or an invalid metric carrying the error so that the
+// scrape reports it instead of a panic losing the whole family.
+func gauge(ch chan<- prometheus.Metric, desc *prometheus.Desc, v float64, labels ...string) {
+	m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(desc, err)
+	}
+	ch <- m
 }

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -139,6 +140,7 @@ type State struct {
 	static  []event.Label // static labels + filename
 	streams map[string]*event.Stream
 	members []decode.Member
+	plain   bool // the line has no backslash and no control byte
 	key     []byte
 	vals    []string
 	scratch []byte
@@ -152,7 +154,7 @@ func (p *Processor) NewState(path string, extra ...event.Label) *State {
 		st.static = append(st.static, event.Label{Name: k, Value: v})
 	}
 	if p.cfg.FilenameLabel != "" {
-		st.static = append(st.static, event.Label{Name: p.cfg.FilenameLabel, Value: path})
+		st.static = append(st.static, event.Label{Name: p.cfg.FilenameLabel, Value: strings.ToValidUTF8(path, "\uFFFD")})
 	}
 	return st
 }
@@ -182,7 +184,7 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 	var err error
 	isJSON := false
 	if p.cfg.JSON {
-		members, err = decode.ParseObject(line, members)
+		members, st.plain, err = decode.ParseObjectPlain(line, members)
 		isJSON = err == nil
 		if !isJSON {
 			members = members[:0]
@@ -238,7 +240,7 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 	for name, field := range p.cfg.MetadataFields {
 		if v := decode.Find(members, field); v != nil {
 			if s, ok := decode.StringValue(v); ok && s != "" {
-				ev.Metadata = append(ev.Metadata, event.Label{Name: name, Value: s})
+				ev.Metadata = append(ev.Metadata, event.Label{Name: name, Value: p.redactString(s)})
 			}
 		}
 	}
@@ -262,7 +264,9 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 		if key == "" {
 			key = "message"
 		}
-		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(line))},
+		text, k := p.redact.Text(line)
+		redactions += k
+		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(text))},
 			{Key: []byte("error"), Value: errorValue(line)}}
 		doc = append(doc, p.statics...)
 		out = AppendObject(nil, doc)
@@ -272,10 +276,20 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 		if key == "" {
 			key = "message"
 		}
-		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(line))}}
+		text, k := p.redact.Text(line)
+		redactions += k
+		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(text))}}
 		doc = append(doc, p.statics...)
 		out = AppendObject(nil, doc)
 		ev.Doc = docFlags(doc)
+	default:
+		// Not a JSON object and shipped as it is: the key scan here, the
+		// patterns below.
+		if p.redact.Fields() {
+			var k int
+			out, k = p.redact.Text(line)
+			redactions += k
+		}
 	}
 	out, k := p.redact.Patterns(out)
 	redactions += k
@@ -315,8 +329,23 @@ func errorValue(line []byte) []byte {
 func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byte, int, []decode.Member) {
 	changed := false
 	redactions := 0
+	if p.redact.Fields() && p.mayHaveField(st.plain, line, members) {
+		for i, mb := range members {
+			if p.redact.IsRawKey(mb.Key) {
+				members[i].Value = redactedValue
+				redactions++
+				continue
+			}
+			if v, k := p.redact.RedactValue(mb.Value); k > 0 {
+				members[i].Value = v
+				redactions += k
+			}
+		}
+		changed = redactions > 0
+	}
 	if len(p.dropKeys) > 0 || len(p.cfg.Renames) > 0 {
 		kept := members[:0]
+		var renamed map[string]int // new key -> index in kept of the member renamed onto it
 		for _, mb := range members {
 			key := mb.KeyString()
 			if p.dropKeys[key] {
@@ -327,25 +356,22 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 				if key == r.From {
 					mb.Key = []byte(jsonEscape(r.To))
 					changed = true
+					if renamed == nil {
+						renamed = map[string]int{}
+					}
+					renamed[r.To] = len(kept)
+					if p.redact.IsField(r.To) && string(mb.Value) != string(redactedValue) {
+						mb.Value = redactedValue
+						redactions++
+					}
 				}
 			}
 			kept = append(kept, mb)
 		}
 		members = kept
-	}
-	if p.redact.Fields() && p.mayHaveField(members) {
-		for i, mb := range members {
-			if p.redact.IsField(mb.KeyString()) {
-				members[i].Value = []byte(`"` + Redacted + `"`)
-				redactions++
-				continue
-			}
-			if v, k := p.redact.RedactValue(mb.Value); k > 0 {
-				members[i].Value = v
-				redactions += k
-			}
+		if renamed != nil {
+			members = dropShadowed(members, renamed)
 		}
-		changed = changed || redactions > 0
 	}
 	if len(p.statics) > 0 {
 		for _, s := range p.statics {
@@ -376,7 +402,13 @@ func (p *Processor) edit(st *State, line []byte, members []decode.Member) ([]byt
 
 // mayHaveField: a top-level key is a redacted field, or a nested value may
 // hold one.
-func (p *Processor) mayHaveField(members []decode.Member) bool {
+func (p *Processor) mayHaveField(plain bool, line []byte, members []decode.Member) bool {
+	// A line with a backslash may escape a key: walk it. Without one (the
+	// parser's plain flag says so, or one look at the line) each key is
+	// compared as it is written.
+	if !plain && bytes.IndexByte(line, '\\') >= 0 {
+		return true
+	}
 	for _, m := range members {
 		if p.redact.IsFieldBytes(m.Key) {
 			return true
@@ -386,6 +418,20 @@ func (p *Processor) mayHaveField(members []decode.Member) bool {
 		}
 	}
 	return false
+}
+
+// dropShadowed removes the members that a rename landed on: the renamed
+// value wins, so the object never holds a key twice (Elasticsearch rejects
+// such a document).
+func dropShadowed(members []decode.Member, renamed map[string]int) []decode.Member {
+	out := members[:0]
+	for i, mb := range members {
+		if w, ok := renamed[mb.KeyString()]; ok && w != i {
+			continue
+		}
+		out = append(out, mb)
+	}
+	return out
 }
 
 func indexOf(members []decode.Member, key string) int {
@@ -460,7 +506,7 @@ func (p *Processor) stream(st *State, members []decode.Member) *event.Stream {
 	}
 	labels := append([]event.Label(nil), st.static...)
 	for i, name := range p.labelNames {
-		if v := p.bound(name, st.vals[i]); v != "" {
+		if v := p.bound(name, p.redactString(st.vals[i])); v != "" {
 			labels = append(labels, event.Label{Name: name, Value: v})
 		}
 	}
@@ -523,4 +569,16 @@ func ValidLabelName(s string) error {
 		}
 	}
 	return nil
+}
+
+// redactString redacts a label or metadata value taken from a field: the
+// key scan (a value holding "password=...") and the patterns.
+func (p *Processor) redactString(s string) string {
+	if !p.redact.MayHold(s) {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if out, n := p.redact.Text([]byte(s)); n > 0 {
+		return strings.ToValidUTF8(string(out), "\uFFFD")
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

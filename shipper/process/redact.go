@@ -2,7 +2,10 @@ package process
 
 import (
 	"bytes"
+	"sort"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/outrigger/outrigger/shipper/decode"
 )
@@ -16,33 +19,62 @@ var DefaultRedactFields = []string{"password", "passwd", "secret", "client_secre
 
 // Redactor removes secrets from lines: OpenAI-style keys (sk-...), bearer
 // tokens, passwords in URLs, and the values of configured keys at any depth.
+// Keys are matched on their value (JSON escapes resolved), ASCII case
+// folded: "Pass\u0077ord" is "password".
 type Redactor struct {
 	patterns bool
 	fields   map[string]bool
+	keys     [][]byte // the fields, lower case, longest first
 	// lens[c] has bit n set when a field of n bytes (1 <= n < 64) starts
 	// with c (lower case): most keys are ruled out without a map lookup.
 	lens [256]uint64
+	// long: a field is 64 bytes or more, which lens cannot rule out.
+	long bool
+	// first[c]: a field starts with c.
+	first [256]bool
 }
 
 // NewRedactor returns a Redactor; patterns enables the built-in patterns.
 func NewRedactor(patterns bool, fields []string) *Redactor {
 	r := &Redactor{patterns: patterns, fields: map[string]bool{}}
 	for _, f := range fields {
-		lf := strings.ToLower(f)
+		lf := foldString(f)
+		if lf == "" || r.fields[lf] {
+			continue
+		}
 		r.fields[lf] = true
-		if n := len(lf); n > 0 && n < 64 {
+		r.keys = append(r.keys, []byte(lf))
+		r.first[lf[0]] = true
+		if n := len(lf); n < 64 {
 			r.lens[lf[0]] |= 1 << n
+		} else {
+			r.long = true
 		}
 	}
+	sort.Slice(r.keys, func(i, j int) bool { return len(r.keys[i]) > len(r.keys[j]) })
 	return r
 }
 
+// foldString lower-cases the ASCII letters of s.
+func foldString(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
 // maybe is false when no field of len(key) bytes starts with key[0]
-// (either case); keys it cannot rule out (empty, 64 bytes or more) are true.
+// (either case); keys it cannot rule out (64 bytes or more) are true.
 func (r *Redactor) maybe(key []byte) bool {
 	n := len(key)
-	if n == 0 || n >= 64 {
-		return true
+	if n == 0 {
+		return false
+	}
+	if n >= 64 {
+		return r.long
 	}
 	c := key[0]
 	if c >= 'A' && c <= 'Z' {
@@ -54,46 +86,48 @@ func (r *Redactor) maybe(key []byte) bool {
 // Fields reports whether the redactor looks at keys at all.
 func (r *Redactor) Fields() bool { return len(r.fields) > 0 }
 
-// MayHaveField is a cheap check whether line may hold a configured key:
-// it looks up the key before every `":` in the line.
-func (r *Redactor) MayHaveField(line []byte) bool {
+// MayHaveField is a conservative check whether the valid JSON value b may
+// hold a configured key: true when b has a backslash (an escaped key) or
+// when the key before any ':' (whitespace allowed between) may be one.
+// Without a backslash every '"' delimits a string, so the string closing
+// before a separator ':' is exactly its key.
+func (r *Redactor) MayHaveField(b []byte) bool {
 	if len(r.fields) == 0 {
 		return false
 	}
-	var buf [40]byte
-	for i := 0; i < len(line); {
-		j := bytes.Index(line[i:], []byte(`":`))
+	if bytes.IndexByte(b, '\\') >= 0 {
+		return true
+	}
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], ':')
 		if j < 0 {
 			return false
 		}
-		end := i + j
-		start := bytes.LastIndexByte(line[i:end], '"')
-		if start >= 0 && end-(i+start+1) <= len(buf) && r.maybe(line[i+start+1:end]) {
-			key := buf[:0]
-			for _, c := range line[i+start+1 : end] {
-				if c >= 'A' && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				key = append(key, c)
-			}
-			if r.fields[string(key)] {
+		colon := i + j
+		end := colon
+		for end > 0 && isSpace(b[end-1]) {
+			end--
+		}
+		if end > 0 && b[end-1] == '"' {
+			end--
+			if start := bytes.LastIndexByte(b[:end], '"'); start >= 0 && r.IsFieldBytes(b[start+1:end]) {
 				return true
 			}
 		}
-		i = end + 2
+		i = colon + 1
 	}
 	return false
 }
 
-// IsFieldBytes is IsField for a raw key, without allocating.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// IsFieldBytes reports whether an unescaped key is a configured field,
+// without allocating.
 func (r *Redactor) IsFieldBytes(key []byte) bool {
 	if !r.maybe(key) {
 		return false
 	}
-	var buf [40]byte
-	if len(key) > len(buf) {
-		return r.IsField(string(key))
-	}
+	var buf [64]byte
 	k := buf[:0]
 	for _, c := range key {
 		if c >= 'A' && c <= 'Z' {
@@ -105,16 +139,114 @@ func (r *Redactor) IsFieldBytes(key []byte) bool {
 }
 
 // IsField reports whether key's value is to be redacted.
-func (r *Redactor) IsField(key string) bool { return r.fields[strings.ToLower(key)] }
+func (r *Redactor) IsField(key string) bool { return r.fields[foldString(key)] }
 
-// RedactValue redacts configured keys inside a raw JSON value (objects and
-// arrays at any depth); it returns the value and how many were redacted.
+// IsRawKey reports whether a JSON key as written between its quotes names
+// a configured field once its escapes are resolved.
+func (r *Redactor) IsRawKey(raw []byte) bool {
+	if len(r.fields) == 0 {
+		return false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return r.IsFieldBytes(raw)
+	}
+	return r.fields[foldString(unescape(raw))]
+}
+
+// unescape resolves the JSON escapes of a string's inside; what is not a
+// valid escape is kept as it is.
+func unescape(raw []byte) string {
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' || i+1 >= len(raw) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch raw[i] {
+		case '"', '\\', '/':
+			b.WriteByte(raw[i])
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r, n := hex4(raw[i+1:])
+			if n == 0 {
+				b.WriteString(`\u`)
+				continue
+			}
+			i += n
+			if utf16.IsSurrogate(r) {
+				if i+2 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+					if r2, n2 := hex4(raw[i+3:]); n2 > 0 {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							b.WriteRune(d)
+							i += 2 + n2
+							continue
+						}
+					}
+				}
+				r = utf8.RuneError
+			}
+			b.WriteRune(r)
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(raw[i])
+		}
+	}
+	return b.String()
+}
+
+// hex4 decodes the 4 hex digits at the start of b (n = 4), or n = 0.
+func hex4(b []byte) (rune, int) {
+	if len(b) < 4 {
+		return 0, 0
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, 0
+		}
+	}
+	return r, 4
+}
+
+var redactedValue = []byte(`"` + Redacted + `"`)
+
+// RedactValue redacts configured keys inside a valid JSON value (objects
+// and arrays at any depth); it returns the value and how many were redacted.
 func (r *Redactor) RedactValue(raw []byte) ([]byte, int) {
 	if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') || !r.MayHaveField(raw) {
 		return raw, 0
 	}
+	return r.walk(raw)
+}
+
+// walk is RedactValue without the prefilter.
+func (r *Redactor) walk(raw []byte) ([]byte, int) {
+	if len(raw) == 0 {
+		return raw, 0
+	}
 	if raw[0] == '[' {
 		return r.redactArray(raw)
+	}
+	if raw[0] != '{' {
+		return raw, 0
 	}
 	members, err := decode.ParseObject(raw, nil)
 	if err != nil {
@@ -122,12 +254,12 @@ func (r *Redactor) RedactValue(raw []byte) ([]byte, int) {
 	}
 	n := 0
 	for i, m := range members {
-		if r.IsField(m.KeyString()) {
-			members[i].Value = []byte(`"` + Redacted + `"`)
+		if r.IsRawKey(m.Key) {
+			members[i].Value = redactedValue
 			n++
 			continue
 		}
-		v, k := r.RedactValue(m.Value)
+		v, k := r.walk(m.Value)
 		members[i].Value = v
 		n += k
 	}
@@ -138,19 +270,17 @@ func (r *Redactor) RedactValue(raw []byte) ([]byte, int) {
 }
 
 func (r *Redactor) redactArray(raw []byte) ([]byte, int) {
-	// Arrays of objects: wrap each element through the object path.
-	var out []byte
-	n := 0
 	items, ok := splitArray(raw)
 	if !ok {
 		return raw, 0
 	}
-	out = append(out, '[')
+	out := []byte{'['}
+	n := 0
 	for i, it := range items {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		v, k := r.RedactValue(it)
+		v, k := r.walk(it)
 		n += k
 		out = append(out, v...)
 	}
@@ -162,7 +292,6 @@ func (r *Redactor) redactArray(raw []byte) ([]byte, int) {
 }
 
 func splitArray(raw []byte) ([][]byte, bool) {
-	// Reuse the object parser by wrapping elements as members.
 	var items [][]byte
 	inner := bytes.TrimSpace(raw[1 : len(raw)-1])
 	if len(inner) == 0 {

@@ -48,6 +48,9 @@ type file struct {
 type Registry struct {
 	path string
 
+	// saveMu serializes Save: the snapshot taken first is written first,
+	// so an older snapshot never replaces a newer one.
+	saveMu  sync.Mutex
 	mu      sync.Mutex
 	entries map[string]*Entry
 	dirty   bool
@@ -193,6 +196,8 @@ func (r *Registry) SavedAt() time.Time {
 
 // Save writes the registry atomically if it changed since the last save.
 func (r *Registry) Save() error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	if !r.dirty {
 		r.mu.Unlock()

@@ -28,7 +28,10 @@ type Config struct {
 	Labels []string
 	// Refresh is how often containers are listed beside the events (10s).
 	Refresh time.Duration
-	Logger  *slog.Logger
+	// CallTimeout bounds one listing with its inspections (10s): an engine
+	// that accepts and never answers costs that, not a hang.
+	CallTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // Container is what a stream is named by.
@@ -65,6 +68,9 @@ func New(cfg Config) (*Containers, error) {
 	}
 	if cfg.Refresh == 0 {
 		cfg.Refresh = 10 * time.Second
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -137,6 +143,8 @@ func (c *Containers) Refresh(ctx context.Context) error {
 }
 
 func (c *Containers) refresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
 	list, err := c.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: c.filters()})
 	if err != nil {
 		return fmt.Errorf("listing containers: %w", err)

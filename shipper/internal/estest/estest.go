@@ -344,6 +344,10 @@ func (s *Server) applyItem(op, index, id string, src []byte) (int, map[string]an
 	if index == "" {
 		return record(400, map[string]any{"type": "action_request_validation_exception", "reason": "index is missing"})
 	}
+	if reason := invalidIndexName(index); reason != "" {
+		return record(400, map[string]any{"type": "invalid_index_name_exception",
+			"reason": "Invalid index name [" + index + "], " + reason, "index": index})
+	}
 	if s.CountOnly {
 		if len(src) == 0 || src[0] != '{' || id == "" {
 			return record(400, map[string]any{"type": "mapper_parsing_exception", "reason": "count-only mode needs an object with an _id"})
@@ -365,6 +369,16 @@ func (s *Server) applyItem(op, index, id string, src []byte) (int, map[string]an
 	}
 	if err := json.Unmarshal(src, &source); err != nil {
 		return record(400, map[string]any{"type": "mapper_parsing_exception", "reason": "failed to parse: " + err.Error()})
+	}
+	if key := duplicateKey(src); key != "" {
+		return record(400, map[string]any{"type": "mapper_parsing_exception", "reason": "failed to parse",
+			"caused_by": map[string]any{"type": "json_parse_exception", "reason": "Duplicate field '" + key + "'"}})
+	}
+	for k := range source {
+		if metadataFields[k] {
+			return record(400, map[string]any{"type": "mapper_parsing_exception", "reason": "Field [" + k +
+				"] is a metadata field and cannot be added inside a document. Use the index API request parameters."})
+		}
 	}
 	if s.ItemStatus != nil {
 		if st := s.ItemStatus(index, id, source); st != 0 {
@@ -415,8 +429,10 @@ func (s *Server) isDataStream(index string) bool {
 	return false
 }
 
-// checkMapping applies dynamic mapping to top-level fields: the first type a
-// field is seen with in an index sticks; another type is a mapping conflict.
+// checkMapping applies dynamic mapping to every field path: a dotted key is
+// the same path as nested objects ({"a.b":1} maps a as an object), the
+// first type a path is seen with in an index sticks, and another type is a
+// mapping conflict (an object where a value was, or the reverse, included).
 func (s *Server) checkMapping(index string, source map[string]any) string {
 	m := s.fields[index]
 	if m == nil {
@@ -424,20 +440,146 @@ func (s *Server) checkMapping(index string, source map[string]any) string {
 		s.fields[index] = m
 	}
 	pending := map[string]string{}
-	for k, v := range source {
-		t := kind(v)
-		if t == "null" {
-			continue
+	var walk func(prefix string, obj map[string]any) string
+	set := func(path, t string) string {
+		have, ok := pending[path]
+		if !ok {
+			have, ok = m[path]
 		}
-		if have, ok := m[k]; ok && have != t {
-			return fmt.Sprintf("failed to parse field [%s] of type [%s] in document: tried to parse a %s", k, have, t)
+		if ok && have != t {
+			if have == "object" || t == "object" {
+				return fmt.Sprintf("can't merge a non object mapping [%s] with an object mapping", path)
+			}
+			return fmt.Sprintf("failed to parse field [%s] of type [%s] in document: tried to parse a %s", path, have, t)
 		}
-		pending[k] = t
+		pending[path] = t
+		return ""
+	}
+	walk = func(prefix string, obj map[string]any) string {
+		for k, v := range obj {
+			parts := strings.Split(k, ".")
+			path := prefix
+			for i, part := range parts {
+				if path != "" {
+					path += "."
+				}
+				path += part
+				if i < len(parts)-1 {
+					if c := set(path, "object"); c != "" {
+						return c
+					}
+				}
+			}
+			t := kind(v)
+			if t == "null" {
+				continue
+			}
+			if c := set(path, t); c != "" {
+				return c
+			}
+			for _, inner := range objects(v) {
+				if c := walk(path, inner); c != "" {
+					return c
+				}
+			}
+		}
+		return ""
+	}
+	if c := walk("", source); c != "" {
+		return c
 	}
 	for k, t := range pending {
 		m[k] = t
 	}
 	return ""
+}
+
+// objects are the objects a value holds: itself, or an array's elements.
+func objects(v any) []map[string]any {
+	switch v := v.(type) {
+	case map[string]any:
+		return []map[string]any{v}
+	case []any:
+		var out []map[string]any
+		for _, e := range v {
+			out = append(out, objects(e)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// metadataFields are the fields Elasticsearch refuses inside _source.
+var metadataFields = map[string]bool{"_id": true, "_index": true, "_source": true, "_routing": true, "_version": true,
+	"_seq_no": true, "_primary_term": true, "_type": true, "_field_names": true, "_ignored": true, "_nested_path": true,
+	"_tier": true, "_data_stream_timestamp": true, "_doc_count": true, "_tsid": true, "_ignored_source": true}
+
+// invalidIndexName is why Elasticsearch refuses an index name on create,
+// "" when it does not.
+func invalidIndexName(name string) string {
+	switch {
+	case name == "." || name == "..":
+		return "must not be '.' or '..'"
+	case len(name) > 255:
+		return "index name is too long, (" + fmt.Sprint(len(name)) + " > 255)"
+	case name[0] == '_' || name[0] == '-' || name[0] == '+':
+		return "must not start with '_', '-', or '+'"
+	case strings.ToLower(name) != name:
+		return "must be lowercase"
+	case strings.Contains(name, "#"):
+		return "must not contain '#'"
+	case strings.Contains(name, ":"):
+		return "must not contain ':'"
+	case strings.ContainsAny(name, "\\/*?\"<>| ,"):
+		return `must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]`
+	}
+	return ""
+}
+
+// duplicateKey returns a key that an object of the document holds twice
+// (Elasticsearch's parser refuses the document), "" when there is none.
+func duplicateKey(src []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(src))
+	type frame struct {
+		obj  bool
+		keys map[string]bool
+		key  bool // the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.key {
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					return k
+				}
+				top.keys[k] = true
+				top.key = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: in an object, a key comes next.
+		if len(stack) > 0 && stack[len(stack)-1].obj {
+			stack[len(stack)-1].key = true
+		}
+	}
 }
 
 func kind(v any) string {

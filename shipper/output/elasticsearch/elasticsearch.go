@@ -207,7 +207,7 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 	for _, r := range []string{"network", "rate_limited", "server_error", "unauthorized", "client_error", "item_rate_limited", "item_server_error", "dead_letter_error"} {
 		m.Retries.WithLabelValues(cfg.Name, r)
 	}
-	for _, r := range []string{"mapping_conflict", "rejected", "too_large", "index_field_missing", "dead_letter_full"} {
+	for _, r := range []string{"mapping_conflict", "rejected", "too_large", "index_field_missing", "invalid_index_name", "dead_letter_full"} {
 		m.Dropped.WithLabelValues(cfg.Name, r)
 	}
 	m.ShippedLines.WithLabelValues(cfg.Name)
@@ -348,12 +348,30 @@ func (o *Output) do(ctx context.Context, method, path string, body []byte, gz bo
 		return 0, nil, transportError(err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	limit := int64(maxResponseBytes)
+	if strings.HasPrefix(path, "/_bulk") {
+		limit = maxBulkResponseBytes
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return 0, nil, transportError(err)
 	}
+	if int64(len(b)) > limit {
+		return 0, nil, fmt.Errorf("%w: more than %d bytes", errResponseTooLarge, limit)
+	}
 	return resp.StatusCode, b, nil
 }
+
+// Response caps: a bulk response (filtered to status and error per item)
+// stays far below 64 MiB for any batch this output sends; every other
+// response (cluster info, template and policy answers) below 1 MiB. A
+// longer answer is not Elasticsearch's: an error, never read on.
+const (
+	maxResponseBytes     = 1 << 20
+	maxBulkResponseBytes = 64 << 20
+)
+
+var errResponseTooLarge = errors.New("response too large")
 
 // transportError drops the URL from a client error.
 func transportError(err error) error {

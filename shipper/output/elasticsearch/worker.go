@@ -17,6 +17,9 @@ import (
 type item struct {
 	ev    *event.Event
 	index string
+	// bad is why the event has no index (nil = it has one): a field the
+	// pattern names is missing, or the name built is not valid.
+	bad   *badIndex
 	idOff int // the _id is body[idOff:idEnd] (empty without a source key)
 	idEnd int
 	start int // the action line starts here in batch.body
@@ -84,8 +87,11 @@ func (w *worker) collect() {
 	}
 }
 
-// indexOf picks the index of a document.
-func (w *worker) indexOf(ev *event.Event, members []decode.Member) (string, bool) {
+// badIndex is why a document has no index: the dead letter's error.
+type badIndex struct{ typ, reason string }
+
+// indexOf picks the index of a document, or says why there is none.
+func (w *worker) indexOf(ev *event.Event, members []decode.Member) (string, *badIndex) {
 	o := w.o
 	p := o.cfg.Index
 	for _, r := range o.cfg.Indices {
@@ -101,14 +107,24 @@ func (w *worker) indexOf(ev *event.Event, members []decode.Member) (string, bool
 			sec--
 		}
 		if sec == w.lastSec && w.lastIdx != "" {
-			return w.lastIdx, true
+			return w.lastIdx, nil
 		}
 		b, _ := p.Append(w.scratch[:0], ev.TimeNs, nil)
 		w.lastSec, w.lastIdx = sec, string(b)
-		return w.lastIdx, true
+		return w.lastIdx, nil
 	}
 	b, ok := p.Append(w.scratch[:0], ev.TimeNs, members)
-	return string(b), ok
+	if !ok {
+		return "", &badIndex{"index_field_missing", "the index pattern " + p.String() + " names a field the document lacks"}
+	}
+	name := string(b)
+	if p.Static() {
+		return name, nil
+	}
+	if err := ValidIndexName(name); err != nil {
+		return "", &badIndex{"invalid_index_name", "the index pattern " + p.String() + " made an invalid name: " + err.Error()}
+	}
+	return name, nil
 }
 
 func (w *worker) encode(b *batch, ev *event.Event) {
@@ -126,11 +142,7 @@ func (w *worker) encode(b *batch, ev *event.Event) {
 		w.members = members
 	}
 	it := item{ev: ev, start: len(b.body)}
-	var ok bool
-	it.index, ok = w.indexOf(ev, members)
-	if !ok {
-		it.index = ""
-	}
+	it.index, it.bad = w.indexOf(ev, members)
 	b.body = append(b.body, `{"create":{"_index":`...)
 	b.body = decode.AppendString(b.body, it.index)
 	if ev.SourceKey != "" {
@@ -184,16 +196,18 @@ func (w *worker) deliver(b *batch) {
 	o := w.o
 	// Items whose index a field reference could not name are rejected here.
 	var missing []letter
+	var reasons []string
 	pending := make([]int, 0, len(b.items))
 	for i := range b.items {
-		if b.items[i].index == "" {
-			missing = append(missing, w.letterOf(b, i, 0, "index_field_missing", "the index pattern "+o.cfg.Index.String()+" names a field the document lacks"))
+		if bad := b.items[i].bad; bad != nil {
+			missing = append(missing, w.letterOf(b, i, 0, bad.typ, bad.reason))
+			reasons = append(reasons, bad.typ)
 			continue
 		}
 		pending = append(pending, i)
 	}
 	retry := backoff.New(o.cfg.MinBackoff, o.cfg.MaxBackoff)
-	for len(missing) > 0 && !w.deadLetter(b, missing, "index_field_missing") {
+	for len(missing) > 0 && !w.deadLetterReasons(b, missing, reasons) {
 		if !retry.Wait(o.ctx) {
 			return
 		}
