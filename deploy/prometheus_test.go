@@ -25,14 +25,15 @@ type alertRule struct {
 	file        string
 }
 
-// shippedRules returns every alerting rule of prometheus/rules by name.
-func shippedRules(t *testing.T) map[string]alertRule {
+// readAlertRules returns every alerting rule of prometheus/rules, in file
+// order, each with its file.
+func readAlertRules(t *testing.T) []alertRule {
 	t.Helper()
 	files, _ := filepath.Glob("prometheus/rules/*.yml")
 	if len(files) == 0 {
 		t.Fatal("no rule files")
 	}
-	out := map[string]alertRule{}
+	var out []alertRule
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -46,7 +47,7 @@ func shippedRules(t *testing.T) map[string]alertRule {
 			for _, r := range g.Rules {
 				if r.Alert != "" {
 					r.file = f
-					out[r.Alert] = r
+					out = append(out, r)
 				}
 			}
 		}
@@ -54,36 +55,29 @@ func shippedRules(t *testing.T) map[string]alertRule {
 	return out
 }
 
+// shippedRules returns every alerting rule of prometheus/rules by name.
+func shippedRules(t *testing.T) map[string]alertRule {
+	t.Helper()
+	out := map[string]alertRule{}
+	for _, r := range readAlertRules(t) {
+		out[r.Alert] = r
+	}
+	return out
+}
+
+// alertNames returns the file of every alert, failing for an alert defined
+// twice or without a severity label.
 func alertNames(t *testing.T) map[string]string {
 	t.Helper()
-	files, _ := filepath.Glob("prometheus/rules/*.yml")
-	if len(files) == 0 {
-		t.Fatal("no rule files")
-	}
 	out := map[string]string{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	for _, r := range readAlertRules(t) {
+		if prev, dup := out[r.Alert]; dup {
+			t.Errorf("alert %s defined in %s and %s", r.Alert, prev, r.file)
 		}
-		var rf ruleFile
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Fatalf("%s: %v", f, err)
+		if r.Labels["severity"] == "" {
+			t.Errorf("%s: alert %s has no severity label for routing", r.file, r.Alert)
 		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				if r.Alert == "" {
-					continue
-				}
-				if prev, dup := out[r.Alert]; dup {
-					t.Errorf("alert %s defined in %s and %s", r.Alert, prev, f)
-				}
-				if r.Labels["severity"] == "" {
-					t.Errorf("%s: alert %s has no severity label for routing", f, r.Alert)
-				}
-				out[r.Alert] = f
-			}
-		}
+		out[r.Alert] = r.file
 	}
 	return out
 }
