@@ -2,6 +2,9 @@ package testkit
 
 import (
 	"net"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -69,5 +72,49 @@ func TestTripwireCountsConnections(t *testing.T) {
 	}
 	if n := w.Connections(t); n != 2 {
 		t.Errorf("%d connections, want 2", n)
+	}
+}
+
+func TestGoldenExpositionRoundTrip(t *testing.T) {
+	expo := []byte(`# HELP a_total A "help".
+# TYPE a_total counter
+a_total{addr="127.0.0.1:5",db="x"} 3
+a_total{addr="127.0.0.1:6",db="x"} 4
+# HELP h_seconds H.
+# TYPE h_seconds histogram
+h_seconds_bucket{le="0.5"} 1
+h_seconds_bucket{le="+Inf"} 2
+h_seconds_sum 0.7
+h_seconds_count 2
+# TYPE up gauge
+up 1
+`)
+	got := string(GoldenText(Families(t, expo), Mask{Keep: regexp.MustCompile(`^up$`), Labels: []string{"addr"}}))
+	want := `# HELP a_total A "help".
+# TYPE a_total counter
+a_total{addr="_",db="x"} _
+# HELP h_seconds H.
+# TYPE h_seconds histogram
+h_seconds_bucket{le="+Inf"} _
+h_seconds_bucket{le="0.5"} _
+h_seconds_count _
+h_seconds_sum _
+# HELP up 
+# TYPE up gauge
+up 1
+`
+	if got != want {
+		t.Fatalf("golden text:\n%s\nwant:\n%s", got, want)
+	}
+	path := filepath.Join(t.TempDir(), "x.golden.prom")
+	if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	series, err := ReadGolden(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 6 || series[0].Name != "a_total" || series[0].Labels["db"] != "x" || series[1].Family != "h_seconds" || series[1].Labels["le"] != "+Inf" {
+		t.Fatalf("read back: %+v", series)
 	}
 }
