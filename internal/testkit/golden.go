@@ -17,9 +17,12 @@ import (
 // value is masked as "_" unless its family matches Keep; label values of
 // the names in Labels are masked as "_" (an address, a version, a pid, a
 // temporary path). Series that become the same line are written once.
+// Families matching Drop are left out (go_*, whose set follows the Go
+// release).
 type Mask struct {
 	Keep   *regexp.Regexp
 	Labels []string
+	Drop   *regexp.Regexp
 }
 
 // GoldenExposition writes a text exposition in the golden form (families and
@@ -40,6 +43,9 @@ func GoldenText(fams map[string]*dto.MetricFamily, m Mask) []byte {
 	}
 	names := make([]string, 0, len(fams))
 	for n := range fams {
+		if m.Drop != nil && m.Drop.MatchString(n) {
+			continue
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)

@@ -88,8 +88,10 @@ h_seconds_sum 0.7
 h_seconds_count 2
 # TYPE up gauge
 up 1
+# TYPE go_goroutines gauge
+go_goroutines 7
 `)
-	got := string(GoldenText(Families(t, expo), Mask{Keep: regexp.MustCompile(`^up$`), Labels: []string{"addr"}}))
+	got := string(GoldenText(Families(t, expo), Mask{Keep: regexp.MustCompile(`^up$`), Labels: []string{"addr"}, Drop: regexp.MustCompile(`^go_`)}))
 	want := `# HELP a_total A "help".
 # TYPE a_total counter
 a_total{addr="_",db="x"} _
