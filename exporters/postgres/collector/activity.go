@@ -195,7 +195,7 @@ WHERE NOT granted AND waitstart IS NOT NULL GROUP BY pid`, func(rows pgx.Rows) e
 // per-database and per-role use and limits.
 func emitPool(ch chan<- prometheus.Metric, p poolView, groups []group, snap activitySnapshot, thresholds []time.Duration) {
 	for _, g := range groups {
-		for _, st := range States {
+		for _, st := range sessionStates {
 			connections.Send(ch, float64(p.states[g][st]), g.datname, g.usename, g.app, st)
 		}
 	}

@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// States are the values of pg_stat_activity.state, written verbatim as
+// sessionStates are the values of pg_stat_activity.state, written verbatim as
 // postgres_exporter does. Every pool-view group and, in
 // pg_stat_activity_count, every database reports all of them.
-var States = []string{"active", "idle", "idle in transaction", "idle in transaction (aborted)", "fastpath function call", "disabled"}
+var sessionStates = []string{"active", "idle", "idle in transaction", "idle in transaction (aborted)", "fastpath function call", "disabled"}
 
 // labelNames maps open-ended names (applications, users) to their label
 // values: the name itself or promkit.Other.
@@ -236,7 +236,7 @@ func incumbentActivity(sessions []session, databases []string, long time.Duratio
 		seen[[2]string{k.datname, k.state}] = true
 	}
 	for _, db := range databases {
-		for _, state := range States {
+		for _, state := range sessionStates {
 			k := activityKey{datname: db, state: state}
 			if !seen[[2]string{db, state}] {
 				rows[k] = &activityRow{key: k}

@@ -104,7 +104,7 @@ type cachedMetrics struct {
 func NewTarget(cfg *pgx.ConnConfig, opts Options) *Target {
 	opts.defaults()
 	return &Target{
-		conn:       NewConn(cfg, opts.Logger),
+		conn:       NewConn(cfg),
 		opts:       opts,
 		extra:      make(chan struct{}, opts.Databases.MaxConnections),
 		apps:       newStickyNames(opts.TopNames, opts.NameRetention),
