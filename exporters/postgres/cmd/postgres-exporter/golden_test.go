@@ -26,7 +26,8 @@ var goldenMask = testkit.Mask{
 		`pg_database_connection_limit|pg_database_connections|pg_role_connection_limit|pg_role_connections|` +
 		`pg_connections_idle_in_transaction|pg_connections_lock_waiting|pg_connections_lock_blockers|` +
 		`pg_connections_transactions_over_threshold|pg_connections_active_queries_over_threshold|` +
-		`pg_scrape_collector_success|pg_answer_value)$`),
+		`pg_scrape_collector_success|pg_stat_activity_count|pg_long_running_transactions|pg_exporter_last_scrape_error|` +
+		`pg_answer_value)$`),
 	Labels: []string{"version", "short_version", "datid", "queryid", "wait_event", "wait_event_type",
 		"revision", "goversion", "branch", "tags", "goarch", "goos"},
 	Drop: regexp.MustCompile(`^go_`),
