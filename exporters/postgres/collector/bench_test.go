@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outrigger/outrigger/exporters/postgres/config"
 	"github.com/outrigger/outrigger/internal/promkit"
 	"github.com/outrigger/outrigger/internal/testkit"
 )
@@ -24,7 +25,7 @@ func BenchmarkScrape(b *testing.B) {
 		pg.PSQL(b, "postgres", "CREATE DATABASE "+db)
 		pg.PSQL(b, db, ddl.String())
 	}
-	f := newFixtureOnTB(b, pg, fixtureOptions{opts: Options{Databases: DatabaseOptions{Enabled: true, TTL: time.Hour}}})
+	f := newFixtureOnTB(b, pg, fixtureOptions{opts: config.Collector{Databases: config.Databases{Enabled: true, TTL: time.Hour}}})
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/metrics", nil)
 	req.Header.Set(promkit.TimeoutHeader, "10")

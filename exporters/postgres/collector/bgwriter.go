@@ -6,29 +6,24 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
-var bgwriterNames = []struct{ name, help string }{
-	{"checkpoints_timed_total", "Number of scheduled checkpoints that have been performed"},
-	{"checkpoints_req_total", "Number of requested checkpoints that have been performed"},
-	{"checkpoint_write_time_total", "Total amount of time that has been spent in the portion of checkpoint processing where files are written to disk, in milliseconds"},
-	{"checkpoint_sync_time_total", "Total amount of time that has been spent in the portion of checkpoint processing where files are synchronized to disk, in milliseconds"},
-	{"buffers_checkpoint_total", "Number of buffers written during checkpoints"},
-	{"buffers_clean_total", "Number of buffers written by the background writer"},
-	{"maxwritten_clean_total", "Number of times the background writer stopped a cleaning scan because it had written too many buffers"},
-	{"buffers_backend_total", "Number of buffers written directly by a backend"},
-	{"buffers_backend_fsync_total", "Number of times a backend had to execute its own fsync call"},
-	{"buffers_alloc_total", "Number of buffers allocated"},
-	{"stats_reset_total", "Time at which these statistics were last reset"},
+// bgwriterCounters are the families of the query's columns, in its order.
+var bgwriterCounters = []promkit.Family{
+	promkit.Counter("pg_stat_bgwriter_checkpoints_timed_total", "Number of scheduled checkpoints that have been performed"),
+	promkit.Counter("pg_stat_bgwriter_checkpoints_req_total", "Number of requested checkpoints that have been performed"),
+	promkit.Counter("pg_stat_bgwriter_checkpoint_write_time_total", "Total amount of time that has been spent in the portion of checkpoint processing where files are written to disk, in milliseconds"),
+	promkit.Counter("pg_stat_bgwriter_checkpoint_sync_time_total", "Total amount of time that has been spent in the portion of checkpoint processing where files are synchronized to disk, in milliseconds"),
+	promkit.Counter("pg_stat_bgwriter_buffers_checkpoint_total", "Number of buffers written during checkpoints"),
+	promkit.Counter("pg_stat_bgwriter_buffers_clean_total", "Number of buffers written by the background writer"),
+	promkit.Counter("pg_stat_bgwriter_maxwritten_clean_total", "Number of times the background writer stopped a cleaning scan because it had written too many buffers"),
+	promkit.Counter("pg_stat_bgwriter_buffers_backend_total", "Number of buffers written directly by a backend"),
+	promkit.Counter("pg_stat_bgwriter_buffers_backend_fsync_total", "Number of times a backend had to execute its own fsync call"),
+	promkit.Counter("pg_stat_bgwriter_buffers_alloc_total", "Number of buffers allocated"),
+	promkit.Counter("pg_stat_bgwriter_stats_reset_total", "Time at which these statistics were last reset"),
 }
-
-var bgwriterDescs = func() []*prometheus.Desc {
-	var out []*prometheus.Desc
-	for _, n := range bgwriterNames {
-		out = append(out, desc("stat_bgwriter_"+n.name, n.help))
-	}
-	return out
-}()
 
 // bgwriter emits pg_stat_bgwriter_* as postgres_exporter names them; on 17+
 // the checkpoint columns come from pg_stat_checkpointer.
@@ -42,7 +37,7 @@ FROM pg_stat_bgwriter`
   b.buffers_clean, b.maxwritten_clean, 0, 0, b.buffers_alloc, coalesce(extract(epoch FROM b.stats_reset), 0)::float8
 FROM pg_stat_bgwriter b, pg_stat_checkpointer c`
 	}
-	vals := make([]float64, len(bgwriterNames))
+	vals := make([]float64, len(bgwriterCounters))
 	err := s.query(ctx, sql, func(rows pgx.Rows) error {
 		dest := make([]any, len(vals))
 		for i := range vals {
@@ -53,8 +48,8 @@ FROM pg_stat_bgwriter b, pg_stat_checkpointer c`
 	if err != nil {
 		return fmt.Errorf("reading pg_stat_bgwriter: %w", err)
 	}
-	for i, d := range bgwriterDescs {
-		counter(ch, d, vals[i])
+	for i, f := range bgwriterCounters {
+		f.Send(ch, vals[i])
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync/atomic"
 	"time"
@@ -17,18 +16,17 @@ import (
 // through Do, which serialises them whatever the scrape concurrency,
 // (re)connects when needed, and drops the connection when it broke.
 type Conn struct {
-	cfg    *pgx.ConnConfig
-	logger *slog.Logger
-	sem    chan struct{}
-	conn   *pgx.Conn // guarded by sem
+	cfg  *pgx.ConnConfig
+	sem  chan struct{}
+	conn *pgx.Conn // guarded by sem
 
 	connects atomic.Uint64
 	queries  atomic.Uint64
 }
 
 // NewConn returns a Conn that connects on first use.
-func NewConn(cfg *pgx.ConnConfig, logger *slog.Logger) *Conn {
-	return &Conn{cfg: cfg, logger: logger, sem: make(chan struct{}, 1)}
+func NewConn(cfg *pgx.ConnConfig) *Conn {
+	return &Conn{cfg: cfg, sem: make(chan struct{}, 1)}
 }
 
 // Database is the database the connection is for.

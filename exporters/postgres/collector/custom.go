@@ -16,17 +16,7 @@ import (
 // customQuery runs one query of the configuration file. Each is its own
 // collector, so each has its own success and duration series.
 func (s *scrape) customQuery(q config.Query) func(context.Context, chan<- prometheus.Metric) error {
-	descs := make([]*prometheus.Desc, len(q.Values))
-	for i, v := range q.Values {
-		help := v.Help
-		if help == "" {
-			help = q.Help
-		}
-		if help == "" {
-			help = "Custom query " + q.Name + ", column " + v.Column + "."
-		}
-		descs[i] = prometheus.NewDesc(q.Metric(v), help, q.Labels, nil)
-	}
+	fams := customFamilies(q)
 	return func(ctx context.Context, ch chan<- prometheus.Metric) error {
 		if !s.isUp.Load() {
 			return errDown
@@ -52,7 +42,7 @@ func (s *scrape) customQuery(q config.Query) func(context.Context, chan<- promet
 		}
 		var fresh []prometheus.Metric
 		err := s.query(ctx, q.SQL, func(rows pgx.Rows) error {
-			ms, err := customRow(q, descs, rows)
+			ms, err := customRow(q, fams, rows)
 			fresh = append(fresh, ms...)
 			return err
 		})
@@ -71,8 +61,30 @@ func (s *scrape) customQuery(q config.Query) func(context.Context, chan<- promet
 	}
 }
 
+// customFamilies declares the families of a custom query's value columns.
+// Their names come from the configuration file (q.Metric): data, not
+// declarations in the source.
+func customFamilies(q config.Query) []promkit.Family {
+	fams := make([]promkit.Family, len(q.Values))
+	for i, v := range q.Values {
+		help := v.Help
+		if help == "" {
+			help = q.Help
+		}
+		if help == "" {
+			help = "Custom query " + q.Name + ", column " + v.Column + "."
+		}
+		if v.Type == "counter" {
+			fams[i] = promkit.Counter(q.Metric(v), help, q.Labels...)
+		} else {
+			fams[i] = promkit.Gauge(q.Metric(v), help, q.Labels...)
+		}
+	}
+	return fams
+}
+
 // customRow turns one result row into series; NULL values give no series.
-func customRow(q config.Query, descs []*prometheus.Desc, rows pgx.Rows) ([]prometheus.Metric, error) {
+func customRow(q config.Query, fams []promkit.Family, rows pgx.Rows) ([]prometheus.Metric, error) {
 	vals, err := rows.Values()
 	if err != nil {
 		return nil, err
@@ -104,15 +116,7 @@ func customRow(q config.Query, descs []*prometheus.Desc, rows pgx.Rows) ([]prome
 		if !ok {
 			continue
 		}
-		typ := prometheus.GaugeValue
-		if v.Type == "counter" {
-			typ = prometheus.CounterValue
-		}
-		m, err := prometheus.NewConstMetric(descs[i], typ, f, labels...)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
+		out = append(out, fams[i].Metric(f, labels...))
 	}
 	return out, nil
 }
@@ -132,7 +136,7 @@ func toFloat(v any) (float64, bool, error) {
 	case float64:
 		return x, true, nil
 	case bool:
-		return b2f(x), true, nil
+		return promkit.Bool(x), true, nil
 	case time.Time:
 		return float64(x.UnixNano()) / 1e9, true, nil
 	case pgtype.Numeric:

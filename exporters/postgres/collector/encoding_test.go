@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/outrigger/outrigger/exporters/postgres/config"
 	"github.com/outrigger/outrigger/internal/testkit"
 )
 
@@ -15,7 +16,7 @@ import (
 // series are served with U+FFFD in place of the bad bytes, the families keep
 // every other series, and the exporter does not panic.
 func TestNonUTF8NamesUnderSQLASCII(t *testing.T) {
-	f := newFixture(t, fixtureOptions{opts: Options{Databases: DatabaseOptions{Enabled: true, TTL: time.Hour,
+	f := newFixture(t, fixtureOptions{opts: config.Collector{Databases: config.Databases{Enabled: true, TTL: time.Hour,
 		TablesLimit: 10, IndexesLimit: 10}}})
 	f.pg.PSQL(t, "postgres", "CREATE DATABASE latin ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
 	// chr(233) and chr(255) are single bytes under SQL_ASCII: "caf\xe9" and "s\xff".

@@ -21,7 +21,7 @@ import (
 // pg_stat_statements: the top N by total time get series, the rest sum into
 // "other", and the family sums to the server's totals.
 func TestStatementsTopNAndOther(t *testing.T) {
-	f := newFixture(t, fixtureOptions{pg: testkit.PostgresOptions{StatStatements: true}, opts: Options{StatementsTopN: 3}})
+	f := newFixture(t, fixtureOptions{pg: testkit.PostgresOptions{StatStatements: true}, opts: config.Collector{StatementsTopN: 3}})
 	c := openSession(t, f.pg, "postgres", "api")
 	exec(t, c, "SELECT pg_stat_statements_reset()")
 	for i := range 8 {
@@ -71,7 +71,7 @@ func TestStatementsAbsentIsNotAFailure(t *testing.T) {
 // Table statistics cover every matched database, read over one extra
 // connection at a time, and are served from cache within the TTL.
 func TestTablesFromEveryMatchedDatabase(t *testing.T) {
-	f := newFixture(t, fixtureOptions{opts: Options{Databases: DatabaseOptions{Enabled: true,
+	f := newFixture(t, fixtureOptions{opts: config.Collector{Databases: config.Databases{Enabled: true,
 		Exclude: regexp.MustCompile("^skipped$"), TTL: time.Hour, TablesLimit: 2, IndexesLimit: 2}}})
 	for _, db := range []string{"shop", "crm", "skipped"} {
 		f.pg.PSQL(t, "postgres", "CREATE DATABASE "+db)

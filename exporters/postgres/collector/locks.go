@@ -6,9 +6,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
-var locksDesc = desc("locks_count", "Number of locks", "datname", "mode")
+var locksCount = promkit.Gauge("pg_locks_count", "Number of locks", "datname", "mode")
 
 // locks emits pg_locks_count for every database and lock mode (0 included),
 // leaving out the exporter's own locks. Reading pg_locks takes every lock
@@ -26,7 +28,7 @@ LEFT JOIN (SELECT database, lower(mode) AS mode, count(*) AS n FROM pg_locks
 		if err := rows.Scan(&db, &mode, &n); err != nil {
 			return err
 		}
-		gauge(ch, locksDesc, n, db, mode)
+		locksCount.Send(ch, n, db, mode)
 		return nil
 	})
 	if err != nil {

@@ -44,7 +44,7 @@ type fixture struct {
 
 type fixtureOptions struct {
 	pg      testkit.PostgresOptions
-	opts    Options
+	opts    config.Collector
 	queries []config.Query
 }
 
@@ -66,7 +66,7 @@ func newFixtureOnTB(t testing.TB, pg *testkit.Postgres, fo fixtureOptions) *fixt
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := fo.opts
+	opts := Options{Collector: fo.opts}
 	if fo.queries != nil {
 		qs := fo.queries
 		opts.Queries = func() []config.Query { return qs }

@@ -1,13 +1,13 @@
 package collector
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"sync"
 	"time"
-)
 
-// Other is the label value that stands for every name beyond the top N.
-const Other = "other"
+	"github.com/outrigger/outrigger/internal/promkit"
+)
 
 // stickyNames chooses which open-ended names (application, user) get their
 // own label value: up to max names, the busiest first, and a name keeps its
@@ -39,20 +39,13 @@ func (s *stickyNames) update(now time.Time, counts map[string]int) func(string) 
 	if len(s.slots) < s.max {
 		var fresh []string
 		for name := range counts {
-			if _, ok := s.slots[name]; !ok && name != Other {
+			if _, ok := s.slots[name]; !ok && name != promkit.Other {
 				fresh = append(fresh, name)
 			}
 		}
-		sort.Slice(fresh, func(i, j int) bool {
-			if counts[fresh[i]] != counts[fresh[j]] {
-				return counts[fresh[i]] > counts[fresh[j]]
-			}
-			return fresh[i] < fresh[j]
-		})
-		for _, name := range fresh {
-			if len(s.slots) >= s.max {
-				break
-			}
+		busiest, _ := promkit.TopN(fresh, s.max-len(s.slots), promkit.ByValue(
+			func(name string) float64 { return float64(counts[name]) }, func(name string) string { return name }))
+		for _, name := range busiest {
 			s.slots[name] = now
 		}
 	}
@@ -64,7 +57,7 @@ func (s *stickyNames) update(now time.Time, counts map[string]int) func(string) 
 		if kept[name] {
 			return name
 		}
-		return Other
+		return promkit.Other
 	}
 }
 
@@ -98,33 +91,21 @@ func (s *stickyGroups) update(now time.Time, current map[group]bool) []group {
 			delete(s.seen, g)
 		}
 	}
-	out := make([]group, 0, len(s.seen))
+	all := make([]group, 0, len(s.seen))
 	for g := range s.seen {
-		out = append(out, g)
+		all = append(all, g)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		ti, tj := s.seen[out[i]], s.seen[out[j]]
-		if !ti.Equal(tj) {
-			return ti.After(tj)
-		}
-		return lessGroup(out[i], out[j])
+	// The most recently seen groups are kept, the others forgotten.
+	keep, forget := promkit.TopN(all, s.max, func(a, b group) int {
+		return cmp.Or(s.seen[b].Compare(s.seen[a]), compareGroups(a, b))
 	})
-	if len(out) > s.max {
-		for _, g := range out[s.max:] {
-			delete(s.seen, g)
-		}
-		out = out[:s.max]
+	for _, g := range forget {
+		delete(s.seen, g)
 	}
-	sort.Slice(out, func(i, j int) bool { return lessGroup(out[i], out[j]) })
-	return out
+	slices.SortFunc(keep, compareGroups)
+	return keep
 }
 
-func lessGroup(a, b group) bool {
-	if a.datname != b.datname {
-		return a.datname < b.datname
-	}
-	if a.usename != b.usename {
-		return a.usename < b.usename
-	}
-	return a.app < b.app
+func compareGroups(a, b group) int {
+	return cmp.Or(cmp.Compare(a.datname, b.datname), cmp.Compare(a.usename, b.usename), cmp.Compare(a.app, b.app))
 }

@@ -125,7 +125,7 @@ func TestPoolViewCountsKnownSessionsExactly(t *testing.T) {
 // Application names beyond the top N go to "other", and the label set stays
 // once the sessions are gone (reported as 0).
 func TestPoolViewTopNamesAndStableSeries(t *testing.T) {
-	f := newFixture(t, fixtureOptions{opts: Options{TopNames: 2}})
+	f := newFixture(t, fixtureOptions{opts: config.Collector{TopNames: 2}})
 	for i, app := range []string{"a", "a", "a", "b", "b", "c", "d"} {
 		_ = i
 		openSession(t, f.pg, "postgres", app)
@@ -214,7 +214,7 @@ func TestConcurrentScrapesStayWithinConnectionCap(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			slow := config.Query{Name: "slow", SQL: "SELECT 1 AS one FROM pg_sleep(0.4)", Values: []config.Value{{Column: "one", Type: "gauge"}}}
 			f := newFixture(t, fixtureOptions{queries: []config.Query{slow},
-				opts: Options{Databases: DatabaseOptions{Enabled: c.databases, TTL: time.Nanosecond}}})
+				opts: config.Collector{Databases: config.Databases{Enabled: c.databases, TTL: time.Nanosecond}}})
 			for _, db := range []string{"other1", "other2", "other3"} {
 				f.pg.PSQL(t, "postgres", "CREATE DATABASE "+db)
 			}
@@ -325,17 +325,10 @@ func TestServerRestartUpGoesToZeroAndBack(t *testing.T) {
 // without _total): kept for its dashboards.
 var incumbentNames = func() []string {
 	var out []string
-	for _, c := range statDatabaseColumns {
-		out = append(out, "pg_stat_database_"+c.column)
-	}
-	for _, c := range statDatabase14Columns {
-		out = append(out, "pg_stat_database_"+c.column)
-	}
-	for _, c := range conflictColumns {
-		out = append(out, "pg_stat_database_conflicts_"+c.column)
-	}
-	for _, c := range tableColumns {
-		out = append(out, "pg_stat_user_tables_"+c.column)
+	for _, fams := range [][]promkit.Family{statDatabaseColumns, statDatabase14Columns, conflictColumns, tableColumns} {
+		for _, f := range fams {
+			out = append(out, f.Name())
+		}
 	}
 	return append(out, "pg_stat_archiver_archived_count", "pg_stat_archiver_failed_count", "pg_locks_count", "pg_stat_activity_count", "pg_settings_tcp_keepalives_count")
 }()

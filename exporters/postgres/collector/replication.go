@@ -6,16 +6,18 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 var (
-	replLagDesc = desc("replication_lag_seconds", "Replication lag behind master in seconds (0 on a primary).")
-	// replLagMixinDesc is the older name the upstream mixin's alert queries.
-	replLagMixinDesc = desc("replication_lag", "Replication lag behind master in seconds (0 on a primary); same as pg_replication_lag_seconds.")
-	slotActiveDesc   = desc("replication_slots_active", "Whether the replication slot is in use (1) or not (0).", "slot_name", "database")
-	slotLagDesc      = desc("replication_slots_pg_wal_lsn_diff",
+	replicationLag = promkit.Gauge("pg_replication_lag_seconds", "Replication lag behind master in seconds (0 on a primary).")
+	// replicationLagMixin is the older name the upstream mixin's alert queries.
+	replicationLagMixin = promkit.Gauge("pg_replication_lag", "Replication lag behind master in seconds (0 on a primary); same as pg_replication_lag_seconds.")
+	slotActive          = promkit.Gauge("pg_replication_slots_active", "Whether the replication slot is in use (1) or not (0).", "slot_name", "database")
+	slotWALBehind       = promkit.Gauge("pg_replication_slots_pg_wal_lsn_diff",
 		"Bytes of WAL the slot holds back: current WAL position minus the slot's restart position.", "slot_name", "database")
-	statReplLagDesc = desc("stat_replication_pg_wal_lsn_diff",
+	standbyWALBehind = promkit.Gauge("pg_stat_replication_pg_wal_lsn_diff",
 		"Bytes the standby has yet to replay: current WAL position minus its replay position.", "application_name", "client_addr", "state")
 )
 
@@ -29,8 +31,8 @@ func (s *scrape) replication(ctx context.Context, ch chan<- prometheus.Metric) e
 	if err != nil {
 		return fmt.Errorf("reading replication lag: %w", err)
 	}
-	gauge(ch, replLagDesc, lag)
-	gauge(ch, replLagMixinDesc, lag)
+	replicationLag.Send(ch, lag)
+	replicationLagMixin.Send(ch, lag)
 	err = s.query(ctx, `SELECT slot_name, coalesce(database, ''), active,
   CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN 0
   ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) END::float8
@@ -41,8 +43,8 @@ FROM pg_replication_slots`, func(rows pgx.Rows) error {
 		if err := rows.Scan(&name, &db, &active, &diff); err != nil {
 			return err
 		}
-		gauge(ch, slotActiveDesc, b2f(active), name, db)
-		gauge(ch, slotLagDesc, diff, name, db)
+		slotActive.Send(ch, promkit.Bool(active), name, db)
+		slotWALBehind.Send(ch, diff, name, db)
 		return nil
 	})
 	if err != nil {
@@ -57,18 +59,11 @@ FROM pg_stat_replication`, func(rows pgx.Rows) error {
 		if err := rows.Scan(&app, &addr, &state, &diff); err != nil {
 			return err
 		}
-		gauge(ch, statReplLagDesc, diff, app, addr, state)
+		standbyWALBehind.Send(ch, diff, app, addr, state)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("reading pg_stat_replication: %w", err)
 	}
 	return nil
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

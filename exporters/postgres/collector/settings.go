@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // settings emits pg_settings_<name> for every numeric and boolean setting,
@@ -21,7 +23,7 @@ WHERE vartype IN ('bool', 'integer', 'real')`, func(rows pgx.Rows) error {
 		}
 		metric, value, help, ok := settingMetric(name, setting, unit, help, vartype)
 		if ok {
-			gauge(ch, s.t.settingDesc(metric, help), value)
+			s.t.settingFamily(metric, help).Send(ch, value)
 		}
 		return nil
 	})
@@ -72,19 +74,20 @@ func settingMetric(name, setting, unit, help, vartype string) (metric string, va
 	return metric, value, fullHelp, true
 }
 
-// settingDesc returns the Desc of a setting's metric, built once: there are
-// some 300 of them on every scrape.
-func (t *Target) settingDesc(metric, help string) *prometheus.Desc {
+// settingFamily returns the family of a setting's metric, built once: there
+// are some 300 of them on every scrape. The name comes from the server's
+// pg_settings, so it is data, not a declaration.
+func (t *Target) settingFamily(metric, help string) promkit.Family {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	key := metric + "\x00" + help
-	d, ok := t.settingDescs[key]
+	f, ok := t.settingFamilies[key]
 	if !ok {
-		if len(t.settingDescs) > 2000 {
-			clear(t.settingDescs)
+		if len(t.settingFamilies) > 2000 {
+			clear(t.settingFamilies)
 		}
-		d = prometheus.NewDesc(metric, help, nil, nil)
-		t.settingDescs[key] = d
+		f = promkit.Gauge(metric, help)
+		t.settingFamilies[key] = f
 	}
-	return d
+	return f
 }

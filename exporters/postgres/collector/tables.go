@@ -12,31 +12,33 @@ import (
 	"github.com/outrigger/outrigger/internal/promkit"
 )
 
-// tableColumns are pg_stat_user_tables' columns with postgres_exporter's names
-// and types (counters without _total, as upstream).
-var tableColumns = []column{
-	{"seq_scan", prometheus.CounterValue, "Number of sequential scans initiated on this table"},
-	{"seq_tup_read", prometheus.CounterValue, "Number of live rows fetched by sequential scans"},
-	{"idx_scan", prometheus.CounterValue, "Number of index scans initiated on this table"},
-	{"idx_tup_fetch", prometheus.CounterValue, "Number of live rows fetched by index scans"},
-	{"n_tup_ins", prometheus.CounterValue, "Number of rows inserted"},
-	{"n_tup_upd", prometheus.CounterValue, "Number of rows updated"},
-	{"n_tup_del", prometheus.CounterValue, "Number of rows deleted"},
-	{"n_tup_hot_upd", prometheus.CounterValue, "Number of rows HOT updated"},
-	{"n_live_tup", prometheus.GaugeValue, "Estimated number of live rows"},
-	{"n_dead_tup", prometheus.GaugeValue, "Estimated number of dead rows"},
-	{"n_mod_since_analyze", prometheus.GaugeValue, "Estimated number of rows changed since last analyze"},
-	{"last_vacuum", prometheus.GaugeValue, "Last time at which this table was manually vacuumed (not counting VACUUM FULL)"},
-	{"last_autovacuum", prometheus.GaugeValue, "Last time at which this table was vacuumed by the autovacuum daemon"},
-	{"last_analyze", prometheus.GaugeValue, "Last time at which this table was manually analyzed"},
-	{"last_autoanalyze", prometheus.GaugeValue, "Last time at which this table was analyzed by the autovacuum daemon"},
-	{"vacuum_count", prometheus.CounterValue, "Number of times this table has been manually vacuumed (not counting VACUUM FULL)"},
-	{"autovacuum_count", prometheus.CounterValue, "Number of times this table has been vacuumed by the autovacuum daemon"},
-	{"analyze_count", prometheus.CounterValue, "Number of times this table has been manually analyzed"},
-	{"autoanalyze_count", prometheus.CounterValue, "Number of times this table has been analyzed by the autovacuum daemon"},
+// tableColumns are the families of pg_stat_user_tables' columns, in
+// tablesSQL's order, with postgres_exporter's names and types (counters
+// without _total, as upstream).
+var tableColumns = []promkit.Family{
+	promkit.Counter("pg_stat_user_tables_seq_scan", "Number of sequential scans initiated on this table", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_seq_tup_read", "Number of live rows fetched by sequential scans", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_idx_scan", "Number of index scans initiated on this table", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_idx_tup_fetch", "Number of live rows fetched by index scans", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_n_tup_ins", "Number of rows inserted", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_n_tup_upd", "Number of rows updated", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_n_tup_del", "Number of rows deleted", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_n_tup_hot_upd", "Number of rows HOT updated", tableLabels...),
+	promkit.Gauge("pg_stat_user_tables_n_live_tup", "Estimated number of live rows", tableLabels...),
+	promkit.Gauge("pg_stat_user_tables_n_dead_tup", "Estimated number of dead rows", tableLabels...),
+	promkit.Gauge("pg_stat_user_tables_n_mod_since_analyze", "Estimated number of rows changed since last analyze", tableLabels...),
+	promkit.Gauge("pg_stat_user_tables_last_vacuum", "Last time at which this table was manually vacuumed (not counting VACUUM FULL)", tableLabels...),
+	promkit.Gauge("pg_stat_user_tables_last_autovacuum", "Last time at which this table was vacuumed by the autovacuum daemon", tableLabels...),
+	promkit.Gauge("pg_stat_user_tables_last_analyze", "Last time at which this table was manually analyzed", tableLabels...),
+	promkit.Gauge("pg_stat_user_tables_last_autoanalyze", "Last time at which this table was analyzed by the autovacuum daemon", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_vacuum_count", "Number of times this table has been manually vacuumed (not counting VACUUM FULL)", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_autovacuum_count", "Number of times this table has been vacuumed by the autovacuum daemon", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_analyze_count", "Number of times this table has been manually analyzed", tableLabels...),
+	promkit.Counter("pg_stat_user_tables_autoanalyze_count", "Number of times this table has been analyzed by the autovacuum daemon", tableLabels...),
 }
 
-var tableDescs = columnDescs("stat_user_tables_", tableColumns, "datname", "schemaname", "relname")
+// tableLabels are the labels of pg_stat_user_tables_*.
+var tableLabels = []string{"datname", "schemaname", "relname"}
 
 const tablesSQL = `SELECT current_database(), schemaname, relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0),
   coalesce(idx_tup_fetch, 0), n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup,
@@ -46,16 +48,18 @@ const tablesSQL = `SELECT current_database(), schemaname, relname, seq_scan, seq
   vacuum_count, autovacuum_count, analyze_count, autoanalyze_count
 FROM pg_stat_user_tables ORDER BY n_live_tup + n_dead_tup DESC, relid LIMIT %d`
 
-// indexColumns are pg_stat_user_indexes' counters under clean names (new
-// families: postgres_exporter 0.11 has none); column is the name's suffix.
-var indexColumns = []column{
-	{"scans_total", prometheus.CounterValue, "Index scans initiated on this index (idx_scan); 0 for long means unused"},
-	{"tuples_read_total", prometheus.CounterValue, "Index entries returned by scans on this index (idx_tup_read)"},
-	{"tuples_fetched_total", prometheus.CounterValue, "Live table rows fetched by simple index scans using this index (idx_tup_fetch)"},
-	{"estimated_size_bytes", prometheus.GaugeValue, "relpages x block_size as of the index's last VACUUM, ANALYZE or CREATE INDEX (read without taking a lock)"},
+// indexColumns are the families of pg_stat_user_indexes' columns, in
+// indexesSQL's order, under clean names (new families: postgres_exporter 0.11
+// has none).
+var indexColumns = []promkit.Family{
+	promkit.Counter("pg_stat_user_indexes_scans_total", "Index scans initiated on this index (idx_scan); 0 for long means unused", indexLabels...),
+	promkit.Counter("pg_stat_user_indexes_tuples_read_total", "Index entries returned by scans on this index (idx_tup_read)", indexLabels...),
+	promkit.Counter("pg_stat_user_indexes_tuples_fetched_total", "Live table rows fetched by simple index scans using this index (idx_tup_fetch)", indexLabels...),
+	promkit.Gauge("pg_stat_user_indexes_estimated_size_bytes", "relpages x block_size as of the index's last VACUUM, ANALYZE or CREATE INDEX (read without taking a lock)", indexLabels...),
 }
 
-var indexDescs = columnDescs("stat_user_indexes_", indexColumns, "datname", "schemaname", "relname", "indexrelname")
+// indexLabels are the labels of pg_stat_user_indexes_*.
+var indexLabels = []string{"datname", "schemaname", "relname", "indexrelname"}
 
 // indexesSQL takes no lock: the size comes from pg_class, not
 // pg_relation_size, which would queue behind an ACCESS EXCLUSIVE lock.
@@ -199,8 +203,8 @@ func tableScanner(ch chan<- prometheus.Metric) func(pgx.Rows) error {
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		for i, c := range tableColumns {
-			ch <- promkit.ConstMetric(tableDescs[i], c.typ, vals[i], db, schema, rel)
+		for i, f := range tableColumns {
+			f.Send(ch, vals[i], db, schema, rel)
 		}
 		return nil
 	}
@@ -213,8 +217,8 @@ func indexScanner(ch chan<- prometheus.Metric) func(pgx.Rows) error {
 		if err := rows.Scan(&db, &schema, &rel, &index, &vals[0], &vals[1], &vals[2], &vals[3]); err != nil {
 			return err
 		}
-		for i, c := range indexColumns {
-			ch <- promkit.ConstMetric(indexDescs[i], c.typ, vals[i], db, schema, rel, index)
+		for i, f := range indexColumns {
+			f.Send(ch, vals[i], db, schema, rel, index)
 		}
 		return nil
 	}

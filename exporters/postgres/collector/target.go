@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,54 +16,19 @@ import (
 	"github.com/outrigger/outrigger/internal/promkit"
 )
 
-// Namespace prefixes every metric, as postgres_exporter's do.
+// Namespace is the prefix promkit gives the families it adds: the runner's
+// pg_scrape_collector_* and the server's pg_exporter_build_info. The
+// collectors' own families are declared by their full names.
 const Namespace = "pg"
 
-// Options shape what a target collects. The zero value of a field falls back
-// to the default named in its comment.
+// Options shape what a target collects: the validated collector flags
+// (config.ValidatedConfig.Collector; a zero field falls back to the default
+// named in its comment) and what main wires in.
 type Options struct {
-	// TopNames is how many application and user names get their own label
-	// value in the pool view; the rest are "other" (default 10).
-	TopNames int
-	// NameRetention is how long a label group stays (at 0) after it was last
-	// seen, so series do not come and go (default 15m).
-	NameRetention time.Duration
-	// QueryThresholds are the ages above which running queries are counted
-	// (default 1s, 5s, 30s, 300s).
-	QueryThresholds []time.Duration
-	// LongTransaction is the age above which a transaction counts as long
-	// running (default 1m).
-	LongTransaction time.Duration
-	// StatementsTopN is how many pg_stat_statements entries get their own
-	// series (default 20; negative disables the collector).
-	StatementsTopN int
-	// DatabaseSizeTTL caches pg_database_size, which stats every file.
-	DatabaseSizeTTL time.Duration
-	// Databases are the database-scoped statistics.
-	Databases DatabaseOptions
+	config.Collector
 	// Queries returns the custom queries in force (reloadable); may be nil.
 	Queries func() []config.Query
 	Logger  *slog.Logger
-}
-
-// DatabaseOptions select the databases whose table statistics are read.
-type DatabaseOptions struct {
-	// Enabled reads every matched database; otherwise only the DSN's.
-	Enabled bool
-	Include *regexp.Regexp
-	Exclude *regexp.Regexp
-	// TTL is how long one database's statistics are served from cache.
-	TTL time.Duration
-	// Timeout bounds the reading of one database.
-	Timeout time.Duration
-	// MaxConnections caps the extra connections open at once (default 1).
-	MaxConnections int
-	// TablesLimit is how many tables (by live+dead tuples) per database get
-	// series (default 10).
-	TablesLimit int
-	// IndexesLimit is how many indexes (by size) per database get
-	// series (default 10).
-	IndexesLimit int
 }
 
 func (o *Options) defaults() {
@@ -119,8 +83,8 @@ type Target struct {
 	sizeCache  cachedMetrics
 	dbCache    map[string]cachedMetrics
 	queryCache map[string]cachedMetrics
-	// settingDescs caches the Desc of every pg_settings_* metric.
-	settingDescs map[string]*prometheus.Desc
+	// settingFamilies caches the family of every pg_settings_* metric.
+	settingFamilies map[string]promkit.Family
 
 	extraConnects atomic.Uint64
 }
@@ -140,7 +104,7 @@ type cachedMetrics struct {
 func NewTarget(cfg *pgx.ConnConfig, opts Options) *Target {
 	opts.defaults()
 	return &Target{
-		conn:       NewConn(cfg, opts.Logger),
+		conn:       NewConn(cfg),
 		opts:       opts,
 		extra:      make(chan struct{}, opts.Databases.MaxConnections),
 		apps:       newStickyNames(opts.TopNames, opts.NameRetention),
@@ -149,7 +113,7 @@ func NewTarget(cfg *pgx.ConnConfig, opts Options) *Target {
 		dbCache:    map[string]cachedMetrics{},
 		queryCache: map[string]cachedMetrics{},
 
-		settingDescs: map[string]*prometheus.Desc{},
+		settingFamilies: map[string]promkit.Family{},
 	}
 }
 
@@ -232,33 +196,4 @@ func (s *scrape) query(ctx context.Context, sql string, scan func(pgx.Rows) erro
 		return errDown
 	}
 	return s.t.conn.Query(ctx, sql, scan)
-}
-
-// column is one value column of a statistics view: the metric name's suffix,
-// its type and help.
-type column struct {
-	column string
-	typ    prometheus.ValueType
-	help   string
-}
-
-// columnDescs makes the Desc of each column, named prefix+column.
-func columnDescs(prefix string, cols []column, labels ...string) []*prometheus.Desc {
-	out := make([]*prometheus.Desc, len(cols))
-	for i, c := range cols {
-		out[i] = desc(prefix+c.column, c.help, labels...)
-	}
-	return out
-}
-
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(Namespace+"_"+name, help, labels, nil)
-}
-
-func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- promkit.ConstMetric(d, prometheus.GaugeValue, v, labels...)
-}
-
-func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- promkit.ConstMetric(d, prometheus.CounterValue, v, labels...)
 }

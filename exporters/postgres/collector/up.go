@@ -7,17 +7,19 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 var (
-	upDesc        = desc("up", "Whether a trivial query succeeded on the target during this scrape (1) or not (0).")
-	staticDesc    = desc("static", "Version string as reported by postgres.", "version", "short_version")
-	lastErrorDesc = desc("exporter_last_scrape_error",
+	pgUp            = promkit.Gauge("pg_up", "Whether a trivial query succeeded on the target during this scrape (1) or not (0).")
+	pgStatic        = promkit.Gauge("pg_static", "Version string as reported by postgres.", "version", "short_version")
+	lastScrapeError = promkit.Gauge("pg_exporter_last_scrape_error",
 		"Whether the previous scrape of this target had a failing collector (1) or not (0).")
-	lastDurationDesc = desc("exporter_last_scrape_duration_seconds", "How long the previous scrape of this target took.")
-	scrapesDesc      = desc("exporter_scrapes_total", "Scrapes of this target started since the exporter started.")
-	postmasterDesc   = desc("postmaster_start_time_seconds", "Time at which postmaster started")
-	isReplicaDesc    = desc("replication_is_replica", "Whether the server is a standby (1) or a primary (0).")
+	lastScrapeDuration = promkit.Gauge("pg_exporter_last_scrape_duration_seconds", "How long the previous scrape of this target took.")
+	scrapes            = promkit.Counter("pg_exporter_scrapes_total", "Scrapes of this target started since the exporter started.")
+	postmasterStart    = promkit.Gauge("pg_postmaster_start_time_seconds", "Time at which postmaster started")
+	isReplica          = promkit.Gauge("pg_replication_is_replica", "Whether the server is a standby (1) or a primary (0).")
 )
 
 // up runs the trivial query that decides pg_up. It keeps a share of the scrape
@@ -27,13 +29,9 @@ func (s *scrape) up(ctx context.Context, ch chan<- prometheus.Metric) error {
 	s.t.mu.Lock()
 	last := s.t.last
 	s.t.mu.Unlock()
-	failed := 0.0
-	if last.failed {
-		failed = 1
-	}
-	gauge(ch, lastErrorDesc, failed)
-	gauge(ch, lastDurationDesc, last.duration.Seconds())
-	counter(ch, scrapesDesc, float64(last.scrapes+1))
+	lastScrapeError.Send(ch, promkit.Bool(last.failed))
+	lastScrapeDuration.Send(ch, last.duration.Seconds())
+	scrapes.Send(ch, float64(last.scrapes+1))
 
 	uctx, cancel := upContext(ctx)
 	defer cancel()
@@ -52,19 +50,15 @@ func (s *scrape) up(ctx context.Context, ch chan<- prometheus.Metric) error {
 		err = check()
 	}
 	if err != nil {
-		gauge(ch, upDesc, 0)
+		pgUp.Send(ch, 0)
 		return fmt.Errorf("checking the server: %w", cleanErr(err))
 	}
 	s.version.Store(num)
 	s.isUp.Store(true)
-	gauge(ch, upDesc, 1)
-	gauge(ch, staticDesc, 1, version, shortVersion(num))
-	b := 0.0
-	if replica {
-		b = 1
-	}
-	gauge(ch, isReplicaDesc, b)
-	gauge(ch, postmasterDesc, started)
+	pgUp.Send(ch, 1)
+	pgStatic.Send(ch, 1, version, shortVersion(num))
+	isReplica.Send(ch, promkit.Bool(replica))
+	postmasterStart.Send(ch, started)
 	return nil
 }
 

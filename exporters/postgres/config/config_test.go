@@ -163,3 +163,73 @@ func TestAuthModuleAllows(t *testing.T) {
 		}
 	}
 }
+
+// Validate hands the collectors parsed, flag-checked values: the flag's 0 for
+// statements disables the collector, the regexps are compiled, the DSN's
+// hosts are listed for auth modules without targets.
+func TestValidateHandsOutOptions(t *testing.T) {
+	c := validConfig()
+	c.DSN = "postgres://exporter@db1:5433,db2/postgres"
+	c.StatementsTopN = 0
+	c.DatabasesExclude = "^tmp_"
+	c.QueryThresholds = []time.Duration{time.Second}
+	v, err := c.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := v.Collector()
+	if o.StatementsTopN != -1 || o.TopNames != 10 || o.Databases.TablesLimit != 25 || o.Databases.MaxConnections != 1 {
+		t.Errorf("collector options %+v", o)
+	}
+	if !o.Databases.Include.MatchString("app") || !o.Databases.Exclude.MatchString("tmp_x") || o.Databases.Exclude.MatchString("app") {
+		t.Errorf("database regexps %v %v", o.Databases.Include, o.Databases.Exclude)
+	}
+	o.QueryThresholds[0] = time.Hour
+	if v.Collector().QueryThresholds[0] != time.Second {
+		t.Errorf("Collector() shares its thresholds with the caller")
+	}
+	if got := strings.Join(v.DSNHosts(), " "); got != "db1:5433 db2:5432" {
+		t.Errorf("DSN hosts %q", got)
+	}
+	if v.MaxProbeTargets() != 8 || v.ConnOptions().LockTimeout != 500*time.Millisecond || v.ConfigFile() != "" {
+		t.Errorf("probe targets %d, conn options %+v, config file %q", v.MaxProbeTargets(), v.ConnOptions(), v.ConfigFile())
+	}
+	c.StatementsTopN = 5
+	if v, _ := c.Validate(); v.Collector().StatementsTopN != 5 {
+		t.Errorf("statements top-n %d, want 5", v.Collector().StatementsTopN)
+	}
+	c.DSN = "host=/run/postgresql dbname=postgres"
+	if v, _ := c.Validate(); len(v.DSNHosts()) != 0 {
+		t.Errorf("a Unix socket DSN has hosts %v", v.DSNHosts())
+	}
+}
+
+// Each bad flag gets its own error naming it and the value given.
+func TestValidateNamesEachBadFlag(t *testing.T) {
+	c := validConfig()
+	c.TablesLimit = 0
+	c.MaxProbeTargets = -2
+	c.LongTransaction = -time.Second
+	c.QueryThresholds = []time.Duration{0}
+	c.DatabasesInclude = "("
+	_, err := c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{
+		"--collector.activity.long-transaction must not be negative, not -1s",
+		"--collector.activity.query-threshold must be positive, not 0s",
+		"--collector.tables.limit must be at least 1, not 0",
+		"--probe.max-targets must be at least 1, not -2",
+		"--collector.databases.include: error parsing regexp",
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("error %d = %q, want %q", i, lines[i], w)
+		}
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -137,88 +139,103 @@ func setLines(root *yaml.Node, f *File) {
 	}
 }
 
+// validate checks every query and auth module; each error names its line.
 func (f *File) validate() error {
 	var errs []error
 	seen := map[string]int{}
 	for i := range f.Queries {
-		q := &f.Queries[i]
-		bad := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("line %d: query %q: %s", q.Line, q.Name, fmt.Sprintf(format, args...)))
-		}
-		if !nameRE.MatchString(q.Name) {
-			bad("name must match %s", nameRE)
-		}
-		if prev, ok := seen[q.Name]; ok {
-			bad("name already used by the query at line %d", prev)
-		}
-		seen[q.Name] = q.Line
-		if strings.TrimSpace(q.SQL) == "" {
-			bad("query is empty")
-		}
-		if len(q.Values) == 0 {
-			bad("at least one value column is needed")
-		}
-		cols := map[string]bool{}
-		for _, l := range q.Labels {
-			if !nameRE.MatchString(l) {
-				bad("label %q must match %s", l, nameRE)
-			}
-			if cols[l] {
-				bad("column %q listed twice", l)
-			}
-			cols[l] = true
-		}
-		for _, v := range q.Values {
-			if !nameRE.MatchString(v.Column) {
-				bad("value column %q must match %s", v.Column, nameRE)
-			}
-			if cols[v.Column] {
-				bad("column %q listed twice", v.Column)
-			}
-			cols[v.Column] = true
-			switch v.Type {
-			case "gauge", "counter":
-			default:
-				bad("value %q: type must be gauge or counter, not %q", v.Column, v.Type)
-			}
-		}
-		if q.TTL < 0 || q.Timeout < 0 {
-			bad("ttl and timeout must not be negative")
-		}
-		if q.MinServerVersion != "" {
-			n, err := VersionNum(q.MinServerVersion)
-			if err != nil {
-				bad("min_server_version: %v", err)
-			}
-			q.MinVersionNum = n
-		}
+		errs = append(errs, f.Queries[i].validate(seen)...)
 	}
-	for name, am := range f.AuthModules {
-		bad := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("line %d: auth module %q: %s", am.line, name, fmt.Sprintf(format, args...)))
-		}
-		if am.Type != "userpass" {
-			bad("type must be userpass, not %q", am.Type)
-		}
-		if am.UserPass.Username == "" {
-			bad("userpass.username is empty")
-		}
-		if am.UserPass.Password != "" && am.UserPass.PasswordFile != "" {
-			bad("set userpass.password or userpass.password_file, not both")
-		}
-		for k := range am.Options {
-			switch k {
-			case "user", "password", "host", "port":
-				bad("option %q belongs elsewhere (credentials in userpass, host and port in the target)", k)
-			}
-		}
-		for _, t := range am.Targets {
-			if err := checkTargetPattern(t); err != nil {
-				bad("targets: %v", err)
-			}
-		}
+	for _, name := range slices.Sorted(maps.Keys(f.AuthModules)) {
+		errs = append(errs, f.AuthModules[name].validate(name)...)
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks one query and sets MinVersionNum; seen holds the line of
+// each query name met so far.
+func (q *Query) validate(seen map[string]int) []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("line %d: query %q: %s", q.Line, q.Name, fmt.Sprintf(format, args...)))
+	}
+	if !nameRE.MatchString(q.Name) {
+		bad("name must match %s", nameRE)
+	}
+	if prev, ok := seen[q.Name]; ok {
+		bad("name already used by the query at line %d", prev)
+	}
+	seen[q.Name] = q.Line
+	if strings.TrimSpace(q.SQL) == "" {
+		bad("query is empty")
+	}
+	if len(q.Values) == 0 {
+		bad("at least one value column is needed")
+	}
+	cols := map[string]bool{}
+	for _, l := range q.Labels {
+		if !nameRE.MatchString(l) {
+			bad("label %q must match %s", l, nameRE)
+		}
+		if cols[l] {
+			bad("column %q listed twice", l)
+		}
+		cols[l] = true
+	}
+	for _, v := range q.Values {
+		if !nameRE.MatchString(v.Column) {
+			bad("value column %q must match %s", v.Column, nameRE)
+		}
+		if cols[v.Column] {
+			bad("column %q listed twice", v.Column)
+		}
+		cols[v.Column] = true
+		switch v.Type {
+		case "gauge", "counter":
+		default:
+			bad("value %q: type must be gauge or counter, not %q", v.Column, v.Type)
+		}
+	}
+	if q.TTL < 0 || q.Timeout < 0 {
+		bad("ttl and timeout must not be negative")
+	}
+	if q.MinServerVersion != "" {
+		n, err := VersionNum(q.MinServerVersion)
+		if err != nil {
+			bad("min_server_version: %v", err)
+		}
+		q.MinVersionNum = n
+	}
+	return errs
+}
+
+// validate checks one auth module.
+func (am AuthModule) validate(name string) []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("line %d: auth module %q: %s", am.line, name, fmt.Sprintf(format, args...)))
+	}
+	if am.Type != "userpass" {
+		bad("type must be userpass, not %q", am.Type)
+	}
+	if am.UserPass.Username == "" {
+		bad("userpass.username is empty")
+	}
+	if am.UserPass.Password != "" && am.UserPass.PasswordFile != "" {
+		bad("set userpass.password or userpass.password_file, not both")
+	}
+	for k := range am.Options {
+		switch k {
+		case "user", "password", "host", "port":
+			bad("option %q belongs elsewhere (credentials in userpass, host and port in the target)", k)
+		}
+	}
+	for _, t := range am.Targets {
+		if err := checkTargetPattern(t); err != nil {
+			bad("targets: %v", err)
+		}
+	}
+	return errs
 }
 
 // VersionNum turns "14", "9.6" or "15.4" into server_version_num form.

@@ -6,16 +6,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -31,8 +27,36 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	app := kingpin.New("postgres-exporter", "Prometheus exporter for PostgreSQL: connection pool view, locks, statements, and postgres_exporter's metric names.")
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "postgres-exporter", ListenAddress: ":9187", EnvPrefix: envPrefix})
-	flag := common.Flag
 	var c config.Config
+	configCheck := addFlags(app, common.Flag, &c)
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
+		return 2
+	}
+	vc, err := common.Config().Validate()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+		return code
+	}
+	cfg, err := c.Validate()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
+		return 2
+	}
+	if *configCheck {
+		fmt.Printf("%s: configuration is valid (%d custom queries, %d auth modules)\n", app.Name,
+			len(cfg.File().Queries), len(cfg.File().AuthModules))
+		return 0
+	}
+	return serve(vc, cfg)
+}
+
+// addFlags declares the exporter's own flags, which fill c; the result is
+// --config.check.
+func addFlags(app *kingpin.Application, flag func(name, help string) *kingpin.FlagClause, c *config.Config) *bool {
 	app.Flag("postgres.dsn", "PostgreSQL connection string, URI (postgres://user@host:5432/db?sslmode=disable) or key=value. Keep the password out of it: use --postgres.password-file.").
 		Envar("DATA_SOURCE_NAME").Default("postgres://postgres@localhost:5432/postgres?sslmode=disable").StringVar(&c.DSN)
 	flag("postgres.password-file", "File holding the password (a mounted secret).").StringVar(&c.PasswordFile)
@@ -70,49 +94,19 @@ func run(args []string) int {
 	flag("probe.max-targets", "Most /probe targets held (one connection each); the least recently used is closed first.").
 		Default("32").IntVar(&c.MaxProbeTargets)
 
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
-		return 2
-	}
-	vc, err := common.Config().Validate()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
-		return 2
-	}
-	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
-		return code
-	}
-	cfg, err := c.Validate()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
-		return 2
-	}
-	if *configCheck {
-		fmt.Printf("%s: configuration is valid (%d custom queries, %d auth modules)\n", app.Name,
-			len(cfg.File().Queries), len(cfg.File().AuthModules))
-		return 0
-	}
+	return configCheck
+}
+
+// serve runs the exporter until it is told to stop.
+func serve(vc promkit.ValidatedConfig, cfg config.ValidatedConfig) int {
 	logger := vc.Logger()
 
 	var file atomic.Pointer[config.File]
 	file.Store(cfg.File())
-	opts := collector.Options{
-		TopNames: c.TopNames, NameRetention: c.NameRetention, QueryThresholds: c.QueryThresholds,
-		LongTransaction: c.LongTransaction, StatementsTopN: c.StatementsTopN, DatabaseSizeTTL: c.DatabaseSizeTTL,
-		Databases: collector.DatabaseOptions{
-			Enabled: c.Databases, Include: cfg.Include(), Exclude: cfg.Exclude(), TTL: c.DatabasesTTL,
-			Timeout: c.DatabasesTimeout, MaxConnections: c.DatabasesMaxConnections, TablesLimit: c.TablesLimit,
-			IndexesLimit: c.IndexesLimit,
-		},
-		Queries: func() []config.Query { return file.Load().Queries },
-		Logger:  logger,
-	}
-	if c.StatementsTopN == 0 {
-		opts.StatementsTopN = -1
-	}
+	opts := collector.Options{Collector: cfg.Collector(), Queries: func() []config.Query { return file.Load().Queries }, Logger: logger}
 	target := collector.NewTarget(cfg.ConnConfig(), opts)
-	probes := &collector.Probes{Conn: c.Conn, Options: opts, File: file.Load, Max: c.MaxProbeTargets,
-		DSNHosts: dsnHosts(cfg.ConnConfig())}
+	probes := &collector.Probes{Conn: cfg.ConnOptions(), Options: opts, File: file.Load, Max: cfg.MaxProbeTargets(),
+		DSNHosts: cfg.DSNHosts()}
 
 	srv, err := promkit.NewServer(vc, promkit.Options{
 		Namespace:   collector.Namespace,
@@ -129,20 +123,20 @@ func run(args []string) int {
 	}
 	srv.Handle("/probe", srv.ScrapeHandler(probes.TargetFunc))
 	srv.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Namespace: collector.Namespace, Subsystem: "exporter", Name: "connections_opened_total",
+		Name: "pg_exporter_connections_opened_total",
 		Help: "Connections the exporter opened to its target (the main one and database-scoped ones).",
 	}, func() float64 { return float64(target.Connects()) }))
 	srv.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Namespace: collector.Namespace, Subsystem: "exporter", Name: "queries_total",
+		Name: "pg_exporter_queries_total",
 		Help: "Queries the exporter sent to its target.",
 	}, func() float64 { return float64(target.Conn().Queries()) }))
 
 	ctx := context.Background()
 	reload := func() error {
-		if c.ConfigFile == "" {
+		if cfg.ConfigFile() == "" {
 			return nil
 		}
-		f, err := config.LoadFile(c.ConfigFile)
+		f, err := config.LoadFile(cfg.ConfigFile())
 		if err != nil {
 			return err
 		}
@@ -162,20 +156,4 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// dsnHosts lists the host:port pairs --postgres.dsn dials (a Unix socket has
-// none): an auth module without targets may be used for these only.
-func dsnHosts(cc *pgx.ConnConfig) []string {
-	var out []string
-	add := func(host string, port uint16) {
-		if host != "" && !strings.HasPrefix(host, "/") {
-			out = append(out, net.JoinHostPort(host, strconv.Itoa(int(port))))
-		}
-	}
-	add(cc.Host, cc.Port)
-	for _, fb := range cc.Fallbacks {
-		add(fb.Host, fb.Port)
-	}
-	return out
 }

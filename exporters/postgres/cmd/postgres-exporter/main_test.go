@@ -122,7 +122,8 @@ func exitCode(err error) int {
 // SIGHUP reloading the config without stopping it.
 func TestBinaryEndToEnd(t *testing.T) {
 	bin := build(t)
-	pg := testkit.StartPostgres(t, testkit.PostgresOptions{StatStatements: true, Password: "pg-s3cret"})
+	pg := testkit.StartPostgres(t, testkit.PostgresOptions{StatStatements: true, Password: "pg-s3cret",
+		Settings: goldenSettings})
 	pg.Stop(t)
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pw"), bcrypt.MinCost)
@@ -139,7 +140,8 @@ func TestBinaryEndToEnd(t *testing.T) {
 	port := testkit.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--web.listen-address="+addr, "--config.file="+cfgFile, "--log.level=debug")
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--config.file="+cfgFile, "--log.level=debug",
+		"--collector.statements.top-n=1")
 	cmd.Env = append(os.Environ(),
 		"DATA_SOURCE_NAME="+fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.Port),
 		"PG_EXPORTER_POSTGRES_PASSWORD_FILE="+pwFile,
@@ -187,6 +189,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Errorf("/ready with the server down: %d %s, want 503 without secrets", code, body)
 	}
 	pg.Start(t)
+	held := goldenSetup(t, pg)
 	testkit.Eventually(t, 10*time.Second, "/ready once the server is up", func() error {
 		if code, body := testkit.Get(t, base+"/ready", auth); code != http.StatusOK {
 			return fmt.Errorf("%d %s", code, body)
@@ -209,6 +212,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Errorf("pg_up = %v", v)
 	}
 	testkit.CheckMetrics(t, body, compatNames(body)...)
+	waitForExtraConnectionsGone(t, held)
 
 	// A reload picks up a new query; SIGHUP does not stop the daemon.
 	write(t, cfgFile, "queries:\n  - name: answer\n    query: SELECT 42 AS value\n    values: [{column: value, type: gauge}]\n")
@@ -230,9 +234,11 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Fatalf("exporter exited after SIGHUP: %v", err)
 	default:
 	}
-	if _, body := testkit.Get(t, base+"/metrics", h); !strings.Contains(string(body), "pg_answer_value 42") {
+	_, body = testkit.Get(t, base+"/metrics", h)
+	if !strings.Contains(string(body), "pg_answer_value 42") {
 		t.Errorf("a failed reload dropped the previous configuration")
 	}
+	testkit.GoldenExposition(t, "postgres-exporter.golden.prom", body, goldenMask)
 }
 
 // compatNames lists postgres_exporter's names in the exposition that promtool
