@@ -1,17 +1,18 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
 	"github.com/outrigger/outrigger/exporters/litellm-cost/proxyapi"
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // HTTP mode: the same refresh steps and the same cache as the database mode,
@@ -20,7 +21,7 @@ import (
 // budgets, the provider and deployment-model labels of usage, spend logs.
 
 func newAPIClient(e *Exporter) *proxyapi.Client {
-	c := e.cfg.Config()
+	c := e.cfg.ProxyAPI()
 	return proxyapi.New(proxyapi.Options{BaseURL: e.cfg.ProxyURL(), MasterKey: c.MasterKey, TLS: e.cfg.ProxyTLS(),
 		PageSize: c.PageSize, MaxPages: c.MaxPages, ActivityPageSize: c.ActivityPageSize})
 }
@@ -35,8 +36,7 @@ func (e *Exporter) refreshAPI(ctx context.Context, next *snapshot) {
 	meta := map[string]proxyapi.KeyMeta{}
 	steps := []refreshStep{
 		{"budgets", &next.budgets.err, func() error {
-			c := e.cfg.Config()
-			if !e.apiBudgets.at.IsZero() && now.Sub(e.apiBudgets.at) < c.BudgetsInterval {
+			if !e.apiBudgets.at.IsZero() && now.Sub(e.apiBudgets.at) < e.cfg.ProxyAPI().BudgetsInterval {
 				return nil // the last listing is recent enough: keep it
 			}
 			b, unseen, err := e.listBudgets(ctx)
@@ -167,7 +167,7 @@ func (e *Exporter) listBudgets(ctx context.Context) ([]litellm.BudgetScope, int,
 			"organizations_unseen", len(unseen))
 	}
 	e.apiTeams = aliases
-	limit := e.cfg.Config().MaxSeries
+	limit := e.cfg.MaxSeries()
 	return []litellm.BudgetScope{
 		limitScope(litellm.ScopeKey, keyB, limit), limitScope(litellm.ScopeTeam, teamB, limit),
 		limitScope(litellm.ScopeUser, userB, limit), limitScope(litellm.ScopeProxy, proxyB, limit),
@@ -185,22 +185,23 @@ func limitScope(scope string, bs []litellm.Budget, limit int) litellm.BudgetScop
 		}
 	}
 	hasMax := func(b litellm.Budget) bool { return b.Max != nil && *b.Max > 0 }
-	sort.SliceStable(bs, func(i, j int) bool {
-		a, b := bs[i], bs[j]
+	out.Budgets, _ = promkit.TopN(bs, limit, func(a, b litellm.Budget) int {
 		if hasMax(a) != hasMax(b) {
-			return hasMax(a)
+			if hasMax(a) {
+				return -1
+			}
+			return 1
 		}
 		if hasMax(a) {
-			if ra, rb := a.Spend / *a.Max, b.Spend / *b.Max; ra != rb {
-				return ra > rb
+			if c := cmp.Compare(b.Spend / *b.Max, a.Spend / *a.Max); c != 0 {
+				return c
 			}
 		}
-		if a.Spend != b.Spend {
-			return a.Spend > b.Spend
+		if c := cmp.Compare(b.Spend, a.Spend); c != 0 {
+			return c
 		}
-		return a.ID < b.ID
+		return cmp.Compare(a.ID, b.ID)
 	})
-	out.Budgets = bs[:min(limit, len(bs))]
 	return out
 }
 
@@ -327,8 +328,7 @@ func (e *Exporter) resolveAPIUsage(v *usageView, meta map[string]proxyapi.KeyMet
 	for i := range v.series {
 		s := &v.series[i]
 		if s.key == otherKey || len(s.parts) != 4 {
-			s.labels = seriesLabels{KeyID: "other", KeyAlias: "other", Team: "other", TeamAlias: "other",
-				Model: "other", ModelGroup: "other", Provider: "other"}
+			s.labels = otherLabels
 			continue
 		}
 		token := s.parts[0]

@@ -4,9 +4,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // litellmLatencyBuckets are LiteLLM's own histogram bounds (LATENCY_BUCKETS
@@ -34,7 +33,7 @@ var (
 
 // compatFamily is one of LiteLLM's metric families, built from spend-log rows.
 type compatFamily struct {
-	desc   *prometheus.Desc
+	fam    promkit.Family
 	labels []string
 	hist   []float64 // nil: a counter
 	// value is what a row adds (a counter) or observes (a histogram); ok
@@ -66,51 +65,53 @@ func failed(r litellm.SpendLogRow) (float64, bool) { return 1, r.Status == "fail
 
 func succeeded(r litellm.SpendLogRow) (float64, bool) { return 1, r.Status != "failure" }
 
+// compatHelp begins the help of every family built from the spend logs.
+const compatHelp = "LiteLLM-compatible, from the spend logs since the exporter started: "
+
 func newCompatFamilies(maxSeries int) []*compatFamily {
 	// Histograms have 36 buckets a series: fewer label sets keep them small.
 	histLimit := max(maxSeries/5, 10)
-	c := func(name, help string, labels []string, v func(litellm.SpendLogRow) (float64, bool)) *compatFamily {
-		return &compatFamily{desc: desc(name, "LiteLLM-compatible, from the spend logs since the exporter started: "+help, labels...),
-			labels: labels, value: v, limit: maxSeries, acc: map[string]*compatAcc{}}
+	c := func(f promkit.Family, labels []string, v func(litellm.SpendLogRow) (float64, bool)) *compatFamily {
+		return &compatFamily{fam: f, labels: labels, value: v, limit: maxSeries, acc: map[string]*compatAcc{}}
 	}
-	h := func(name, help string, labels []string, v func(litellm.SpendLogRow) (float64, bool)) *compatFamily {
-		f := c(name, help, labels, v)
-		f.hist, f.limit = litellmLatencyBuckets, histLimit
-		return f
+	h := func(f promkit.Family, labels []string, v func(litellm.SpendLogRow) (float64, bool)) *compatFamily {
+		cf := c(f, labels, v)
+		cf.hist, cf.limit = litellmLatencyBuckets, histLimit
+		return cf
 	}
 	return []*compatFamily{
-		c("litellm_proxy_total_requests_metric_total", "requests to the proxy.", lProxyRequests, one),
-		c("litellm_proxy_failed_requests_metric_total", "failed requests.", lProxyFailed, failed),
-		c("litellm_requests_metric_total", "LLM calls.", lRequests, one),
-		c("litellm_llm_api_failed_requests_metric_total", "failed LLM calls (LiteLLM's deprecated name).", lRequests, failed),
-		c("litellm_deployment_total_requests_total", "requests per deployment.", lDeployment, one),
-		c("litellm_deployment_success_responses_total", "successful responses per deployment.", lDeployment, succeeded),
-		c("litellm_deployment_failure_responses_total", "failed responses per deployment.", lDeployFailed, failed),
-		c("litellm_cache_hits_metric_total", "requests answered from LiteLLM's cache (cache_hit true).", lCache,
+		c(promkit.Counter("litellm_proxy_total_requests_metric_total", compatHelp+"requests to the proxy.", lProxyRequests...), lProxyRequests, one),
+		c(promkit.Counter("litellm_proxy_failed_requests_metric_total", compatHelp+"failed requests.", lProxyFailed...), lProxyFailed, failed),
+		c(promkit.Counter("litellm_requests_metric_total", compatHelp+"LLM calls.", lRequests...), lRequests, one),
+		c(promkit.Counter("litellm_llm_api_failed_requests_metric_total", compatHelp+"failed LLM calls (LiteLLM's deprecated name).", lRequests...), lRequests, failed),
+		c(promkit.Counter("litellm_deployment_total_requests_total", compatHelp+"requests per deployment.", lDeployment...), lDeployment, one),
+		c(promkit.Counter("litellm_deployment_success_responses_total", compatHelp+"successful responses per deployment.", lDeployment...), lDeployment, succeeded),
+		c(promkit.Counter("litellm_deployment_failure_responses_total", compatHelp+"failed responses per deployment.", lDeployFailed...), lDeployFailed, failed),
+		c(promkit.Counter("litellm_cache_hits_metric_total", compatHelp+"requests answered from LiteLLM's cache (cache_hit true).", lCache...), lCache,
 			func(r litellm.SpendLogRow) (float64, bool) { return 1, r.CacheHit == "true" }),
-		c("litellm_cache_misses_metric_total", "requests LiteLLM's cache did not answer (cache_hit false; none when caching is off).", lCache,
+		c(promkit.Counter("litellm_cache_misses_metric_total", compatHelp+"requests LiteLLM's cache did not answer (cache_hit false; none when caching is off).", lCache...), lCache,
 			func(r litellm.SpendLogRow) (float64, bool) { return 1, r.CacheHit == "false" }),
-		c("litellm_cached_tokens_metric_total", "prompt plus completion tokens of requests answered from LiteLLM's cache.", lCache,
+		c(promkit.Counter("litellm_cached_tokens_metric_total", compatHelp+"prompt plus completion tokens of requests answered from LiteLLM's cache.", lCache...), lCache,
 			func(r litellm.SpendLogRow) (float64, bool) {
 				return float64(r.Prompt + r.Complete), r.CacheHit == "true"
 			}),
-		h("litellm_llm_api_latency_metric", "LLM API latency (\"endTime\" - \"startTime\", seconds).", lLLMLatency,
+		h(promkit.Histogram("litellm_llm_api_latency_metric", compatHelp+"LLM API latency (\"endTime\" - \"startTime\", seconds).", lLLMLatency...), lLLMLatency,
 			func(r litellm.SpendLogRow) (float64, bool) { return r.Duration, true }),
-		h("litellm_request_total_latency_metric", "whole request latency (request_duration_ms where written, else the LLM API latency; seconds).", lTotalLatency,
+		h(promkit.Histogram("litellm_request_total_latency_metric", compatHelp+"whole request latency (request_duration_ms where written, else the LLM API latency; seconds).", lTotalLatency...), lTotalLatency,
 			func(r litellm.SpendLogRow) (float64, bool) {
 				if r.Total != nil {
 					return *r.Total, true
 				}
 				return r.Duration, true
 			}),
-		h("litellm_llm_api_time_to_first_token_metric", "time to first token of streamed responses (\"completionStartTime\" - \"startTime\", seconds).", lTTFT,
+		h(promkit.Histogram("litellm_llm_api_time_to_first_token_metric", compatHelp+"time to first token of streamed responses (\"completionStartTime\" - \"startTime\", seconds).", lTTFT...), lTTFT,
 			func(r litellm.SpendLogRow) (float64, bool) {
 				if r.TTFT == nil {
 					return 0, false
 				}
 				return *r.TTFT, true
 			}),
-		h("litellm_deployment_latency_per_output_token", "LLM API latency per completion token (seconds).", lPerToken,
+		h(promkit.Histogram("litellm_deployment_latency_per_output_token", compatHelp+"LLM API latency per completion token (seconds).", lPerToken...), lPerToken,
 			func(r litellm.SpendLogRow) (float64, bool) {
 				if r.Complete <= 0 {
 					return 0, false
@@ -136,7 +137,7 @@ func (f *compatFamily) add(r litellm.SpendLogRow) {
 	if a == nil {
 		if len(f.acc) >= f.limit {
 			for i := range values {
-				values[i] = "other"
+				values[i] = promkit.Other
 			}
 			k = strings.Join(values, "\xff")
 			a = f.acc[k]

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // spendState reads "LiteLLM_SpendLogs" so that every row is counted exactly
@@ -223,7 +224,7 @@ func (s *spendState) count(r litellm.SpendLogRow) {
 		if len(s.admitted) < s.maxSeries {
 			s.admitted[mg] = true
 		} else {
-			mg = "other"
+			mg = promkit.Other
 		}
 	}
 	status := r.Status
