@@ -29,6 +29,13 @@ var (
 	// carry the LLM-call labels.
 	lCache    = lLLMLatency
 	lPerToken = []string{"litellm_model_name", "model_id", "api_base", "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias"}
+	lOverhead = []string{"model_group", "api_provider", "api_base", "litellm_model_name", "hashed_api_key", "api_key_alias", "model_id"}
+	// The token-detail families carry the labels of LiteLLM's token families.
+	lTokenDetail = []string{"end_user", "hashed_api_key", "api_key_alias", "model", "team", "team_alias", "user", "requested_model"}
+	lMCP         = []string{"mcp_tool_name", "mcp_server_name", "hashed_api_key", "api_key_alias", "team", "team_alias", "user", "end_user"}
+	// The guardrail families' labels come from each guardrail_information
+	// entry, not from the row (see guardrailRuns).
+	lGuardrail = []string{"guardrail_name", "status", "hook_type"}
 )
 
 // compatFamily is one of LiteLLM's metric families, built from spend-log rows.
@@ -39,8 +46,17 @@ type compatFamily struct {
 	// value is what a row adds (a counter) or observes (a histogram); ok
 	// false leaves the row out of this family.
 	value func(r litellm.SpendLogRow) (v float64, ok bool)
+	// runs, when set instead of value, gives several observations of a
+	// row, each with its own label values (one per guardrail run).
+	runs  func(r litellm.SpendLogRow) []compatObs
 	limit int
 	acc   map[string]*compatAcc
+}
+
+// compatObs is one observation of a row with its label values.
+type compatObs struct {
+	values []string
+	v      float64
 }
 
 type compatAcc struct {
@@ -64,6 +80,26 @@ func one(litellm.SpendLogRow) (float64, bool) { return 1, true }
 func failed(r litellm.SpendLogRow) (float64, bool) { return 1, r.Status == "failure" }
 
 func succeeded(r litellm.SpendLogRow) (float64, bool) { return 1, r.Status != "failure" }
+
+// positive counts a value only where the proxy wrote one above 0, as
+// LiteLLM's own token-detail counters do.
+func positive(v int64) (float64, bool) { return float64(v), v > 0 }
+
+// guardrailRuns: each guardrail_information entry is one guardrail run,
+// observed by value (1 for the counter, the duration for the histogram);
+// status is guardrail_status as the proxy wrote it (success,
+// guardrail_intervened, guardrail_failed_to_respond, not_run).
+func guardrailRuns(value func(litellm.GuardrailRun) (float64, bool)) func(litellm.SpendLogRow) []compatObs {
+	return func(r litellm.SpendLogRow) []compatObs {
+		var out []compatObs
+		for _, g := range r.Detail.Guardrails {
+			if v, ok := value(g); ok {
+				out = append(out, compatObs{values: []string{g.Name, g.Status, g.Mode}, v: v})
+			}
+		}
+		return out
+	}
+}
 
 // compatHelp begins the help of every family built from the spend logs.
 const compatHelp = "LiteLLM-compatible, from the spend logs since the exporter started: "
@@ -118,12 +154,45 @@ func newCompatFamilies(maxSeries int) []*compatFamily {
 				}
 				return r.Duration / float64(r.Complete), true
 			}),
+		c(promkit.Counter("litellm_output_reasoning_tokens_metric_total", compatHelp+"reasoning tokens (metadata.usage_object.completion_tokens_details.reasoning_tokens; only rows where it is above 0).", lTokenDetail...), lTokenDetail,
+			func(r litellm.SpendLogRow) (float64, bool) { return positive(r.Detail.ReasoningTokens) }),
+		c(promkit.Counter("litellm_input_audio_tokens_metric_total", compatHelp+"audio prompt tokens (metadata.usage_object.prompt_tokens_details.audio_tokens; only rows where it is above 0).", lTokenDetail...), lTokenDetail,
+			func(r litellm.SpendLogRow) (float64, bool) { return positive(r.Detail.AudioInputTokens) }),
+		c(promkit.Counter("litellm_output_audio_tokens_metric_total", compatHelp+"audio completion tokens (metadata.usage_object.completion_tokens_details.audio_tokens; only rows where it is above 0).", lTokenDetail...), lTokenDetail,
+			func(r litellm.SpendLogRow) (float64, bool) { return positive(r.Detail.AudioOutputTokens) }),
+		h(promkit.Histogram("litellm_overhead_latency_metric", compatHelp+"the proxy's own overhead per request (metadata.litellm_overhead_time_ms, seconds; releases that write it).", lOverhead...), lOverhead,
+			func(r litellm.SpendLogRow) (float64, bool) {
+				if r.Detail.OverheadSeconds == nil {
+					return 0, false
+				}
+				return *r.Detail.OverheadSeconds, true
+			}),
+		c(promkit.Counter("litellm_mcp_tool_calls_total", compatHelp+"MCP tool calls (rows with metadata.mcp_tool_call_metadata).", lMCP...), lMCP,
+			func(r litellm.SpendLogRow) (float64, bool) { return 1, r.Detail.MCP != nil }),
+		c(promkit.Counter("litellm_mcp_tool_call_spend_metric_total", compatHelp+"spend (USD) of MCP tool calls with a cost above 0.", lMCP...), lMCP,
+			func(r litellm.SpendLogRow) (float64, bool) { return r.Spend, r.Detail.MCP != nil && r.Spend > 0 }),
+		{fam: promkit.Counter("litellm_guardrail_requests_total", compatHelp+"guardrail runs (metadata.guardrail_information entries), by guardrail_status as written.", lGuardrail...),
+			labels: lGuardrail, limit: maxSeries, acc: map[string]*compatAcc{},
+			runs: guardrailRuns(func(litellm.GuardrailRun) (float64, bool) { return 1, true })},
+		{fam: promkit.Histogram("litellm_guardrail_latency_seconds", compatHelp+"guardrail run duration (guardrail_information[].duration, seconds).", lGuardrail...),
+			labels: lGuardrail, limit: histLimit, hist: litellmLatencyBuckets, acc: map[string]*compatAcc{},
+			runs: guardrailRuns(func(g litellm.GuardrailRun) (float64, bool) {
+				if g.Duration == nil {
+					return 0, false
+				}
+				return *g.Duration, true
+			})},
 	}
 }
 
-// add counts a row; past the family's limit of label sets, a new set is
-// counted under every label "other".
+// add counts a row.
 func (f *compatFamily) add(r litellm.SpendLogRow) {
+	if f.runs != nil {
+		for _, o := range f.runs(r) {
+			f.observe(o.values, o.v)
+		}
+		return
+	}
 	v, ok := f.value(r)
 	if !ok {
 		return
@@ -132,6 +201,13 @@ func (f *compatFamily) add(r litellm.SpendLogRow) {
 	for i, l := range f.labels {
 		values[i] = label(r, l)
 	}
+	f.observe(values, v)
+}
+
+// observe adds v under values; past the family's limit of label sets, a new
+// set is counted under every label "other" (so sums stay the totals, and a
+// set once admitted never moves: no series goes backwards).
+func (f *compatFamily) observe(values []string, v float64) {
 	k := strings.Join(values, "\xff")
 	a := f.acc[k]
 	if a == nil {

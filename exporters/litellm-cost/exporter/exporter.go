@@ -52,10 +52,13 @@ type Exporter struct {
 
 // snapshot is what scrapes read: immutable once published.
 type snapshot struct {
-	dbErr    error    // connecting or detecting the schema failed
-	missing  []string // readiness tables that do not exist
-	schema   *litellm.Schema
-	budgets  part[[]litellm.BudgetScope]
+	dbErr   error    // connecting or detecting the schema failed
+	missing []string // readiness tables that do not exist
+	schema  *litellm.Schema
+	budgets part[[]litellm.BudgetScope]
+	// members: the teams' member counts, read with the budgets (database
+	// mode only).
+	members  []litellm.TeamMembers
 	usage    part[*usageView]
 	tags     part[*usageView]
 	spend    part[*spendView]
@@ -178,8 +181,12 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 	steps := []refreshStep{
 		{"budgets", &next.budgets.err, func() error {
 			b, err := litellm.ReadBudgets(ctx, e.conn, e.schema, e.cfg.MaxSeries())
+			if err != nil {
+				return err
+			}
+			members, err := litellm.ReadTeamMembers(ctx, e.conn, e.schema)
 			if err == nil {
-				next.budgets.data, next.budgets.at = b, now
+				next.budgets.data, next.budgets.at, next.members = b, now, members
 			}
 			return err
 		}},

@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -57,6 +58,7 @@ var (
 	dOrgsUnseen     = promkit.Gauge("litellm_proxy_api_organizations_unseen", "HTTP mode: organizations the proxy's teams belong to that /organization/list did not return (the key is not a proxy admin): their budgets are missing.")
 	dTotalUsers     = promkit.Gauge("litellm_total_users", "LiteLLM-compatible: internal users in LiteLLM_UserTable (the proxy-wide budget row aside).")
 	dTeamsCount     = promkit.Gauge("litellm_teams_count", "LiteLLM-compatible: teams in LiteLLM_TeamTable.")
+	dTeamMembers    = promkit.Gauge("litellm_team_members_metric", "LiteLLM-compatible: members of a team (the length of LiteLLM_TeamTable.members_with_roles); teams past --max-series are summed into team=\"other\".", "team", "team_alias")
 	dCachedIn       = promkit.Counter("litellm_input_cached_tokens_metric_total", "LiteLLM-compatible: prompt tokens read from the provider's prompt cache, from the daily tables.", compatLabels...)
 	dCacheCreateIn  = promkit.Counter("litellm_input_cache_creation_tokens_metric_total", "LiteLLM-compatible: prompt tokens written to the provider's prompt cache, from the daily tables.", compatLabels...)
 	dProvCacheRead  = promkit.Counter("litellm_provider_cache_read_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cached_tokens_metric_total.", compatLabels...)
@@ -230,7 +232,26 @@ func (e *Exporter) collectBudgets(ctx context.Context, ch chan<- prometheus.Metr
 			out.send(dBudgetSpend, scope.TotalSpend-shown, scope.Scope, promkit.Other, promkit.Other)
 		}
 	}
+	emitTeamMembers(out, s.members, e.cfg.MaxSeries())
 	return s.budgets.err
+}
+
+// emitTeamMembers serves the largest teams' member counts and the sum of the
+// rest as team="other".
+func emitTeamMembers(out emitter, teams []litellm.TeamMembers, limit int) {
+	keep, rest := promkit.TopN(slices.Clone(teams), limit, promkit.ByValue(
+		func(t litellm.TeamMembers) float64 { return float64(t.Members) },
+		func(t litellm.TeamMembers) string { return t.ID }))
+	for _, t := range keep {
+		out.send(dTeamMembers, float64(t.Members), t.ID, t.Alias)
+	}
+	if len(rest) > 0 {
+		var n int64
+		for _, t := range rest {
+			n += t.Members
+		}
+		out.send(dTeamMembers, float64(n), promkit.Other, promkit.Other)
+	}
 }
 
 func (e *Exporter) compatBudget(out emitter, scope, id, name string, max, remaining, hours *float64) {

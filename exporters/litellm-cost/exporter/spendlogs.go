@@ -288,7 +288,7 @@ func label(r litellm.SpendLogRow, name string) string {
 		return r.Team
 	case "team_alias":
 		return r.TeamAlias
-	case "requested_model":
+	case "requested_model", "model_group":
 		return r.ModelGroup
 	case "model", "litellm_model_name":
 		return r.Model
@@ -307,6 +307,14 @@ func label(r litellm.SpendLogRow, name string) string {
 		return httpCode(r.ErrorCode)
 	case "exception_class":
 		return r.ErrorClass
+	case "mcp_tool_name":
+		if r.Detail.MCP != nil {
+			return r.Detail.MCP.Tool
+		}
+	case "mcp_server_name":
+		if r.Detail.MCP != nil {
+			return r.Detail.MCP.Server
+		}
 	}
 	return ""
 }

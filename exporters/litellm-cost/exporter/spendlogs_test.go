@@ -28,6 +28,7 @@ type logReq struct {
 	errClass        string
 	errCode         string
 	completion      int
+	meta            string // the metadata JSON; "" writes what the status implies
 }
 
 func (r logReq) end() time.Time { return r.start.Add(time.Duration(r.seconds * float64(time.Second))) }
@@ -39,7 +40,9 @@ func (r logReq) sql() string {
 		first = r.start.Add(time.Duration(r.ttft * float64(time.Second)))
 	}
 	meta := "{}"
-	if r.status == "failure" {
+	if r.meta != "" {
+		meta = r.meta
+	} else if r.status == "failure" {
 		meta = fmt.Sprintf(`{"error_information": {"error_class": %q, "error_code": %q}}`, r.errClass, r.errCode)
 	}
 	return fmt.Sprintf("('%s', 'acompletion', '%s', 0.01, %s, %s, %s, %d, 'gpt-4o-2024-08-06', 'dep-1', 'https://api.example', 'openai', '%s', 'u1', 'team-1', 'eu1', '%s', '%s', 10, %d, '%s')",

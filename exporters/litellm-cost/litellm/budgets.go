@@ -262,3 +262,36 @@ func ReadTeamAliases(ctx context.Context, q Querier, s *Schema, ids []string) (m
 	}
 	return out, nil
 }
+
+// TeamMembers is a team's member count: the length of members_with_roles,
+// what LiteLLM's litellm_team_members_metric sets.
+type TeamMembers struct {
+	ID, Alias string
+	Members   int64
+}
+
+// ReadTeamMembers returns every team's member count (one row per team; the
+// caller keeps the largest). A release without members_with_roles gives
+// none.
+func ReadTeamMembers(ctx context.Context, q Querier, s *Schema) ([]TeamMembers, error) {
+	if !s.Has(TableTeams, "members_with_roles") {
+		return nil, nil
+	}
+	alias := "''"
+	if s.Has(TableTeams, "team_alias") {
+		alias = `COALESCE("team_alias", '')`
+	}
+	rows, err := q.Query(ctx, `SELECT "team_id", `+alias+`,
+  CASE WHEN jsonb_typeof("members_with_roles"::jsonb) = 'array' THEN jsonb_array_length("members_with_roles"::jsonb) ELSE 0 END
+FROM "LiteLLM_TeamTable" WHERE "team_id" <> $1`, UISessionTeam)
+	if err != nil {
+		return nil, fmt.Errorf("reading team members: %w", err)
+	}
+	var out []TeamMembers
+	var t TeamMembers
+	_, err = pgx.ForEachRow(rows, []any{&t.ID, &t.Alias, &t.Members}, func() error { out = append(out, t); return nil })
+	if err != nil {
+		return nil, fmt.Errorf("reading team members: %w", err)
+	}
+	return out, nil
+}
