@@ -7,6 +7,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+	"github.com/outrigger/outrigger/exporters/litellm-cost/proxyapi"
 )
 
 func collect(t *testing.T, fn func(emitter)) map[string]float64 {
@@ -81,5 +82,37 @@ func TestGuardrailRunsFoldPastTheLimit(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
+	}
+}
+
+func sp(s string) *string { return &s }
+
+// budgetsOf builds HTTP mode's scopes from the listings alone.
+func TestBudgetsOf(t *testing.T) {
+	l := apiListing{
+		keys: []proxyapi.Key{{Token: "tok1", KeyAlias: sp("k1"), Spend: f(2), BudgetID: sp("b1")},
+			{Token: "ui", TeamID: sp(litellm.UISessionTeam)}},
+		teams: []proxyapi.Team{{TeamID: "t1", TeamAlias: sp("search"), OrganizationID: sp("org-hidden")},
+			{TeamID: "t2", OrganizationID: sp("org-a")}},
+		users: []proxyapi.User{{UserID: litellm.ProxyBudgetUserID, UserAlias: sp("x"), MaxBudget: f(100)}, {UserID: "u1"}},
+		orgs:  []proxyapi.Org{{OrganizationID: "org-a", BudgetTable: &proxyapi.BudgetRow{MaxBudget: f(0)}}},
+		rows:  []proxyapi.BudgetRow{{BudgetID: "b1", MaxBudget: f(10)}},
+	}
+	scopes, aliases, unseen := budgetsOf(l, 10)
+	if unseen != 1 || aliases["t1"] != "search" {
+		t.Fatalf("unseen %d, aliases %v", unseen, aliases)
+	}
+	by := map[string]litellm.BudgetScope{}
+	for _, s := range scopes {
+		by[s.Scope] = s
+	}
+	if k := by[litellm.ScopeKey]; k.Total != 1 || *k.Budgets[0].Max != 10 {
+		t.Errorf("keys: %+v (the UI session key is hidden; the budget row's max applies)", k)
+	}
+	if o := by[litellm.ScopeOrg]; o.Budgets[0].Max != nil {
+		t.Errorf("an org max_budget of 0 is no budget: %+v", o.Budgets[0])
+	}
+	if p := by[litellm.ScopeProxy]; p.Total != 1 || p.Budgets[0].Name != "" || by[litellm.ScopeUser].Total != 1 {
+		t.Errorf("proxy %+v, users %+v", p, by[litellm.ScopeUser])
 	}
 }
