@@ -28,7 +28,6 @@ const (
 	inProcess   = "process state of one proxy worker (in memory, per worker, lost on restart); nothing of it is written to the database"
 	providerHdr = "rate-limit headers of the provider's last answer, held in the proxy's memory"
 	rateWindow  = "rate-limit windows kept in the proxy's cache (memory or Redis), not in PostgreSQL"
-	rateLimiter = "read from the v3 rate limiter's answer to each request (its window state), in process"
 	notLogged   = "not a column of the spend logs or the daily tables"
 	// LiteLLM encrypts every litellm_params value of a model it stores
 	// (LITELLM_SALT_KEY), and models of the config file are not stored.
@@ -102,9 +101,9 @@ var cookbookPanels = []panel{
 	p("all_metrics", "litellm_remaining_tokens_metric", m("litellm_remaining_tokens_metric"), m("model_group", "api_provider"), providerHdr),
 	p("all_metrics", "litellm_remaining_api_key_requests_for_model", m("litellm_remaining_api_key_requests_for_model"), m("api_key_alias", "model"), rateWindow),
 	p("all_metrics", "litellm_remaining_api_key_tokens_for_model", m("litellm_remaining_api_key_tokens_for_model"), m("api_key_alias", "model"), rateWindow),
-	p("all_metrics", "litellm_api_key_rate_limit_allowed_metric", m("litellm_api_key_rate_limit_allowed_metric"), m("api_key_alias", "rate_limit_type"), rateLimiter),
+	p("all_metrics", "litellm_api_key_rate_limit_allowed_metric", m("litellm_api_key_rate_limit_allowed_metric"), m("api_key_alias", "rate_limit_type"), ""),
 	p("all_metrics", "litellm_api_key_rate_limit_used_metric", m("litellm_api_key_rate_limit_used_metric"), m("api_key_alias", "rate_limit_type"), rateWindow),
-	p("all_metrics", "litellm_team_rate_limit_allowed_metric", m("litellm_team_rate_limit_allowed_metric"), m("team_alias", "rate_limit_type"), rateLimiter),
+	p("all_metrics", "litellm_team_rate_limit_allowed_metric", m("litellm_team_rate_limit_allowed_metric"), m("team_alias", "rate_limit_type"), ""),
 	p("all_metrics", "litellm_team_rate_limit_used_metric", m("litellm_team_rate_limit_used_metric"), m("team_alias", "rate_limit_type"), rateWindow),
 	p("all_metrics", "litellm_remaining_team_budget_metric", m("litellm_remaining_team_budget_metric"), m("team_alias"), ""),
 	p("all_metrics", "litellm_team_max_budget_metric", m("litellm_team_max_budget_metric"), m("team_alias"), ""),
@@ -207,6 +206,8 @@ func TestCookbookDashboardsFindTheirNames(t *testing.T) {
 		spend: 1.5, prompt: 100, completion: 50, cacheRead: 20, cacheCreation: 5, ok: 2, failed: 1})
 	pg.addDaily(t, daily{table: "LiteLLM_DailyTagSpend", entityCol: "tag", entity: "prod", date: "2026-03-10", key: "sk-one",
 		model: "gpt-4o-2024-08-06", group: "gpt-4o", provider: "openai", spend: 0.5, prompt: 10, completion: 5, ok: 1})
+	pg.exec(t, `UPDATE "LiteLLM_VerificationToken" SET "rpm_limit" = 100, "tpm_limit" = 50000 WHERE "token" = '%s'`, token("sk-one"))
+	pg.exec(t, `UPDATE "LiteLLM_TeamTable" SET "tpm_limit" = 200000 WHERE "team_id" = 'team-1'`)
 	pg.exec(t, `UPDATE "LiteLLM_TeamTable" SET "members_with_roles" = '[{"user_id": "u1", "role": "admin"}, {"user_id": "u2", "role": "user"}]' WHERE "team_id" = 'team-1'`)
 	h := newHarness(t, pg, opts{now: t0})
 	h.refresh(t)

@@ -35,34 +35,36 @@ var (
 	dBudgetBlocked   = promkit.Gauge("litellm_budget_blocked", "Whether the entity is blocked (1) or not (0); only for scopes that can be blocked.", budgetLabels...)
 	dBudgetEntities  = promkit.Gauge("litellm_budget_entities", "Entities in a budget scope, including those folded into id=\"other\" by --max-series.", "scope")
 
-	dTeamMax        = promkit.Gauge("litellm_team_max_budget_metric", "LiteLLM-compatible: maximum budget of a team (USD); only where set.", "team", "team_alias")
-	dTeamRemaining  = promkit.Gauge("litellm_remaining_team_budget_metric", "LiteLLM-compatible: remaining budget of a team (USD); only where a maximum is set.", "team", "team_alias")
-	dTeamHours      = promkit.Gauge("litellm_team_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a team's budget resets.", "team", "team_alias")
-	dKeyMax         = promkit.Gauge("litellm_api_key_max_budget_metric", "LiteLLM-compatible: maximum budget of a key (USD); only where set.", "hashed_api_key", "api_key_alias")
-	dKeyRemaining   = promkit.Gauge("litellm_remaining_api_key_budget_metric", "LiteLLM-compatible: remaining budget of a key (USD); only where a maximum is set.", "hashed_api_key", "api_key_alias")
-	dKeyHours       = promkit.Gauge("litellm_api_key_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a key's budget resets.", "hashed_api_key", "api_key_alias")
-	dUserMax        = promkit.Gauge("litellm_user_max_budget_metric", "LiteLLM-compatible: maximum budget of a user (USD); only where set.", "user")
-	dUserRemaining  = promkit.Gauge("litellm_remaining_user_budget_metric", "LiteLLM-compatible: remaining budget of a user (USD); only where a maximum is set.", "user")
-	dUserHours      = promkit.Gauge("litellm_user_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a user's budget resets.", "user")
-	dSpendCompat    = promkit.Counter("litellm_spend_metric_total", "LiteLLM-compatible: spend (USD) from the daily tables; survives restarts.", compatLabels...)
-	dTokensCompat   = promkit.Counter("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
-	dInputCompat    = promkit.Counter("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
-	dOutputCompat   = promkit.Counter("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
-	dTokensOld      = promkit.Counter("litellm_total_tokens_total", "LiteLLM-compatible (an older LiteLLM name, still queried by its cookbook dashboard): as litellm_total_tokens_metric_total.", compatLabels...)
-	dOrgMax         = promkit.Gauge("litellm_org_max_budget_metric", "LiteLLM-compatible: maximum budget of an organization (USD); only where set above 0.", "org_id", "org_alias")
-	dOrgRemaining   = promkit.Gauge("litellm_remaining_org_budget_metric", "LiteLLM-compatible: remaining budget of an organization (USD); only where a maximum above 0 is set.", "org_id", "org_alias")
-	dOrgHours       = promkit.Gauge("litellm_org_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an organization's budget resets.", "org_id", "org_alias")
-	dCustomerMax    = promkit.Gauge("litellm_customer_max_budget_metric", "LiteLLM-compatible: maximum budget of an end user (customer, USD); only where set.", "end_user")
-	dCustomerRem    = promkit.Gauge("litellm_remaining_customer_budget_metric", "LiteLLM-compatible: remaining budget of an end user (USD); only where a maximum is set.", "end_user")
-	dCustomerHours  = promkit.Gauge("litellm_customer_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an end user's budget resets.", "end_user")
-	dOrgsUnseen     = promkit.Gauge("litellm_proxy_api_organizations_unseen", "HTTP mode: organizations the proxy's teams belong to that /organization/list did not return (the key is not a proxy admin): their budgets are missing.")
-	dTotalUsers     = promkit.Gauge("litellm_total_users", "LiteLLM-compatible: internal users in LiteLLM_UserTable (the proxy-wide budget row aside).")
-	dTeamsCount     = promkit.Gauge("litellm_teams_count", "LiteLLM-compatible: teams in LiteLLM_TeamTable.")
-	dTeamMembers    = promkit.Gauge("litellm_team_members_metric", "LiteLLM-compatible: members of a team (the length of LiteLLM_TeamTable.members_with_roles); teams past --max-series are summed into team=\"other\".", "team", "team_alias")
-	dCachedIn       = promkit.Counter("litellm_input_cached_tokens_metric_total", "LiteLLM-compatible: prompt tokens read from the provider's prompt cache, from the daily tables.", compatLabels...)
-	dCacheCreateIn  = promkit.Counter("litellm_input_cache_creation_tokens_metric_total", "LiteLLM-compatible: prompt tokens written to the provider's prompt cache, from the daily tables.", compatLabels...)
-	dProvCacheRead  = promkit.Counter("litellm_provider_cache_read_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cached_tokens_metric_total.", compatLabels...)
-	dProvCacheWrite = promkit.Counter("litellm_provider_cache_creation_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cache_creation_tokens_metric_total.", compatLabels...)
+	dTeamMax         = promkit.Gauge("litellm_team_max_budget_metric", "LiteLLM-compatible: maximum budget of a team (USD); only where set.", "team", "team_alias")
+	dTeamRemaining   = promkit.Gauge("litellm_remaining_team_budget_metric", "LiteLLM-compatible: remaining budget of a team (USD); only where a maximum is set.", "team", "team_alias")
+	dTeamHours       = promkit.Gauge("litellm_team_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a team's budget resets.", "team", "team_alias")
+	dKeyMax          = promkit.Gauge("litellm_api_key_max_budget_metric", "LiteLLM-compatible: maximum budget of a key (USD); only where set.", "hashed_api_key", "api_key_alias")
+	dKeyRemaining    = promkit.Gauge("litellm_remaining_api_key_budget_metric", "LiteLLM-compatible: remaining budget of a key (USD); only where a maximum is set.", "hashed_api_key", "api_key_alias")
+	dKeyHours        = promkit.Gauge("litellm_api_key_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a key's budget resets.", "hashed_api_key", "api_key_alias")
+	dUserMax         = promkit.Gauge("litellm_user_max_budget_metric", "LiteLLM-compatible: maximum budget of a user (USD); only where set.", "user")
+	dUserRemaining   = promkit.Gauge("litellm_remaining_user_budget_metric", "LiteLLM-compatible: remaining budget of a user (USD); only where a maximum is set.", "user")
+	dUserHours       = promkit.Gauge("litellm_user_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a user's budget resets.", "user")
+	dSpendCompat     = promkit.Counter("litellm_spend_metric_total", "LiteLLM-compatible: spend (USD) from the daily tables; survives restarts.", compatLabels...)
+	dTokensCompat    = promkit.Counter("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
+	dInputCompat     = promkit.Counter("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
+	dOutputCompat    = promkit.Counter("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
+	dTokensOld       = promkit.Counter("litellm_total_tokens_total", "LiteLLM-compatible (an older LiteLLM name, still queried by its cookbook dashboard): as litellm_total_tokens_metric_total.", compatLabels...)
+	dOrgMax          = promkit.Gauge("litellm_org_max_budget_metric", "LiteLLM-compatible: maximum budget of an organization (USD); only where set above 0.", "org_id", "org_alias")
+	dOrgRemaining    = promkit.Gauge("litellm_remaining_org_budget_metric", "LiteLLM-compatible: remaining budget of an organization (USD); only where a maximum above 0 is set.", "org_id", "org_alias")
+	dOrgHours        = promkit.Gauge("litellm_org_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an organization's budget resets.", "org_id", "org_alias")
+	dCustomerMax     = promkit.Gauge("litellm_customer_max_budget_metric", "LiteLLM-compatible: maximum budget of an end user (customer, USD); only where set.", "end_user")
+	dCustomerRem     = promkit.Gauge("litellm_remaining_customer_budget_metric", "LiteLLM-compatible: remaining budget of an end user (USD); only where a maximum is set.", "end_user")
+	dCustomerHours   = promkit.Gauge("litellm_customer_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an end user's budget resets.", "end_user")
+	dOrgsUnseen      = promkit.Gauge("litellm_proxy_api_organizations_unseen", "HTTP mode: organizations the proxy's teams belong to that /organization/list did not return (the key is not a proxy admin): their budgets are missing.")
+	dTotalUsers      = promkit.Gauge("litellm_total_users", "LiteLLM-compatible: internal users in LiteLLM_UserTable (the proxy-wide budget row aside).")
+	dTeamsCount      = promkit.Gauge("litellm_teams_count", "LiteLLM-compatible: teams in LiteLLM_TeamTable.")
+	dKeyRateAllowed  = promkit.Gauge("litellm_api_key_rate_limit_allowed_metric", "LiteLLM-compatible: a key's own rpm_limit (rate_limit_type=\"rpm\") and tpm_limit (\"tpm\"), as LiteLLM's start-up job sets them; only where set, for the keys within --max-series.", "hashed_api_key", "api_key_alias", "rate_limit_type")
+	dTeamRateAllowed = promkit.Gauge("litellm_team_rate_limit_allowed_metric", "LiteLLM-compatible: a team's own rpm_limit (rate_limit_type=\"rpm\") and tpm_limit (\"tpm\"); only where set, for the teams within --max-series.", "team", "team_alias", "rate_limit_type")
+	dTeamMembers     = promkit.Gauge("litellm_team_members_metric", "LiteLLM-compatible: members of a team (the length of LiteLLM_TeamTable.members_with_roles); teams past --max-series are summed into team=\"other\".", "team", "team_alias")
+	dCachedIn        = promkit.Counter("litellm_input_cached_tokens_metric_total", "LiteLLM-compatible: prompt tokens read from the provider's prompt cache, from the daily tables.", compatLabels...)
+	dCacheCreateIn   = promkit.Counter("litellm_input_cache_creation_tokens_metric_total", "LiteLLM-compatible: prompt tokens written to the provider's prompt cache, from the daily tables.", compatLabels...)
+	dProvCacheRead   = promkit.Counter("litellm_provider_cache_read_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cached_tokens_metric_total.", compatLabels...)
+	dProvCacheWrite  = promkit.Counter("litellm_provider_cache_creation_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cache_creation_tokens_metric_total.", compatLabels...)
 
 	dSpendTotal    = promkit.Counter("litellm_usage_spend_usd_total", "Spend (USD) summed over the daily tables' rows: monotonic, and the same after a restart.", usageLabels...)
 	dTokensTotal   = promkit.Counter("litellm_usage_tokens_total", "Tokens by type (prompt, completion, cache_read, cache_creation), from the daily tables.", append(usageLabels, "type")...)
@@ -227,6 +229,7 @@ func (e *Exporter) collectBudgets(ctx context.Context, ch chan<- prometheus.Metr
 				out.send(dBudgetBlocked, v, l...)
 			}
 			e.compatBudget(out, scope.Scope, id, name, b.Max, remaining, hours)
+			emitRateLimits(out, scope.Scope, id, name, b.RPM, b.TPM)
 		}
 		if scope.Total > len(scope.Budgets) {
 			out.send(dBudgetSpend, scope.TotalSpend-shown, scope.Scope, promkit.Other, promkit.Other)
@@ -234,6 +237,25 @@ func (e *Exporter) collectBudgets(ctx context.Context, ch chan<- prometheus.Metr
 	}
 	emitTeamMembers(out, s.members, e.cfg.MaxSeries())
 	return s.budgets.err
+}
+
+// emitRateLimits serves a key's or a team's own request and token limits.
+func emitRateLimits(out emitter, scope, id, name string, rpm, tpm *float64) {
+	var f promkit.Family
+	switch scope {
+	case litellm.ScopeKey:
+		f = dKeyRateAllowed
+	case litellm.ScopeTeam:
+		f = dTeamRateAllowed
+	default:
+		return
+	}
+	if rpm != nil {
+		out.send(f, *rpm, id, name, "rpm")
+	}
+	if tpm != nil {
+		out.send(f, *tpm, id, name, "tpm")
+	}
 }
 
 // emitTeamMembers serves the largest teams' member counts and the sum of the
