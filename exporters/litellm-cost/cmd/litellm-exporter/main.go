@@ -29,16 +29,8 @@ func run(args []string) int {
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "litellm-exporter", ListenAddress: ":9842", EnvPrefix: envPrefix})
 	c := config.Config{Now: time.Now, Getenv: os.Getenv}
 	addFlags(common.Flag, &c)
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
-		return 2
-	}
-	vc, err := common.Config().Validate()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
-		return 2
-	}
-	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+	vc, code, done := promkit.Parse(app, common, args, os.Stderr)
+	if done {
 		return code
 	}
 	cfg, err := c.Validate()
