@@ -2,21 +2,26 @@ package config
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	promconfig "github.com/prometheus/common/config"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
-// Config is what main read from flags and environment, before validation.
+// Config is what the flags hold, before validation: main fills it and calls
+// Validate, which reads the secret files and the proxy's own environment
+// variables (the fallbacks) and parses everything.
 type Config struct {
 	// DatabaseURL is the proxy's DATABASE_URL (Prisma form accepted).
 	DatabaseURL string
+	// DatabaseURLFile holds the database URL (a mounted secret).
+	DatabaseURLFile string
 	// RefreshInterval is how often the background refresh reads the database.
 	RefreshInterval time.Duration
 	// RefreshTimeout bounds one refresh (every query in it).
@@ -46,8 +51,9 @@ type Config struct {
 	// ProxyURL selects the HTTP mode: the proxy's base URL, read with the
 	// master key instead of the database (exactly one of the two is set).
 	ProxyURL string
-	// MasterKey is the proxy's master key (or an admin key), HTTP mode only.
-	MasterKey string
+	// MasterKey is the proxy's master key (or an admin key), HTTP mode
+	// only; MasterKeyFile, when set, holds it instead.
+	MasterKey, MasterKeyFile string
 	// ProxyCAFile verifies the proxy's certificate; ProxyInsecureSkipVerify
 	// skips the check.
 	ProxyCAFile             string
@@ -64,9 +70,14 @@ type Config struct {
 	// UsageSince is the first day (YYYY-MM-DD) of usage read from the
 	// proxy's daily-activity API; "" means all of it (HTTP mode).
 	UsageSince string
+	// Getenv reads the proxy's own variables (LITELLM_URL, DATABASE_URL,
+	// DATABASE_URL_FILE, LITELLM_MASTER_KEY, LITELLM_MASTER_KEY_FILE), the
+	// fallbacks of the flags; nil reads none.
+	Getenv func(string) string
 }
 
-// ValidatedConfig is a Config that passed Validate.
+// ValidatedConfig is a Config that passed Validate; components read their
+// options from its accessors.
 type ValidatedConfig struct {
 	c        Config
 	conn     *pgx.ConnConfig
@@ -74,6 +85,39 @@ type ValidatedConfig struct {
 	schema   string
 	proxy    *url.URL
 	tls      *tls.Config
+}
+
+// resolveSources applies the proxy's own variables where no flag is set
+// (LITELLM_URL only when no database is configured, DATABASE_URL only when no
+// proxy URL is) and reads the secret files.
+func (c Config) resolveSources() (Config, error) {
+	env := c.Getenv
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	if c.ProxyURL == "" && c.DatabaseURL == "" && c.DatabaseURLFile == "" {
+		c.ProxyURL = env("LITELLM_URL")
+	}
+	if c.ProxyURL == "" && c.DatabaseURL == "" && c.DatabaseURLFile == "" {
+		c.DatabaseURL, c.DatabaseURLFile = env("DATABASE_URL"), env("DATABASE_URL_FILE")
+	}
+	var err error
+	if c.DatabaseURL, err = promkit.Secret(c.DatabaseURL, c.DatabaseURLFile); err != nil {
+		return c, fmt.Errorf("--database-url.file: %w", err)
+	}
+	if c.ProxyURL == "" {
+		return c, nil
+	}
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = env("LITELLM_MASTER_KEY_FILE")
+	}
+	if c.MasterKey == "" {
+		c.MasterKey = env("LITELLM_MASTER_KEY")
+	}
+	if c.MasterKey, err = promkit.Secret(c.MasterKey, c.MasterKeyFile); err != nil {
+		return c, fmt.Errorf("--litellm.master-key-file: %w", err)
+	}
+	return c, nil
 }
 
 // Prisma-only parameters in DATABASE_URL that libpq/pgx would send to the
@@ -110,14 +154,18 @@ func ParseDatabaseURL(raw string) (*pgx.ConnConfig, string, error) {
 	return cc, schema, nil
 }
 
-// Validate checks the configuration.
+// Validate resolves the fallbacks and secret files, and checks and parses
+// the configuration.
 func (c Config) Validate() (ValidatedConfig, error) {
+	c, err := c.resolveSources()
+	if err != nil {
+		return ValidatedConfig{}, err
+	}
 	var errs []error
 	var cc *pgx.ConnConfig
 	var schema string
 	var proxy *url.URL
 	var tlsConf *tls.Config
-	var err error
 	switch {
 	case c.DatabaseURL != "" && c.ProxyURL != "":
 		errs = append(errs, errors.New("set either --database-url (database mode) or --litellm.url (HTTP mode), not both"))
@@ -219,18 +267,11 @@ func (c Config) validateProxy() (*url.URL, *tls.Config, error) {
 	}
 	var tc *tls.Config
 	if c.ProxyCAFile != "" || c.ProxyInsecureSkipVerify {
-		tc = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.ProxyInsecureSkipVerify} //nolint:gosec // opt-in flag
-		if c.ProxyCAFile != "" {
-			pem, err := os.ReadFile(c.ProxyCAFile)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("--litellm.ca-file: %w", err))
-			} else {
-				pool := x509.NewCertPool()
-				if !pool.AppendCertsFromPEM(pem) {
-					errs = append(errs, fmt.Errorf("--litellm.ca-file %s: no PEM certificate in it", c.ProxyCAFile))
-				}
-				tc.RootCAs = pool
-			}
+		var err error
+		tc, err = promconfig.NewTLSConfig(&promconfig.TLSConfig{CAFile: c.ProxyCAFile,
+			InsecureSkipVerify: c.ProxyInsecureSkipVerify, MinVersion: promconfig.TLSVersion(tls.VersionTLS12)})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--litellm.ca-file %s: %w (give a file of PEM CA certificates)", c.ProxyCAFile, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -240,8 +281,50 @@ func (c Config) validateProxy() (*url.URL, *tls.Config, error) {
 	return u, tc, nil
 }
 
-// Config returns the validated values.
-func (v ValidatedConfig) Config() Config { return v.c }
+// RefreshInterval is how often the background refresh runs.
+func (v ValidatedConfig) RefreshInterval() time.Duration { return v.c.RefreshInterval }
+
+// RefreshTimeout bounds one refresh and the connection's statement_timeout.
+func (v ValidatedConfig) RefreshTimeout() time.Duration { return v.c.RefreshTimeout }
+
+// MaxSeries bounds the series per budget scope and per usage family.
+func (v ValidatedConfig) MaxSeries() int { return v.c.MaxSeries }
+
+// SpendLogs says whether "LiteLLM_SpendLogs" is read.
+func (v ValidatedConfig) SpendLogs() bool { return v.c.SpendLogs }
+
+// SpendLogWindow is the spend-log read's settings.
+type SpendLogWindow struct {
+	Lag, Lookback, LookbackInterval, MaxWindow time.Duration
+}
+
+// SpendLogWindow returns the spend-log read's settings, defaults filled in.
+func (v ValidatedConfig) SpendLogWindow() SpendLogWindow {
+	return SpendLogWindow{Lag: v.c.SpendLogsLag, Lookback: v.c.SpendLogsLookback,
+		LookbackInterval: v.c.SpendLogsLookbackInterval, MaxWindow: v.c.SpendLogsMaxWindow}
+}
+
+// ProxyAPI is what the HTTP-mode client needs besides the URL and TLS.
+type ProxyAPI struct {
+	MasterKey                            string
+	PageSize, MaxPages, ActivityPageSize int
+	BudgetsInterval                      time.Duration
+}
+
+// ProxyAPI returns the HTTP-mode client's settings.
+func (v ValidatedConfig) ProxyAPI() ProxyAPI {
+	return ProxyAPI{MasterKey: v.c.MasterKey, PageSize: v.c.PageSize, MaxPages: v.c.MaxPages,
+		ActivityPageSize: v.c.ActivityPageSize, BudgetsInterval: v.c.BudgetsInterval}
+}
+
+// IgnoredZone is the deprecated --time-zone when it names a zone other
+// than UTC (it changes nothing; main warns about it), else "".
+func (v ValidatedConfig) IgnoredZone() string {
+	if v.c.Zone == "UTC" {
+		return ""
+	}
+	return v.c.Zone
+}
 
 // HTTPMode says the exporter reads the proxy's API, not its database.
 func (v ValidatedConfig) HTTPMode() bool { return v.proxy != nil }

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"crypto/tls"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -115,4 +118,63 @@ func FuzzParseDatabaseURL(f *testing.F) {
 			t.Fatal("nil config without an error")
 		}
 	})
+}
+
+func TestProxyTLS(t *testing.T) {
+	c := valid()
+	httpMode(&c)
+	vc, err := c.Validate()
+	if err != nil || vc.ProxyTLS() != nil {
+		t.Fatalf("no TLS setting: %v, %v; want the defaults (nil)", vc.ProxyTLS(), err)
+	}
+	c.ProxyInsecureSkipVerify = true
+	vc, err = c.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := vc.ProxyTLS(); tc == nil || !tc.InsecureSkipVerify || tc.MinVersion != tls.VersionTLS12 {
+		t.Fatalf("--litellm.insecure-skip-verify: %+v", tc)
+	}
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.ProxyInsecureSkipVerify, c.ProxyCAFile = false, notPEM
+	if _, err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--litellm.ca-file") {
+		t.Fatalf("a CA file without PEM: %v", err)
+	}
+}
+
+// The proxy's own variables are the fallbacks of the flags, and the secret
+// files are read by Validate.
+func TestSourcesFromTheProxysEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyFile, []byte("sk-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"LITELLM_URL": "http://litellm:4000", "LITELLM_MASTER_KEY": "sk-from-env", "DATABASE_URL": "postgres://u:p@db/x"}
+	c := valid()
+	c.DatabaseURL, c.PageSize, c.MaxPages = "", 100, 100
+	c.Getenv = func(k string) string { return env[k] }
+	vc, err := c.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !vc.HTTPMode() || vc.ProxyAPI().MasterKey != "sk-from-env" {
+		t.Fatalf("LITELLM_URL without a database URL: HTTP mode %v, key %q", vc.HTTPMode(), vc.ProxyAPI().MasterKey)
+	}
+	env["LITELLM_MASTER_KEY_FILE"] = keyFile
+	if vc, err = c.Validate(); err != nil || vc.ProxyAPI().MasterKey != "sk-from-file" {
+		t.Fatalf("LITELLM_MASTER_KEY_FILE: key %q, %v; want the file's", vc.ProxyAPI().MasterKey, err)
+	}
+	c.DatabaseURLFile = filepath.Join(dir, "missing")
+	if _, err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--database-url.file") {
+		t.Fatalf("a missing --database-url.file: %v", err)
+	}
+	delete(env, "LITELLM_URL")
+	c.DatabaseURLFile = ""
+	if vc, err = c.Validate(); err != nil || vc.HTTPMode() {
+		t.Fatalf("DATABASE_URL alone: HTTP mode %v, %v; want database mode", vc.HTTPMode(), err)
+	}
 }

@@ -1,17 +1,18 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
 	"github.com/outrigger/outrigger/exporters/litellm-cost/proxyapi"
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // HTTP mode: the same refresh steps and the same cache as the database mode,
@@ -20,7 +21,7 @@ import (
 // budgets, the provider and deployment-model labels of usage, spend logs.
 
 func newAPIClient(e *Exporter) *proxyapi.Client {
-	c := e.cfg.Config()
+	c := e.cfg.ProxyAPI()
 	return proxyapi.New(proxyapi.Options{BaseURL: e.cfg.ProxyURL(), MasterKey: c.MasterKey, TLS: e.cfg.ProxyTLS(),
 		PageSize: c.PageSize, MaxPages: c.MaxPages, ActivityPageSize: c.ActivityPageSize})
 }
@@ -35,8 +36,7 @@ func (e *Exporter) refreshAPI(ctx context.Context, next *snapshot) {
 	meta := map[string]proxyapi.KeyMeta{}
 	steps := []refreshStep{
 		{"budgets", &next.budgets.err, func() error {
-			c := e.cfg.Config()
-			if !e.apiBudgets.at.IsZero() && now.Sub(e.apiBudgets.at) < c.BudgetsInterval {
+			if !e.apiBudgets.at.IsZero() && now.Sub(e.apiBudgets.at) < e.cfg.ProxyAPI().BudgetsInterval {
 				return nil // the last listing is recent enough: keep it
 			}
 			b, unseen, err := e.listBudgets(ctx)
@@ -79,34 +79,62 @@ func (e *Exporter) refreshAPI(ctx context.Context, next *snapshot) {
 	next.spend.err = nil
 }
 
-// apiBudgets reads keys, teams, users, organizations and budget rows and
-// builds the same scopes the database mode reads from the tables.
-// The second result counts the organizations teams refer to that the
-// listing left out: /organization/list shows a key that is not a proxy
-// admin only the organizations it is a member of.
+// apiListing is what HTTP mode lists for budgets.
+type apiListing struct {
+	keys  []proxyapi.Key
+	teams []proxyapi.Team
+	users []proxyapi.User
+	orgs  []proxyapi.Org
+	rows  []proxyapi.BudgetRow
+}
+
+// readListing lists keys, teams, users, organizations and budget rows.
+func (e *Exporter) readListing(ctx context.Context) (apiListing, error) {
+	var l apiListing
+	var err error
+	if l.keys, err = e.api.Keys(ctx); err != nil {
+		return l, fmt.Errorf("listing keys: %w", err)
+	}
+	if l.teams, err = e.api.Teams(ctx); err != nil {
+		return l, fmt.Errorf("listing teams: %w", err)
+	}
+	if l.users, err = e.api.Users(ctx); err != nil {
+		return l, fmt.Errorf("listing users: %w", err)
+	}
+	if l.orgs, err = e.api.Orgs(ctx); err != nil {
+		return l, fmt.Errorf("listing organizations: %w", err)
+	}
+	if l.rows, err = e.api.Budgets(ctx); err != nil {
+		return l, fmt.Errorf("listing budgets: %w", err)
+	}
+	return l, nil
+}
+
+// listBudgets builds, from the proxy's listings, the same scopes the
+// database mode reads from the tables. The second result counts the
+// organizations teams refer to that the listing left out:
+// /organization/list shows a key that is not a proxy admin only the
+// organizations it is a member of.
 func (e *Exporter) listBudgets(ctx context.Context) ([]litellm.BudgetScope, int, error) {
-	keys, err := e.api.Keys(ctx)
+	l, err := e.readListing(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("listing keys: %w", err)
+		return nil, 0, err
 	}
-	teams, err := e.api.Teams(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("listing teams: %w", err)
+	scopes, aliases, unseen := budgetsOf(l, e.cfg.MaxSeries())
+	if unseen > 0 {
+		e.logger.Warn("the proxy listed fewer organizations than its teams belong to: the key is not a proxy admin, and those organizations' budgets are missing",
+			"organizations_unseen", unseen)
 	}
-	users, err := e.api.Users(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("listing users: %w", err)
-	}
-	orgs, err := e.api.Orgs(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("listing organizations: %w", err)
-	}
-	rows, err := e.api.Budgets(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("listing budgets: %w", err)
-	}
+	e.apiTeams = aliases
+	return scopes, unseen, nil
+}
+
+// budgetsOf turns the listings into budget scopes (each kept to limit), the
+// team aliases and the count of organizations teams belong to that the
+// listing did not return.
+func budgetsOf(l apiListing, limit int) (scopes []litellm.BudgetScope, aliases map[string]string, unseen int) {
 	budgetRows := map[string]proxyapi.BudgetRow{}
-	for _, b := range rows {
+	for _, b := range l.rows {
 		budgetRows[b.BudgetID] = b
 	}
 	linked := func(nested *proxyapi.BudgetRow, id *string) proxyapi.BudgetRow {
@@ -119,7 +147,7 @@ func (e *Exporter) listBudgets(ctx context.Context) ([]litellm.BudgetScope, int,
 		return proxyapi.BudgetRow{}
 	}
 	var keyB, teamB, userB, proxyB, orgB []litellm.Budget
-	for _, k := range keys {
+	for _, k := range l.keys {
 		if str(k.TeamID) == litellm.UISessionTeam {
 			continue // the admin UI's session tokens, hidden by the proxy too
 		}
@@ -129,14 +157,14 @@ func (e *Exporter) listBudgets(ctx context.Context) ([]litellm.BudgetScope, int,
 			Max: firstOf(k.MaxBudget, b.MaxBudget), Soft: firstOf(k.SoftBudget, b.SoftBudget),
 			ResetAt: firstTime(k.BudgetResetAt, b.BudgetResetAt), Blocked: &blocked, TeamID: str(k.TeamID)})
 	}
-	aliases := map[string]string{}
-	for _, t := range teams {
+	aliases = map[string]string{}
+	for _, t := range l.teams {
 		aliases[t.TeamID] = str(t.TeamAlias)
 		blocked := t.Blocked != nil && *t.Blocked
 		teamB = append(teamB, litellm.Budget{ID: t.TeamID, Name: str(t.TeamAlias), Spend: val(t.Spend),
 			Max: t.MaxBudget, Soft: t.SoftBudget, ResetAt: t.BudgetResetAt.Ptr(), Blocked: &blocked})
 	}
-	for _, u := range users {
+	for _, u := range l.users {
 		b := litellm.Budget{ID: u.UserID, Name: str(u.UserAlias), Spend: val(u.Spend), Max: u.MaxBudget, ResetAt: u.BudgetResetAt.Ptr()}
 		if u.UserID == litellm.ProxyBudgetUserID {
 			b.Name = ""
@@ -146,7 +174,7 @@ func (e *Exporter) listBudgets(ctx context.Context) ([]litellm.BudgetScope, int,
 		}
 	}
 	listed := map[string]bool{}
-	for _, o := range orgs {
+	for _, o := range l.orgs {
 		listed[o.OrganizationID] = true
 		b := linked(o.BudgetTable, o.BudgetID)
 		max := b.MaxBudget
@@ -156,23 +184,17 @@ func (e *Exporter) listBudgets(ctx context.Context) ([]litellm.BudgetScope, int,
 		orgB = append(orgB, litellm.Budget{ID: o.OrganizationID, Name: str(o.OrganizationAlias), Spend: val(o.Spend),
 			Max: max, Soft: b.SoftBudget, ResetAt: b.BudgetResetAt.Ptr()})
 	}
-	unseen := map[string]bool{}
-	for _, t := range teams {
+	missing := map[string]bool{}
+	for _, t := range l.teams {
 		if id := str(t.OrganizationID); id != "" && !listed[id] {
-			unseen[id] = true
+			missing[id] = true
 		}
 	}
-	if len(unseen) > 0 {
-		e.logger.Warn("the proxy listed fewer organizations than its teams belong to: the key is not a proxy admin, and those organizations' budgets are missing",
-			"organizations_unseen", len(unseen))
-	}
-	e.apiTeams = aliases
-	limit := e.cfg.Config().MaxSeries
 	return []litellm.BudgetScope{
 		limitScope(litellm.ScopeKey, keyB, limit), limitScope(litellm.ScopeTeam, teamB, limit),
 		limitScope(litellm.ScopeUser, userB, limit), limitScope(litellm.ScopeProxy, proxyB, limit),
 		limitScope(litellm.ScopeOrg, orgB, limit),
-	}, len(unseen), nil
+	}, aliases, len(missing)
 }
 
 // limitScope orders a scope as the database query does (entities with a
@@ -185,22 +207,23 @@ func limitScope(scope string, bs []litellm.Budget, limit int) litellm.BudgetScop
 		}
 	}
 	hasMax := func(b litellm.Budget) bool { return b.Max != nil && *b.Max > 0 }
-	sort.SliceStable(bs, func(i, j int) bool {
-		a, b := bs[i], bs[j]
+	out.Budgets, _ = promkit.TopN(bs, limit, func(a, b litellm.Budget) int {
 		if hasMax(a) != hasMax(b) {
-			return hasMax(a)
+			if hasMax(a) {
+				return -1
+			}
+			return 1
 		}
 		if hasMax(a) {
-			if ra, rb := a.Spend / *a.Max, b.Spend / *b.Max; ra != rb {
-				return ra > rb
+			if c := cmp.Compare(b.Spend / *b.Max, a.Spend / *a.Max); c != 0 {
+				return c
 			}
 		}
-		if a.Spend != b.Spend {
-			return a.Spend > b.Spend
+		if c := cmp.Compare(b.Spend, a.Spend); c != 0 {
+			return c
 		}
-		return a.ID < b.ID
+		return cmp.Compare(a.ID, b.ID)
 	})
-	out.Budgets = bs[:min(limit, len(bs))]
 	return out
 }
 
@@ -327,8 +350,7 @@ func (e *Exporter) resolveAPIUsage(v *usageView, meta map[string]proxyapi.KeyMet
 	for i := range v.series {
 		s := &v.series[i]
 		if s.key == otherKey || len(s.parts) != 4 {
-			s.labels = seriesLabels{KeyID: "other", KeyAlias: "other", Team: "other", TeamAlias: "other",
-				Model: "other", ModelGroup: "other", Provider: "other"}
+			s.labels = otherLabels
 			continue
 		}
 		token := s.parts[0]

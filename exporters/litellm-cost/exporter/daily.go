@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // recentDays is how many days back the daily rows are re-read on every
@@ -222,20 +223,17 @@ func (d *dailyState) admit(totals map[litellm.SeriesKey]litellm.Usage) {
 			fresh = append(fresh, k)
 		}
 	}
-	sort.Slice(fresh, func(i, j int) bool {
-		a, b := totals[fresh[i]], totals[fresh[j]]
-		if a.SpendNano != b.SpendNano {
-			return a.SpendNano > b.SpendNano
-		}
-		return fresh[i] < fresh[j]
-	})
-	for _, k := range fresh {
-		if len(d.admitted) >= d.maxSeries {
-			break
-		}
+	keep, _ := promkit.TopN(fresh, d.maxSeries-len(d.admitted), promkit.ByValue(
+		func(k litellm.SeriesKey) float64 { return float64(totals[k].SpendNano) },
+		func(k litellm.SeriesKey) string { return string(k) }))
+	for _, k := range keep {
 		d.admitted[k] = true
 	}
 }
+
+// otherLabels label the series that holds what --max-series left out.
+var otherLabels = seriesLabels{KeyID: promkit.Other, KeyAlias: promkit.Other, Team: promkit.Other, TeamAlias: promkit.Other,
+	Model: promkit.Other, ModelGroup: promkit.Other, Provider: promkit.Other}
 
 // resolveUsage labels usage series with key aliases, key ids and teams.
 func (e *Exporter) resolveUsage(ctx context.Context, v *usageView) (*usageView, error) {
@@ -266,8 +264,7 @@ func (e *Exporter) resolveUsage(ctx context.Context, v *usageView) (*usageView, 
 	for i := range v.series {
 		s := &v.series[i]
 		if s.key == otherKey {
-			s.labels = seriesLabels{KeyID: "other", KeyAlias: "other", Team: "other", TeamAlias: "other",
-				Model: "other", ModelGroup: "other", Provider: "other"}
+			s.labels = otherLabels
 			continue
 		}
 		k := keys[s.parts[0]]

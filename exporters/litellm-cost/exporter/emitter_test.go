@@ -17,10 +17,10 @@ func TestEmitterDropsNonFiniteValues(t *testing.T) {
 	ch := make(chan prometheus.Metric, 10)
 	out := emitter{ch}
 	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		out.gauge(dDatabaseUp, v)
-		out.counter(dTagSpendTotal, v, "t")
+		out.send(dDatabaseUp, v)
+		out.send(dTagSpendTotal, v, "t")
 	}
-	out.gauge(dDatabaseUp, 1)
+	out.send(dDatabaseUp, 1)
 	close(ch)
 	n := 0
 	for range ch {

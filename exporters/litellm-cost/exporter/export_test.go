@@ -22,7 +22,7 @@ func newAPIClientFor(t testing.TB, e *Exporter, raw string) *proxyapi.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := e.cfg.Config()
+	c := e.cfg.ProxyAPI()
 	e.api.Close()
 	cl := proxyapi.New(proxyapi.Options{BaseURL: u, MasterKey: c.MasterKey, PageSize: c.PageSize, MaxPages: c.MaxPages})
 	t.Cleanup(cl.Close)

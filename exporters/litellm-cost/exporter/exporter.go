@@ -52,10 +52,13 @@ type Exporter struct {
 
 // snapshot is what scrapes read: immutable once published.
 type snapshot struct {
-	dbErr    error    // connecting or detecting the schema failed
-	missing  []string // readiness tables that do not exist
-	schema   *litellm.Schema
-	budgets  part[[]litellm.BudgetScope]
+	dbErr   error    // connecting or detecting the schema failed
+	missing []string // readiness tables that do not exist
+	schema  *litellm.Schema
+	budgets part[[]litellm.BudgetScope]
+	// members: the teams' member counts, read with the budgets (database
+	// mode only).
+	members  []litellm.TeamMembers
 	usage    part[*usageView]
 	tags     part[*usageView]
 	spend    part[*spendView]
@@ -77,12 +80,11 @@ func New(cfg config.ValidatedConfig, logger *slog.Logger) *Exporter {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := cfg.Config()
 	e := &Exporter{
 		cfg: cfg, logger: logger, firstDone: make(chan struct{}),
-		usage: newDailyState(c.MaxSeries),
-		tags:  newDailyState(c.MaxSeries),
-		spend: newSpendState(c.MaxSeries),
+		usage: newDailyState(cfg.MaxSeries()),
+		tags:  newDailyState(cfg.MaxSeries()),
+		spend: newSpendState(cfg.MaxSeries()),
 		snap:  &snapshot{},
 		self:  newSelfMetrics(),
 	}
@@ -96,8 +98,7 @@ func New(cfg config.ValidatedConfig, logger *slog.Logger) *Exporter {
 // Run refreshes at once and then every interval until ctx ends, then closes
 // the connection.
 func (e *Exporter) Run(ctx context.Context) {
-	interval := e.cfg.Config().RefreshInterval
-	t := time.NewTicker(interval)
+	t := time.NewTicker(e.cfg.RefreshInterval())
 	defer t.Stop()
 	for {
 		e.Refresh(ctx)
@@ -134,8 +135,7 @@ func (e *Exporter) dropConn(ctx context.Context) {
 func (e *Exporter) Refresh(ctx context.Context) {
 	e.refreshMu.Lock()
 	defer e.refreshMu.Unlock()
-	c := e.cfg.Config()
-	ctx, cancel := context.WithTimeout(ctx, c.RefreshTimeout)
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.RefreshTimeout())
 	defer cancel()
 	start := time.Now()
 
@@ -176,14 +176,17 @@ func (e *Exporter) Refresh(ctx context.Context) {
 }
 
 func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
-	c := e.cfg.Config()
 	now := e.cfg.Now()
-	next.spendOff = !c.SpendLogs || !e.schema.CanReadSpendLogs()
+	next.spendOff = !e.cfg.SpendLogs() || !e.schema.CanReadSpendLogs()
 	steps := []refreshStep{
 		{"budgets", &next.budgets.err, func() error {
-			b, err := litellm.ReadBudgets(ctx, e.conn, e.schema, c.MaxSeries)
+			b, err := litellm.ReadBudgets(ctx, e.conn, e.schema, e.cfg.MaxSeries())
+			if err != nil {
+				return err
+			}
+			members, err := litellm.ReadTeamMembers(ctx, e.conn, e.schema)
 			if err == nil {
-				next.budgets.data, next.budgets.at = b, now
+				next.budgets.data, next.budgets.at, next.members = b, now, members
 			}
 			return err
 		}},
@@ -208,9 +211,9 @@ func (e *Exporter) refreshParts(ctx context.Context, next *snapshot) {
 			if next.spendOff {
 				return nil
 			}
+			w := e.cfg.SpendLogWindow()
 			v, rows, err := e.spend.refresh(ctx, e.conn, e.schema, now,
-				spendWindow{lag: c.SpendLogsLag, lookback: c.SpendLogsLookback, longEvery: c.SpendLogsLookbackInterval,
-					maxWindow: c.SpendLogsMaxWindow})
+				spendWindow{lag: w.Lag, lookback: w.Lookback, longEvery: w.LookbackInterval, maxWindow: w.MaxWindow})
 			e.self.spendRows.Add(float64(rows))
 			if err == nil {
 				next.spend.data, next.spend.at = v, now
@@ -273,17 +276,17 @@ func (e *Exporter) ensureConn(ctx context.Context) error {
 		return nil
 	}
 	e.conn, e.schema = nil, nil
-	c := e.cfg.Config()
+	timeout := e.cfg.RefreshTimeout()
 	cc := e.cfg.ConnConfig()
 	cc.RuntimeParams["application_name"] = "litellm-exporter"
 	// Read-only by construction, and never a query that outlives a refresh.
 	cc.RuntimeParams["default_transaction_read_only"] = "on"
-	cc.RuntimeParams["statement_timeout"] = fmt.Sprint(c.RefreshTimeout.Milliseconds())
+	cc.RuntimeParams["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
 	if s := e.cfg.Schema(); s != "" {
 		cc.RuntimeParams["search_path"] = s
 	}
-	if cc.ConnectTimeout == 0 || cc.ConnectTimeout > c.RefreshTimeout {
-		cc.ConnectTimeout = c.RefreshTimeout
+	if cc.ConnectTimeout == 0 || cc.ConnectTimeout > timeout {
+		cc.ConnectTimeout = timeout
 	}
 	e.self.connects.Inc()
 	conn, err := pgx.ConnectConfig(ctx, cc)

@@ -3,10 +3,9 @@ package exporter
 import (
 	"context"
 	"math"
+	"slices"
 	"sort"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,124 +16,94 @@ import (
 // Namespace of the scrape_collector_* series and the exporter's own metrics.
 const Namespace = "litellm"
 
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, labels, nil)
-}
-
 var (
 	budgetLabels = []string{"scope", "id", "name"}
 	usageLabels  = []string{"model_group", "provider", "team", "team_alias", "key_alias", "key_id"}
 	compatLabels = []string{"hashed_api_key", "api_key_alias", "team", "team_alias", "model", "requested_model"}
 
-	dDatabaseUp   = desc("litellm_database_up", "Whether the last refresh reached the database and read its schema (1) or not (0).")
-	dProxyUp      = desc("litellm_proxy_api_up", "HTTP mode: whether the last refresh reached the proxy's API and it accepted the master key (1) or not (0).")
-	dCacheAge     = desc("litellm_exporter_cache_age_seconds", "Age of the data served, by part (budgets, usage, tags, spendlogs).", "part")
-	dTablePresent = desc("litellm_table_present", "Whether a LiteLLM table the exporter reads exists (1) or not (0).", "table")
+	dDatabaseUp   = promkit.Gauge("litellm_database_up", "Whether the last refresh reached the database and read its schema (1) or not (0).")
+	dProxyUp      = promkit.Gauge("litellm_proxy_api_up", "HTTP mode: whether the last refresh reached the proxy's API and it accepted the master key (1) or not (0).")
+	dCacheAge     = promkit.Gauge("litellm_exporter_cache_age_seconds", "Age of the data served, by part (budgets, usage, tags, spendlogs).", "part")
+	dTablePresent = promkit.Gauge("litellm_table_present", "Whether a LiteLLM table the exporter reads exists (1) or not (0).", "table")
 
-	dBudgetSpend     = desc("litellm_budget_spend_usd", "Spend in the current budget period (USD), per budget scope and entity.", budgetLabels...)
-	dBudgetMax       = desc("litellm_budget_max_usd", "Maximum budget (USD); absent where none is set.", budgetLabels...)
-	dBudgetSoft      = desc("litellm_budget_soft_usd", "Soft budget (USD, alerting threshold); absent where none is set.", budgetLabels...)
-	dBudgetRatio     = desc("litellm_budget_utilization_ratio", "Spend divided by maximum budget; only where the maximum is above 0.", budgetLabels...)
-	dBudgetRemaining = desc("litellm_budget_remaining_usd", "Maximum budget minus spend (USD, negative when overspent); only where a maximum is set.", budgetLabels...)
-	dBudgetReset     = desc("litellm_budget_reset_seconds", "Seconds until the budget period resets (0 when the reset is due); only where a reset is scheduled.", budgetLabels...)
-	dBudgetBlocked   = desc("litellm_budget_blocked", "Whether the entity is blocked (1) or not (0); only for scopes that can be blocked.", budgetLabels...)
-	dBudgetEntities  = desc("litellm_budget_entities", "Entities in a budget scope, including those folded into id=\"other\" by --max-series.", "scope")
+	dBudgetSpend     = promkit.Gauge("litellm_budget_spend_usd", "Spend in the current budget period (USD), per budget scope and entity.", budgetLabels...)
+	dBudgetMax       = promkit.Gauge("litellm_budget_max_usd", "Maximum budget (USD); absent where none is set.", budgetLabels...)
+	dBudgetSoft      = promkit.Gauge("litellm_budget_soft_usd", "Soft budget (USD, alerting threshold); absent where none is set.", budgetLabels...)
+	dBudgetRatio     = promkit.Gauge("litellm_budget_utilization_ratio", "Spend divided by maximum budget; only where the maximum is above 0.", budgetLabels...)
+	dBudgetRemaining = promkit.Gauge("litellm_budget_remaining_usd", "Maximum budget minus spend (USD, negative when overspent); only where a maximum is set.", budgetLabels...)
+	dBudgetReset     = promkit.Gauge("litellm_budget_reset_seconds", "Seconds until the budget period resets (0 when the reset is due); only where a reset is scheduled.", budgetLabels...)
+	dBudgetBlocked   = promkit.Gauge("litellm_budget_blocked", "Whether the entity is blocked (1) or not (0); only for scopes that can be blocked.", budgetLabels...)
+	dBudgetEntities  = promkit.Gauge("litellm_budget_entities", "Entities in a budget scope, including those folded into id=\"other\" by --max-series.", "scope")
 
-	dTeamMax        = desc("litellm_team_max_budget_metric", "LiteLLM-compatible: maximum budget of a team (USD); only where set.", "team", "team_alias")
-	dTeamRemaining  = desc("litellm_remaining_team_budget_metric", "LiteLLM-compatible: remaining budget of a team (USD); only where a maximum is set.", "team", "team_alias")
-	dTeamHours      = desc("litellm_team_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a team's budget resets.", "team", "team_alias")
-	dKeyMax         = desc("litellm_api_key_max_budget_metric", "LiteLLM-compatible: maximum budget of a key (USD); only where set.", "hashed_api_key", "api_key_alias")
-	dKeyRemaining   = desc("litellm_remaining_api_key_budget_metric", "LiteLLM-compatible: remaining budget of a key (USD); only where a maximum is set.", "hashed_api_key", "api_key_alias")
-	dKeyHours       = desc("litellm_api_key_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a key's budget resets.", "hashed_api_key", "api_key_alias")
-	dUserMax        = desc("litellm_user_max_budget_metric", "LiteLLM-compatible: maximum budget of a user (USD); only where set.", "user")
-	dUserRemaining  = desc("litellm_remaining_user_budget_metric", "LiteLLM-compatible: remaining budget of a user (USD); only where a maximum is set.", "user")
-	dUserHours      = desc("litellm_user_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a user's budget resets.", "user")
-	dSpendCompat    = desc("litellm_spend_metric_total", "LiteLLM-compatible: spend (USD) from the daily tables; survives restarts.", compatLabels...)
-	dTokensCompat   = desc("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
-	dInputCompat    = desc("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
-	dOutputCompat   = desc("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
-	dTokensOld      = desc("litellm_total_tokens_total", "LiteLLM-compatible (an older LiteLLM name, still queried by its cookbook dashboard): as litellm_total_tokens_metric_total.", compatLabels...)
-	dOrgMax         = desc("litellm_org_max_budget_metric", "LiteLLM-compatible: maximum budget of an organization (USD); only where set above 0.", "org_id", "org_alias")
-	dOrgRemaining   = desc("litellm_remaining_org_budget_metric", "LiteLLM-compatible: remaining budget of an organization (USD); only where a maximum above 0 is set.", "org_id", "org_alias")
-	dOrgHours       = desc("litellm_org_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an organization's budget resets.", "org_id", "org_alias")
-	dCustomerMax    = desc("litellm_customer_max_budget_metric", "LiteLLM-compatible: maximum budget of an end user (customer, USD); only where set.", "end_user")
-	dCustomerRem    = desc("litellm_remaining_customer_budget_metric", "LiteLLM-compatible: remaining budget of an end user (USD); only where a maximum is set.", "end_user")
-	dCustomerHours  = desc("litellm_customer_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an end user's budget resets.", "end_user")
-	dOrgsUnseen     = desc("litellm_proxy_api_organizations_unseen", "HTTP mode: organizations the proxy's teams belong to that /organization/list did not return (the key is not a proxy admin): their budgets are missing.")
-	dTotalUsers     = desc("litellm_total_users", "LiteLLM-compatible: internal users in LiteLLM_UserTable (the proxy-wide budget row aside).")
-	dTeamsCount     = desc("litellm_teams_count", "LiteLLM-compatible: teams in LiteLLM_TeamTable.")
-	dCachedIn       = desc("litellm_input_cached_tokens_metric_total", "LiteLLM-compatible: prompt tokens read from the provider's prompt cache, from the daily tables.", compatLabels...)
-	dCacheCreateIn  = desc("litellm_input_cache_creation_tokens_metric_total", "LiteLLM-compatible: prompt tokens written to the provider's prompt cache, from the daily tables.", compatLabels...)
-	dProvCacheRead  = desc("litellm_provider_cache_read_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cached_tokens_metric_total.", compatLabels...)
-	dProvCacheWrite = desc("litellm_provider_cache_creation_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cache_creation_tokens_metric_total.", compatLabels...)
+	dTeamMax         = promkit.Gauge("litellm_team_max_budget_metric", "LiteLLM-compatible: maximum budget of a team (USD); only where set.", "team", "team_alias")
+	dTeamRemaining   = promkit.Gauge("litellm_remaining_team_budget_metric", "LiteLLM-compatible: remaining budget of a team (USD); only where a maximum is set.", "team", "team_alias")
+	dTeamHours       = promkit.Gauge("litellm_team_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a team's budget resets.", "team", "team_alias")
+	dKeyMax          = promkit.Gauge("litellm_api_key_max_budget_metric", "LiteLLM-compatible: maximum budget of a key (USD); only where set.", "hashed_api_key", "api_key_alias")
+	dKeyRemaining    = promkit.Gauge("litellm_remaining_api_key_budget_metric", "LiteLLM-compatible: remaining budget of a key (USD); only where a maximum is set.", "hashed_api_key", "api_key_alias")
+	dKeyHours        = promkit.Gauge("litellm_api_key_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a key's budget resets.", "hashed_api_key", "api_key_alias")
+	dUserMax         = promkit.Gauge("litellm_user_max_budget_metric", "LiteLLM-compatible: maximum budget of a user (USD); only where set.", "user")
+	dUserRemaining   = promkit.Gauge("litellm_remaining_user_budget_metric", "LiteLLM-compatible: remaining budget of a user (USD); only where a maximum is set.", "user")
+	dUserHours       = promkit.Gauge("litellm_user_budget_remaining_hours_metric", "LiteLLM-compatible: hours until a user's budget resets.", "user")
+	dSpendCompat     = promkit.Counter("litellm_spend_metric_total", "LiteLLM-compatible: spend (USD) from the daily tables; survives restarts.", compatLabels...)
+	dTokensCompat    = promkit.Counter("litellm_total_tokens_metric_total", "LiteLLM-compatible: prompt plus completion tokens from the daily tables.", compatLabels...)
+	dInputCompat     = promkit.Counter("litellm_input_tokens_metric_total", "LiteLLM-compatible: prompt tokens from the daily tables.", compatLabels...)
+	dOutputCompat    = promkit.Counter("litellm_output_tokens_metric_total", "LiteLLM-compatible: completion tokens from the daily tables.", compatLabels...)
+	dTokensOld       = promkit.Counter("litellm_total_tokens_total", "LiteLLM-compatible (an older LiteLLM name, still queried by its cookbook dashboard): as litellm_total_tokens_metric_total.", compatLabels...)
+	dOrgMax          = promkit.Gauge("litellm_org_max_budget_metric", "LiteLLM-compatible: maximum budget of an organization (USD); only where set above 0.", "org_id", "org_alias")
+	dOrgRemaining    = promkit.Gauge("litellm_remaining_org_budget_metric", "LiteLLM-compatible: remaining budget of an organization (USD); only where a maximum above 0 is set.", "org_id", "org_alias")
+	dOrgHours        = promkit.Gauge("litellm_org_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an organization's budget resets.", "org_id", "org_alias")
+	dCustomerMax     = promkit.Gauge("litellm_customer_max_budget_metric", "LiteLLM-compatible: maximum budget of an end user (customer, USD); only where set.", "end_user")
+	dCustomerRem     = promkit.Gauge("litellm_remaining_customer_budget_metric", "LiteLLM-compatible: remaining budget of an end user (USD); only where a maximum is set.", "end_user")
+	dCustomerHours   = promkit.Gauge("litellm_customer_budget_remaining_hours_metric", "LiteLLM-compatible: hours until an end user's budget resets.", "end_user")
+	dOrgsUnseen      = promkit.Gauge("litellm_proxy_api_organizations_unseen", "HTTP mode: organizations the proxy's teams belong to that /organization/list did not return (the key is not a proxy admin): their budgets are missing.")
+	dTotalUsers      = promkit.Gauge("litellm_total_users", "LiteLLM-compatible: internal users in LiteLLM_UserTable (the proxy-wide budget row aside).")
+	dTeamsCount      = promkit.Gauge("litellm_teams_count", "LiteLLM-compatible: teams in LiteLLM_TeamTable.")
+	dKeyRateAllowed  = promkit.Gauge("litellm_api_key_rate_limit_allowed_metric", "LiteLLM-compatible: a key's own rpm_limit (rate_limit_type=\"rpm\") and tpm_limit (\"tpm\"), as LiteLLM's start-up job sets them; only where set, for the keys within --max-series.", "hashed_api_key", "api_key_alias", "rate_limit_type")
+	dTeamRateAllowed = promkit.Gauge("litellm_team_rate_limit_allowed_metric", "LiteLLM-compatible: a team's own rpm_limit (rate_limit_type=\"rpm\") and tpm_limit (\"tpm\"); only where set, for the teams within --max-series.", "team", "team_alias", "rate_limit_type")
+	dTeamMembers     = promkit.Gauge("litellm_team_members_metric", "LiteLLM-compatible: members of a team (the length of LiteLLM_TeamTable.members_with_roles); teams past --max-series are summed into team=\"other\".", "team", "team_alias")
+	dCachedIn        = promkit.Counter("litellm_input_cached_tokens_metric_total", "LiteLLM-compatible: prompt tokens read from the provider's prompt cache, from the daily tables.", compatLabels...)
+	dCacheCreateIn   = promkit.Counter("litellm_input_cache_creation_tokens_metric_total", "LiteLLM-compatible: prompt tokens written to the provider's prompt cache, from the daily tables.", compatLabels...)
+	dProvCacheRead   = promkit.Counter("litellm_provider_cache_read_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cached_tokens_metric_total.", compatLabels...)
+	dProvCacheWrite  = promkit.Counter("litellm_provider_cache_creation_input_tokens_metric_total", "LiteLLM-compatible: as litellm_input_cache_creation_tokens_metric_total.", compatLabels...)
 
-	dSpendTotal    = desc("litellm_usage_spend_usd_total", "Spend (USD) summed over the daily tables' rows: monotonic, and the same after a restart.", usageLabels...)
-	dTokensTotal   = desc("litellm_usage_tokens_total", "Tokens by type (prompt, completion, cache_read, cache_creation), from the daily tables.", append(usageLabels, "type")...)
-	dRequestsTotal = desc("litellm_usage_requests_total", "Requests by status (success, failure) from the daily tables; \"all\" is the proxy's own request count.", append(usageLabels, "status")...)
-	dSpendToday    = desc("litellm_usage_spend_today_usd", "Spend (USD) today (UTC, the day LiteLLM writes).", usageLabels...)
-	dSpendMonth    = desc("litellm_usage_spend_month_usd", "Spend (USD) this calendar month (UTC).", usageLabels...)
-	dTokensToday   = desc("litellm_usage_tokens_today", "Prompt plus completion tokens today (UTC, the day LiteLLM writes).", usageLabels...)
-	dTokensMonth   = desc("litellm_usage_tokens_month", "Prompt plus completion tokens this month (UTC).", usageLabels...)
-	dRequestsToday = desc("litellm_usage_requests_today", "Requests today (UTC, the day LiteLLM writes).", usageLabels...)
-	dRequestsMonth = desc("litellm_usage_requests_month", "Requests this month (UTC).", usageLabels...)
+	dSpendTotal    = promkit.Counter("litellm_usage_spend_usd_total", "Spend (USD) summed over the daily tables' rows: monotonic, and the same after a restart.", usageLabels...)
+	dTokensTotal   = promkit.Counter("litellm_usage_tokens_total", "Tokens by type (prompt, completion, cache_read, cache_creation), from the daily tables.", append(usageLabels, "type")...)
+	dRequestsTotal = promkit.Counter("litellm_usage_requests_total", "Requests by status (success, failure) from the daily tables; \"all\" is the proxy's own request count.", append(usageLabels, "status")...)
+	dSpendToday    = promkit.Gauge("litellm_usage_spend_today_usd", "Spend (USD) today (UTC, the day LiteLLM writes).", usageLabels...)
+	dSpendMonth    = promkit.Gauge("litellm_usage_spend_month_usd", "Spend (USD) this calendar month (UTC).", usageLabels...)
+	dTokensToday   = promkit.Gauge("litellm_usage_tokens_today", "Prompt plus completion tokens today (UTC, the day LiteLLM writes).", usageLabels...)
+	dTokensMonth   = promkit.Gauge("litellm_usage_tokens_month", "Prompt plus completion tokens this month (UTC).", usageLabels...)
+	dRequestsToday = promkit.Gauge("litellm_usage_requests_today", "Requests today (UTC, the day LiteLLM writes).", usageLabels...)
+	dRequestsMonth = promkit.Gauge("litellm_usage_requests_month", "Requests this month (UTC).", usageLabels...)
 
-	dTagSpendTotal    = desc("litellm_tag_spend_usd_total", "Spend (USD) by request tag, from the daily tag table.", "tag")
-	dTagRequestsTotal = desc("litellm_tag_requests_total", "Requests by request tag, from the daily tag table.", "tag")
-	dTagSpendToday    = desc("litellm_tag_spend_today_usd", "Spend (USD) by request tag today (UTC, the day LiteLLM writes).", "tag")
-	dTagSpendMonth    = desc("litellm_tag_spend_month_usd", "Spend (USD) by request tag this month (UTC).", "tag")
+	dTagSpendTotal    = promkit.Counter("litellm_tag_spend_usd_total", "Spend (USD) by request tag, from the daily tag table.", "tag")
+	dTagRequestsTotal = promkit.Counter("litellm_tag_requests_total", "Requests by request tag, from the daily tag table.", "tag")
+	dTagSpendToday    = promkit.Gauge("litellm_tag_spend_today_usd", "Spend (USD) by request tag today (UTC, the day LiteLLM writes).", "tag")
+	dTagSpendMonth    = promkit.Gauge("litellm_tag_spend_month_usd", "Spend (USD) by request tag this month (UTC).", "tag")
 
-	dLogRequests  = desc("litellm_spendlog_requests_total", "Requests read from the spend logs since the exporter started, by model group, cache hit and status.", "model_group", "cache_hit", "status")
-	dLogLatency   = desc("litellm_spendlog_request_duration_seconds", "Request latency (\"endTime\" - \"startTime\") from the spend logs since the exporter started.", "model_group")
-	dLogWatermark = desc("litellm_spendlog_watermark_timestamp_seconds", "The spend logs have been read up to this \"endTime\" (Unix seconds).")
+	dLogRequests  = promkit.Counter("litellm_spendlog_requests_total", "Requests read from the spend logs since the exporter started, by model group, cache hit and status.", "model_group", "cache_hit", "status")
+	dLogLatency   = promkit.Histogram("litellm_spendlog_request_duration_seconds", "Request latency (\"endTime\" - \"startTime\") from the spend logs since the exporter started.", "model_group")
+	dLogWatermark = promkit.Gauge("litellm_spendlog_watermark_timestamp_seconds", "The spend logs have been read up to this \"endTime\" (Unix seconds).")
 )
 
-// emitter sends const metrics, leaving out any value that is not finite.
+// emitter sends const metrics, leaving out any value that is not finite
+// (PostgreSQL's float8 has NaN and Infinity). Label values come from the
+// proxy's tables: promkit makes them valid UTF-8 without writing to the
+// shared snapshot.
 type emitter struct{ ch chan<- prometheus.Metric }
 
-func (e emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
-	e.metric(d, prometheus.GaugeValue, v, labels)
-}
-
-func (e emitter) counter(d *prometheus.Desc, v float64, labels ...string) {
-	e.metric(d, prometheus.CounterValue, v, labels)
-}
-
-// metric sends one series; label values come from the proxy's tables, so
-// they are made valid UTF-8 and a series the client library refuses is
-// left out rather than panicking.
-func (e emitter) metric(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []string) {
+func (e emitter) send(f promkit.Family, v float64, labels ...string) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
-	if m, err := prometheus.NewConstMetric(d, t, v, validUTF8(labels)...); err == nil {
-		e.ch <- m
-	}
+	f.Send(e.ch, v, labels...)
 }
 
-func (e emitter) histogram(d *prometheus.Desc, count uint64, sum float64, buckets map[float64]uint64, labels ...string) {
+func (e emitter) histogram(f promkit.Family, count uint64, sum float64, buckets map[float64]uint64, labels ...string) {
 	if math.IsNaN(sum) || math.IsInf(sum, 0) {
 		return
 	}
-	if m, err := prometheus.NewConstHistogram(d, count, sum, buckets, validUTF8(labels)...); err == nil {
-		e.ch <- m
-	}
-}
-
-// validUTF8 never writes to labels: the snapshot it comes from is shared.
-func validUTF8(labels []string) []string {
-	var out []string
-	for i, l := range labels {
-		if !utf8.ValidString(l) {
-			if out == nil {
-				out = append([]string(nil), labels...)
-			}
-			out[i] = strings.ToValidUTF8(l, "\uFFFD")
-		}
-	}
-	if out == nil {
-		return labels
-	}
-	return out
+	e.ch <- f.Histogram(count, sum, buckets, labels...)
 }
 
 // Collectors read the cache; they never query the database.
@@ -175,9 +144,9 @@ func (e *Exporter) collectDatabase(ctx context.Context, ch chan<- prometheus.Met
 		up = 0
 	}
 	if e.api != nil {
-		out.gauge(dProxyUp, up)
+		out.send(dProxyUp, up)
 	} else {
-		out.gauge(dDatabaseUp, up)
+		out.send(dDatabaseUp, up)
 	}
 	now := e.cfg.Now()
 	for _, p := range []struct {
@@ -185,7 +154,7 @@ func (e *Exporter) collectDatabase(ctx context.Context, ch chan<- prometheus.Met
 		at   time.Time
 	}{{"budgets", s.budgets.at}, {"usage", s.usage.at}, {"tags", s.tags.at}, {"spendlogs", s.spend.at}} {
 		if !p.at.IsZero() {
-			out.gauge(dCacheAge, math.Max(0, now.Sub(p.at).Seconds()), p.name)
+			out.send(dCacheAge, math.Max(0, now.Sub(p.at).Seconds()), p.name)
 		}
 	}
 	if s.schema != nil {
@@ -194,7 +163,7 @@ func (e *Exporter) collectDatabase(ctx context.Context, ch chan<- prometheus.Met
 			if s.schema.HasTable(t) {
 				present = 1
 			}
-			out.gauge(dTablePresent, present, t)
+			out.send(dTablePresent, present, t)
 		}
 	}
 	return s.dbErr
@@ -211,15 +180,15 @@ func (e *Exporter) collectBudgets(ctx context.Context, ch chan<- prometheus.Metr
 	out := emitter{ch}
 	now := e.cfg.Now()
 	if e.api != nil {
-		out.gauge(dOrgsUnseen, float64(s.orgsUnseen))
+		out.send(dOrgsUnseen, float64(s.orgsUnseen))
 	}
 	for _, scope := range s.budgets.data {
-		out.gauge(dBudgetEntities, float64(scope.Total), scope.Scope)
+		out.send(dBudgetEntities, float64(scope.Total), scope.Scope)
 		switch scope.Scope {
 		case litellm.ScopeUser:
-			out.gauge(dTotalUsers, float64(scope.Total))
+			out.send(dTotalUsers, float64(scope.Total))
 		case litellm.ScopeTeam:
-			out.gauge(dTeamsCount, float64(scope.Total))
+			out.send(dTeamsCount, float64(scope.Total))
 		}
 		var shown float64
 		for _, b := range scope.Budgets {
@@ -232,44 +201,83 @@ func (e *Exporter) collectBudgets(ctx context.Context, ch chan<- prometheus.Metr
 			}
 			l := []string{scope.Scope, id, name}
 			shown += b.Spend
-			out.gauge(dBudgetSpend, b.Spend, l...)
+			out.send(dBudgetSpend, b.Spend, l...)
 			var remaining, hours *float64
 			if b.Max != nil {
-				out.gauge(dBudgetMax, *b.Max, l...)
+				out.send(dBudgetMax, *b.Max, l...)
 				r := *b.Max - b.Spend
 				remaining = &r
-				out.gauge(dBudgetRemaining, r, l...)
+				out.send(dBudgetRemaining, r, l...)
 				if *b.Max > 0 {
-					out.gauge(dBudgetRatio, b.Spend / *b.Max, l...)
+					out.send(dBudgetRatio, b.Spend / *b.Max, l...)
 				}
 			}
 			if b.Soft != nil {
-				out.gauge(dBudgetSoft, *b.Soft, l...)
+				out.send(dBudgetSoft, *b.Soft, l...)
 			}
 			if b.ResetAt != nil {
 				secs := math.Max(0, b.ResetAt.Sub(now).Seconds())
 				h := secs / 3600
 				hours = &h
-				out.gauge(dBudgetReset, secs, l...)
+				out.send(dBudgetReset, secs, l...)
 			}
 			if b.Blocked != nil {
 				v := 0.0
 				if *b.Blocked {
 					v = 1
 				}
-				out.gauge(dBudgetBlocked, v, l...)
+				out.send(dBudgetBlocked, v, l...)
 			}
 			e.compatBudget(out, scope.Scope, id, name, b.Max, remaining, hours)
+			emitRateLimits(out, scope.Scope, id, name, b.RPM, b.TPM)
 		}
 		if scope.Total > len(scope.Budgets) {
-			out.gauge(dBudgetSpend, scope.TotalSpend-shown, scope.Scope, "other", "other")
+			out.send(dBudgetSpend, scope.TotalSpend-shown, scope.Scope, promkit.Other, promkit.Other)
 		}
 	}
+	emitTeamMembers(out, s.members, e.cfg.MaxSeries())
 	return s.budgets.err
 }
 
+// emitRateLimits serves a key's or a team's own request and token limits.
+func emitRateLimits(out emitter, scope, id, name string, rpm, tpm *float64) {
+	var f promkit.Family
+	switch scope {
+	case litellm.ScopeKey:
+		f = dKeyRateAllowed
+	case litellm.ScopeTeam:
+		f = dTeamRateAllowed
+	default:
+		return
+	}
+	if rpm != nil {
+		out.send(f, *rpm, id, name, "rpm")
+	}
+	if tpm != nil {
+		out.send(f, *tpm, id, name, "tpm")
+	}
+}
+
+// emitTeamMembers serves the largest teams' member counts and the sum of the
+// rest as team="other".
+func emitTeamMembers(out emitter, teams []litellm.TeamMembers, limit int) {
+	keep, rest := promkit.TopN(slices.Clone(teams), limit, promkit.ByValue(
+		func(t litellm.TeamMembers) float64 { return float64(t.Members) },
+		func(t litellm.TeamMembers) string { return t.ID }))
+	for _, t := range keep {
+		out.send(dTeamMembers, float64(t.Members), t.ID, t.Alias)
+	}
+	if len(rest) > 0 {
+		var n int64
+		for _, t := range rest {
+			n += t.Members
+		}
+		out.send(dTeamMembers, float64(n), promkit.Other, promkit.Other)
+	}
+}
+
 func (e *Exporter) compatBudget(out emitter, scope, id, name string, max, remaining, hours *float64) {
-	var dMax, dRem, dHours *prometheus.Desc
+	var dMax, dRem, dHours promkit.Family
 	labels := []string{id, name}
 	switch scope {
 	case litellm.ScopeTeam:
@@ -288,13 +296,13 @@ func (e *Exporter) compatBudget(out emitter, scope, id, name string, max, remain
 		return
 	}
 	if max != nil {
-		out.gauge(dMax, *max, labels...)
+		out.send(dMax, *max, labels...)
 	}
 	if remaining != nil {
-		out.gauge(dRem, *remaining, labels...)
+		out.send(dRem, *remaining, labels...)
 	}
 	if hours != nil {
-		out.gauge(dHours, *hours, labels...)
+		out.send(dHours, *hours, labels...)
 	}
 }
 
@@ -361,37 +369,37 @@ func emitUsage(out emitter, v *usageView, today, month string) {
 	}
 	for _, k := range sortedKeys(clean) {
 		a, l := clean[k], k[:]
-		out.counter(dSpendTotal, float64(a.total.SpendNano)/nano, l...)
-		out.counter(dTokensTotal, float64(a.total.Prompt), append(l, "prompt")...)
-		out.counter(dTokensTotal, float64(a.total.Completion), append(l, "completion")...)
+		out.send(dSpendTotal, float64(a.total.SpendNano)/nano, l...)
+		out.send(dTokensTotal, float64(a.total.Prompt), append(l, "prompt")...)
+		out.send(dTokensTotal, float64(a.total.Completion), append(l, "completion")...)
 		if v.hasCache {
-			out.counter(dTokensTotal, float64(a.total.CacheRead), append(l, "cache_read")...)
-			out.counter(dTokensTotal, float64(a.total.CacheCreated), append(l, "cache_creation")...)
+			out.send(dTokensTotal, float64(a.total.CacheRead), append(l, "cache_read")...)
+			out.send(dTokensTotal, float64(a.total.CacheCreated), append(l, "cache_creation")...)
 		}
 		if v.hasRequests {
-			out.counter(dRequestsTotal, float64(a.total.Requests), append(l, "all")...)
-			out.counter(dRequestsTotal, float64(a.total.Successful), append(l, "success")...)
-			out.counter(dRequestsTotal, float64(a.total.Failed), append(l, "failure")...)
-			out.gauge(dRequestsToday, float64(a.today.Requests), l...)
-			out.gauge(dRequestsMonth, float64(a.month.Requests), l...)
+			out.send(dRequestsTotal, float64(a.total.Requests), append(l, "all")...)
+			out.send(dRequestsTotal, float64(a.total.Successful), append(l, "success")...)
+			out.send(dRequestsTotal, float64(a.total.Failed), append(l, "failure")...)
+			out.send(dRequestsToday, float64(a.today.Requests), l...)
+			out.send(dRequestsMonth, float64(a.month.Requests), l...)
 		}
-		out.gauge(dSpendToday, float64(a.today.SpendNano)/nano, l...)
-		out.gauge(dSpendMonth, float64(a.month.SpendNano)/nano, l...)
-		out.gauge(dTokensToday, float64(a.today.Prompt+a.today.Completion), l...)
-		out.gauge(dTokensMonth, float64(a.month.Prompt+a.month.Completion), l...)
+		out.send(dSpendToday, float64(a.today.SpendNano)/nano, l...)
+		out.send(dSpendMonth, float64(a.month.SpendNano)/nano, l...)
+		out.send(dTokensToday, float64(a.today.Prompt+a.today.Completion), l...)
+		out.send(dTokensMonth, float64(a.month.Prompt+a.month.Completion), l...)
 	}
 	for _, k := range sortedKeys(compat) {
 		u, l := compat[k], k[:]
-		out.counter(dSpendCompat, float64(u.SpendNano)/nano, l...)
-		out.counter(dTokensCompat, float64(u.Prompt+u.Completion), l...)
-		out.counter(dInputCompat, float64(u.Prompt), l...)
-		out.counter(dOutputCompat, float64(u.Completion), l...)
-		out.counter(dTokensOld, float64(u.Prompt+u.Completion), l...)
+		out.send(dSpendCompat, float64(u.SpendNano)/nano, l...)
+		out.send(dTokensCompat, float64(u.Prompt+u.Completion), l...)
+		out.send(dInputCompat, float64(u.Prompt), l...)
+		out.send(dOutputCompat, float64(u.Completion), l...)
+		out.send(dTokensOld, float64(u.Prompt+u.Completion), l...)
 		if v.hasCache {
-			out.counter(dCachedIn, float64(u.CacheRead), l...)
-			out.counter(dCacheCreateIn, float64(u.CacheCreated), l...)
-			out.counter(dProvCacheRead, float64(u.CacheRead), l...)
-			out.counter(dProvCacheWrite, float64(u.CacheCreated), l...)
+			out.send(dCachedIn, float64(u.CacheRead), l...)
+			out.send(dCacheCreateIn, float64(u.CacheCreated), l...)
+			out.send(dProvCacheRead, float64(u.CacheRead), l...)
+			out.send(dProvCacheWrite, float64(u.CacheCreated), l...)
 		}
 	}
 }
@@ -401,7 +409,7 @@ const untagged = "Unassigned"
 
 func emitTags(out emitter, v *usageView, today, month string) {
 	for _, s := range v.series {
-		tag := "other"
+		tag := promkit.Other
 		if s.key != otherKey {
 			tag = s.parts[0]
 		}
@@ -411,12 +419,12 @@ func emitTags(out emitter, v *usageView, today, month string) {
 			tag = untagged
 		}
 		t, m := todayMonth(s.days, today, month)
-		out.counter(dTagSpendTotal, float64(s.total.SpendNano)/nano, tag)
+		out.send(dTagSpendTotal, float64(s.total.SpendNano)/nano, tag)
 		if v.hasRequests {
-			out.counter(dTagRequestsTotal, float64(s.total.Requests), tag)
+			out.send(dTagRequestsTotal, float64(s.total.Requests), tag)
 		}
-		out.gauge(dTagSpendToday, float64(t.SpendNano)/nano, tag)
-		out.gauge(dTagSpendMonth, float64(m.SpendNano)/nano, tag)
+		out.send(dTagSpendToday, float64(t.SpendNano)/nano, tag)
+		out.send(dTagSpendMonth, float64(m.SpendNano)/nano, tag)
 	}
 }
 
@@ -449,22 +457,22 @@ func (e *Exporter) collectSpendLogs(ctx context.Context, ch chan<- prometheus.Me
 	}
 	out := emitter{ch}
 	v := s.spend.data
-	out.gauge(dLogWatermark, float64(v.readTo.UnixMilli())/1000)
+	out.send(dLogWatermark, float64(v.readTo.UnixMilli())/1000)
 	for _, r := range v.requests {
 		hit := "false"
 		if r.key.cacheHit {
 			hit = "true"
 		}
-		out.counter(dLogRequests, float64(r.count), r.key.modelGroup, hit, r.key.status)
+		out.send(dLogRequests, float64(r.count), r.key.modelGroup, hit, r.key.status)
 	}
 	for _, l := range v.latency {
 		out.histogram(dLogLatency, l.count, l.sum, l.cumulative, l.modelGroup)
 	}
 	for _, c := range v.compat {
 		if c.f.hist != nil {
-			out.histogram(c.f.desc, c.count, c.sum, c.cum, c.values...)
+			out.histogram(c.f.fam, c.count, c.sum, c.cum, c.values...)
 		} else {
-			out.counter(c.f.desc, c.n, c.values...)
+			out.send(c.f.fam, c.n, c.values...)
 		}
 	}
 	return s.spend.err

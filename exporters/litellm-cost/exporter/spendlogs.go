@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/litellm-cost/litellm"
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // spendState reads "LiteLLM_SpendLogs" so that every row is counted exactly
@@ -223,7 +224,7 @@ func (s *spendState) count(r litellm.SpendLogRow) {
 		if len(s.admitted) < s.maxSeries {
 			s.admitted[mg] = true
 		} else {
-			mg = "other"
+			mg = promkit.Other
 		}
 	}
 	status := r.Status
@@ -287,7 +288,7 @@ func label(r litellm.SpendLogRow, name string) string {
 		return r.Team
 	case "team_alias":
 		return r.TeamAlias
-	case "requested_model":
+	case "requested_model", "model_group":
 		return r.ModelGroup
 	case "model", "litellm_model_name":
 		return r.Model
@@ -306,6 +307,14 @@ func label(r litellm.SpendLogRow, name string) string {
 		return httpCode(r.ErrorCode)
 	case "exception_class":
 		return r.ErrorClass
+	case "mcp_tool_name":
+		if r.Detail.MCP != nil {
+			return r.Detail.MCP.Tool
+		}
+	case "mcp_server_name":
+		if r.Detail.MCP != nil {
+			return r.Detail.MCP.Server
+		}
 	}
 	return ""
 }

@@ -28,6 +28,7 @@ type logReq struct {
 	errClass        string
 	errCode         string
 	completion      int
+	meta            string // the metadata JSON; "" writes what the status implies
 }
 
 func (r logReq) end() time.Time { return r.start.Add(time.Duration(r.seconds * float64(time.Second))) }
@@ -39,7 +40,9 @@ func (r logReq) sql() string {
 		first = r.start.Add(time.Duration(r.ttft * float64(time.Second)))
 	}
 	meta := "{}"
-	if r.status == "failure" {
+	if r.meta != "" {
+		meta = r.meta
+	} else if r.status == "failure" {
 		meta = fmt.Sprintf(`{"error_information": {"error_class": %q, "error_code": %q}}`, r.errClass, r.errCode)
 	}
 	return fmt.Sprintf("('%s', 'acompletion', '%s', 0.01, %s, %s, %s, %d, 'gpt-4o-2024-08-06', 'dep-1', 'https://api.example', 'openai', '%s', 'u1', 'team-1', 'eu1', '%s', '%s', 10, %d, '%s')",
@@ -68,7 +71,9 @@ func TestSpendLogsCountEveryRowOnce(t *testing.T) {
 
 	// A ten-minute streamed request began before the exporter started,
 	// longer than the lag: it lands when it ends and is counted once.
-	long := logReq{id: "long", start: t0.Add(-9 * time.Minute), seconds: 600, ttft: 1.2, group: "gpt-4o", cacheHit: "False", status: "success", completion: 100}
+	long := logReq{id: "long", start: t0.Add(-9 * time.Minute), seconds: 600, ttft: 1.2, group: "gpt-4o", cacheHit: "False", status: "success", completion: 100,
+		meta: `{"usage_object": {"completion_tokens_details": {"reasoning_tokens": 40}},
+  "guardrail_information": [{"guardrail_name": "pii-mask", "guardrail_status": "success", "duration": 0.05}]}`}
 	quick := logReq{id: "quick", start: t0.Add(20 * time.Second), seconds: 0.3, group: "gpt-4o", cacheHit: "True", status: "success", completion: 3}
 	fail := logReq{id: "fail", start: t0.Add(30 * time.Second), seconds: 2, group: "claude", cacheHit: "", status: "failure",
 		errClass: "RateLimitError", errCode: "429"}
@@ -97,6 +102,10 @@ func TestSpendLogsCountEveryRowOnce(t *testing.T) {
 	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "claude", "cache_hit": "false", "status": "failure"}, 1)
 	expect(t, fams, "litellm_spendlog_requests_total", map[string]string{"model_group": "claude", "cache_hit": "false", "status": "success"}, 1)
 	expect(t, fams, "litellm_spendlog_request_duration_seconds", map[string]string{"model_group": "gpt-4o"}, 2)
+	// The metadata families ride on the same reading: the long row's
+	// reasoning tokens and guardrail run count once, whatever the re-reads.
+	expect(t, fams, "litellm_output_reasoning_tokens_metric_total", map[string]string{"requested_model": "gpt-4o"}, 40)
+	expect(t, fams, "litellm_guardrail_requests_total", map[string]string{"guardrail_name": "pii-mask", "status": "success", "hook_type": ""}, 1)
 
 	// LiteLLM's own names and labels.
 	who := map[string]string{"hashed_api_key": KeyID(token("sk-one")), "api_key_alias": "search-prod", "team": "team-1",

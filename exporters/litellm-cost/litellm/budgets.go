@@ -35,6 +35,10 @@ type Budget struct {
 	Blocked *bool
 	// TeamID is the key's team (keys only).
 	TeamID string
+	// RPM and TPM are the entity's own rpm_limit and tpm_limit (keys and
+	// teams; nil where none is set), what LiteLLM's rate-limit "allowed"
+	// gauges start from.
+	RPM, TPM *float64
 }
 
 // BudgetScope is what one scope's table says.
@@ -58,6 +62,8 @@ type budgetSource struct {
 	// defaultMax: the proxy's default budget for entities without one
 	// (end users: litellm_settings.max_end_user_budget in LiteLLM_Config).
 	defaultMax string
+	// limits: read the entity's own rpm_limit and tpm_limit.
+	limits bool
 }
 
 // UISessionTeam is the team LiteLLM gives the admin UI's session tokens;
@@ -65,9 +71,9 @@ type budgetSource struct {
 const UISessionTeam = "litellm-dashboard"
 
 var budgetSources = []budgetSource{
-	{scope: ScopeKey, table: TableKeys, idCol: "token", nameCol: "key_alias", ownMax: true,
+	{scope: ScopeKey, table: TableKeys, idCol: "token", nameCol: "key_alias", ownMax: true, limits: true,
 		where: `t."team_id" IS DISTINCT FROM '` + UISessionTeam + `'`},
-	{scope: ScopeTeam, table: TableTeams, idCol: "team_id", nameCol: "team_alias", ownMax: true},
+	{scope: ScopeTeam, table: TableTeams, idCol: "team_id", nameCol: "team_alias", ownMax: true, limits: true},
 	{scope: ScopeUser, table: TableUsers, idCol: "user_id", nameCol: "user_alias", ownMax: true,
 		where: `t."user_id" <> '` + ProxyBudgetUserID + `'`},
 	{scope: ScopeProxy, table: TableUsers, idCol: "user_id", nameCol: "", ownMax: true,
@@ -130,15 +136,21 @@ func (s *Schema) budgetQuery(src budgetSource) string {
 	if src.zeroIsNone {
 		maxBudget = "NULLIF(" + maxBudget + ", 0)"
 	}
+	limit := func(column string) string {
+		if !src.limits {
+			return "NULL::float8"
+		}
+		return s.col(src.table, "t", column, "NULL") + "::float8"
+	}
 	inner := fmt.Sprintf(`SELECT t.%s::text AS id, %s AS name, %s AS spend, %s AS max_budget, %s AS soft_budget,
-  %s AS reset_at, %s AS blocked, %s AS team_id
+  %s AS reset_at, %s AS blocked, %s AS team_id, %s AS rpm_limit, %s AS tpm_limit
 FROM %s t%s%s`,
 		Ident(src.idCol), name, spend, maxBudget, pick("soft_budget", "float8"),
-		pick("budget_reset_at", "timestamp"), blocked, team,
+		pick("budget_reset_at", "timestamp"), blocked, team, limit("rpm_limit"), limit("tpm_limit"),
 		Ident(src.table), join, where)
 	// Entities with a budget come first, fullest first, then the biggest
 	// spenders: the series limit keeps what an alert or a dashboard needs.
-	return `SELECT id, name, spend, max_budget, soft_budget, reset_at, blocked, team_id,
+	return `SELECT id, name, spend, max_budget, soft_budget, reset_at, blocked, team_id, rpm_limit, tpm_limit,
   count(*) OVER (), COALESCE(sum(spend) OVER (), 0)::float8
 FROM (` + inner + `) s
 ORDER BY (max_budget > 0) DESC NULLS LAST,
@@ -173,7 +185,7 @@ func readBudgetScope(ctx context.Context, q Querier, sql, scope string, limit in
 	var b Budget
 	var total int64
 	_, err = pgx.ForEachRow(rows, []any{&b.ID, &b.Name, &b.Spend, &b.Max, &b.Soft, &b.ResetAt, &b.Blocked,
-		&b.TeamID, &total, &bs.TotalSpend}, func() error {
+		&b.TeamID, &b.RPM, &b.TPM, &total, &bs.TotalSpend}, func() error {
 		bs.Budgets = append(bs.Budgets, b)
 		b = Budget{}
 		return nil
@@ -259,6 +271,39 @@ func ReadTeamAliases(ctx context.Context, q Querier, s *Schema, ids []string) (m
 	_, err = pgx.ForEachRow(rows, []any{&id, &alias}, func() error { out[id] = alias; return nil })
 	if err != nil {
 		return nil, fmt.Errorf("reading team aliases: %w", err)
+	}
+	return out, nil
+}
+
+// TeamMembers is a team's member count: the length of members_with_roles,
+// what LiteLLM's litellm_team_members_metric sets.
+type TeamMembers struct {
+	ID, Alias string
+	Members   int64
+}
+
+// ReadTeamMembers returns every team's member count (one row per team; the
+// caller keeps the largest). A release without members_with_roles gives
+// none.
+func ReadTeamMembers(ctx context.Context, q Querier, s *Schema) ([]TeamMembers, error) {
+	if !s.Has(TableTeams, "members_with_roles") {
+		return nil, nil
+	}
+	alias := "''"
+	if s.Has(TableTeams, "team_alias") {
+		alias = `COALESCE("team_alias", '')`
+	}
+	rows, err := q.Query(ctx, `SELECT "team_id", `+alias+`,
+  CASE WHEN jsonb_typeof("members_with_roles"::jsonb) = 'array' THEN jsonb_array_length("members_with_roles"::jsonb) ELSE 0 END
+FROM "LiteLLM_TeamTable" WHERE "team_id" <> $1`, UISessionTeam)
+	if err != nil {
+		return nil, fmt.Errorf("reading team members: %w", err)
+	}
+	var out []TeamMembers
+	var t TeamMembers
+	_, err = pgx.ForEachRow(rows, []any{&t.ID, &t.Alias, &t.Members}, func() error { out = append(out, t); return nil })
+	if err != nil {
+		return nil, fmt.Errorf("reading team members: %w", err)
 	}
 	return out, nil
 }

@@ -62,9 +62,6 @@ WHERE table_schema = current_schema() AND table_name LIKE 'LiteLLM\_%'`)
 	return s, nil
 }
 
-// NewSchema builds a Schema from a table -> columns listing (for tests).
-func NewSchema(columns map[string]map[string]string) *Schema { return &Schema{columns: columns} }
-
 // HasTable reports whether the table exists.
 func (s *Schema) HasTable(table string) bool { return s != nil && s.columns[table] != nil }
 

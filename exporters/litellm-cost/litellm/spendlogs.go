@@ -30,6 +30,8 @@ type SpendLogRow struct {
 	Complete int64
 	Spend    float64
 	End      time.Time
+	// Detail is what the row's metadata says beyond the columns.
+	Detail SpendDetail
 }
 
 // SpendLogsSQL reads (KeyAlias and TeamAlias left empty: the caller looks
@@ -57,14 +59,18 @@ func (s *Schema) SpendLogsSQL() string {
 		ttft = `CASE WHEN l."completionStartTime" >= l."startTime" AND l."completionStartTime" < l."endTime"
     THEN EXTRACT(EPOCH FROM (l."completionStartTime" - l."startTime"))::float8 END`
 	}
+	detail := "''"
+	if s.Has(t, "metadata") {
+		detail = detailSQL
+	}
 	return fmt.Sprintf(`SELECT l."request_id", %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-  EXTRACT(EPOCH FROM (l."endTime" - l."startTime"))::float8, %s, %s, %s, %s, COALESCE(%s, 0)::float8, l."endTime"
+  EXTRACT(EPOCH FROM (l."endTime" - l."startTime"))::float8, %s, %s, %s, %s, COALESCE(%s, 0)::float8, l."endTime", %s
 FROM "LiteLLM_SpendLogs" l
 WHERE l."startTime" > $1 AND l."startTime" <= $3 AND l."endTime" > $2 AND l."endTime" <= $3`,
 		text("model_group"), text("model"), text("model_id"), text("api_base"), text("custom_llm_provider"),
 		text("api_key"), "''", text("team_id"), "''", text("user"), text("end_user"), text("status"),
 		`lower(`+text("cache_hit")+`)`, errField("error_class"), errField("error_code"),
-		total, ttft, num("prompt_tokens"), num("completion_tokens"), s.col(t, "l", "spend", "NULL"))
+		total, ttft, num("prompt_tokens"), num("completion_tokens"), s.col(t, "l", "spend", "NULL"), detail)
 }
 
 // CanReadSpendLogs reports whether the spend-log table has what the read needs.
@@ -80,13 +86,15 @@ func ReadSpendLogs(ctx context.Context, q Querier, s *Schema, startAfter, endAft
 		return 0, fmt.Errorf("reading spend logs: %w", err)
 	}
 	var r SpendLogRow
+	var detail string
 	var n int64
 	_, err = pgx.ForEachRow(rows, []any{&r.RequestID, &r.ModelGroup, &r.Model, &r.ModelID, &r.APIBase, &r.Provider,
 		&r.Token, &r.KeyAlias, &r.Team, &r.TeamAlias, &r.User, &r.EndUser, &r.Status, &r.CacheHit,
-		&r.ErrorClass, &r.ErrorCode, &r.Duration, &r.Total, &r.TTFT, &r.Prompt, &r.Complete, &r.Spend, &r.End}, func() error {
+		&r.ErrorClass, &r.ErrorCode, &r.Duration, &r.Total, &r.TTFT, &r.Prompt, &r.Complete, &r.Spend, &r.End, &detail}, func() error {
 		n++
 		row := r
 		row.End = row.End.UTC()
+		row.Detail = ParseSpendDetail(detail)
 		each(row)
 		return nil
 	})
