@@ -16,25 +16,27 @@ import (
 )
 
 var (
-	cfgMaxMemDesc     = desc("config_maxmemory", "The value of the maxmemory configuration directive (from INFO where CONFIG is not allowed).")
-	cfgMaxClientsDesc = desc("config_maxclients", "The value of the maxclients configuration directive (from INFO where CONFIG is not allowed).")
-	cfgIOThreadsDesc  = desc("config_io_threads", "The value of the io-threads configuration directive.")
+	cfgMaxMemFamily     = promkit.Gauge("redis_config_maxmemory", "The value of the maxmemory configuration directive (from INFO where CONFIG is not allowed).")
+	cfgMaxClientsFamily = promkit.Gauge("redis_config_maxclients", "The value of the maxclients configuration directive (from INFO where CONFIG is not allowed).")
+	cfgIOThreadsFamily  = promkit.Gauge("redis_config_io_threads", "The value of the io-threads configuration directive.")
 
-	clientGroupDesc   = desc("client_group_connections", "Client connections by name, user and db: the top groups by count, the rest under \"other\".", "name", "user", "db")
-	clientIdleDesc    = desc("client_group_max_idle_seconds", "Longest idle time of a connection in the group.", "name", "user", "db")
-	clientAgeDesc     = desc("client_group_max_age_seconds", "Age of the oldest connection in the group.", "name", "user", "db")
-	clientGroupsDesc  = desc("client_groups", "Distinct (name, user, db) groups among client connections, before top-N folding.")
-	slowlogLenDesc    = desc("slowlog_length", "Total slowlog")
-	slowlogLastIDDesc = desc("slowlog_last_id", "Last id of slowlog")
-	slowLastDurDesc   = desc("last_slow_execution_duration_seconds", "The amount of time needed for last slow execution, in seconds")
-	slowestDesc       = desc("slowlog_slowest_duration_seconds", "Durations of the slowest entries among the most recent slowlog entries, by rank (1 = slowest).", "rank")
-	latHistDesc       = desc("command_latency_seconds", "Latency of commands as the server measured it (LATENCY HISTOGRAM), by command.", "cmd")
-	keySizeDesc       = desc("key_size", "The length or size of a configured single key (0 when it does not exist).", "db", "key")
-	scrapesDesc       = desc("exporter_scrapes_total", "Scrapes of this target since the exporter started.")
-	scrapeDurDesc     = desc("exporter_scrape_duration_seconds", "Durations of the scrapes of this target (count and sum).")
-	keyGroupsMsDesc   = desc("last_key_groups_scrape_duration_milliseconds", "Wall time of the key-group pass served, in milliseconds (the incumbent's name; see redis_key_group_scan_duration_seconds).")
-	lastDurDesc       = desc("exporter_last_scrape_duration_seconds", "How long this scrape of the target took.")
-	lastErrDesc       = desc("exporter_last_scrape_error", "1 when a collector failed on this scrape, else 0 (see redis_scrape_collector_success).")
+	clientGroupFamily  = promkit.Gauge("redis_client_group_connections", "Client connections by name, user and db: the top groups by count, the rest under \"other\".", "name", "user", "db")
+	clientIdleFamily   = promkit.Gauge("redis_client_group_max_idle_seconds", "Longest idle time of a connection in the group.", "name", "user", "db")
+	clientAgeFamily    = promkit.Gauge("redis_client_group_max_age_seconds", "Age of the oldest connection in the group.", "name", "user", "db")
+	clientGroupsFamily = promkit.Gauge("redis_client_groups", "Distinct (name, user, db) groups among client connections, before top-N folding.")
+	slowlogLenFamily   = promkit.Gauge("redis_slowlog_length", "Total slowlog")
+	slowlogLastFamily  = promkit.Gauge("redis_slowlog_last_id", "Last id of slowlog")
+	slowLastDurFamily  = promkit.Gauge("redis_last_slow_execution_duration_seconds", "The amount of time needed for last slow execution, in seconds")
+	slowestFamily      = promkit.Gauge("redis_slowlog_slowest_duration_seconds", "Durations of the slowest entries among the most recent slowlog entries, by rank (1 = slowest).", "rank")
+	latHistFamily      = promkit.Histogram("redis_command_latency_seconds", "Latency of commands as the server measured it (LATENCY HISTOGRAM), by command.", "cmd")
+	keySizeFamily      = promkit.Gauge("redis_key_size", "The length or size of a configured single key (0 when it does not exist).", "db", "key")
+	scrapesFamily      = promkit.Counter("redis_exporter_scrapes_total", "Scrapes of this target since the exporter started.")
+	// A summary (count and sum): promkit has no Summary constructor, its
+	// series are built with prometheus.NewConstSummary on Desc().
+	scrapeDurFamily   = promkit.Untyped("redis_exporter_scrape_duration_seconds", "Durations of the scrapes of this target (count and sum).")
+	keyGroupsMsFamily = promkit.Gauge("redis_last_key_groups_scrape_duration_milliseconds", "Wall time of the key-group pass served, in milliseconds (the incumbent's name; see redis_key_group_scan_duration_seconds).")
+	lastDurFamily     = promkit.Gauge("redis_exporter_last_scrape_duration_seconds", "How long this scrape of the target took.")
+	lastErrFamily     = promkit.Gauge("redis_exporter_last_scrape_error", "1 when a collector failed on this scrape, else 0 (see redis_scrape_collector_success).")
 )
 
 // collectConfig reports maxmemory and maxclients, and the CONFIG values
@@ -53,17 +55,17 @@ func (s *scrape) collectConfig(ctx context.Context, ch chan<- prometheus.Metric)
 	}
 	cfg := s.t.configValues()
 	for _, v := range []struct {
-		d    *prometheus.Desc
+		fam  promkit.Family
 		info string
-	}{{cfgMaxMemDesc, "maxmemory"}, {cfgMaxClientsDesc, "maxclients"}} {
+	}{{cfgMaxMemFamily, "maxmemory"}, {cfgMaxClientsFamily, "maxclients"}} {
 		if x, ok := s.in.Float(v.info); ok {
-			gauge(ch, v.d, x)
+			v.fam.Send(ch, x)
 		} else if x, ok := cfg[v.info]; ok {
-			gauge(ch, v.d, x)
+			v.fam.Send(ch, x)
 		}
 	}
 	if x, ok := cfg["io-threads"]; ok {
-		gauge(ch, cfgIOThreadsDesc, x)
+		cfgIOThreadsFamily.Send(ch, x)
 	}
 	if err == nil && !s.t.conn.Enabled(FeatConfig) {
 		return promkit.ErrSkipped
@@ -137,11 +139,11 @@ func (s *scrape) collectClients(ctx context.Context, ch chan<- prometheus.Metric
 		return fmt.Errorf("reading CLIENT LIST: %w", err)
 	}
 	groups := AggregateClients(text, s.t.opts.ClientsTopN)
-	gauge(ch, clientGroupsDesc, float64(groups.Distinct))
+	clientGroupsFamily.Send(ch, float64(groups.Distinct))
 	for _, g := range groups.Top {
-		gauge(ch, clientGroupDesc, g.count, g.name, g.user, g.db)
-		gauge(ch, clientIdleDesc, g.maxIdle, g.name, g.user, g.db)
-		gauge(ch, clientAgeDesc, g.maxAge, g.name, g.user, g.db)
+		clientGroupFamily.Send(ch, g.count, g.name, g.user, g.db)
+		clientIdleFamily.Send(ch, g.maxIdle, g.name, g.user, g.db)
+		clientAgeFamily.Send(ch, g.maxAge, g.name, g.user, g.db)
 	}
 	return nil
 }
@@ -255,7 +257,7 @@ func (s *scrape) collectSlowlog(ctx context.Context, ch chan<- prometheus.Metric
 	if err != nil {
 		return fmt.Errorf("reading SLOWLOG: %w", err)
 	}
-	gauge(ch, slowlogLenDesc, float64(length))
+	slowlogLenFamily.Send(ch, float64(length))
 	var lastID int64
 	var lastDur time.Duration
 	for _, e := range entries {
@@ -263,11 +265,11 @@ func (s *scrape) collectSlowlog(ctx context.Context, ch chan<- prometheus.Metric
 			lastID, lastDur = e.ID, e.Duration
 		}
 	}
-	gauge(ch, slowlogLastIDDesc, float64(lastID))
-	gauge(ch, slowLastDurDesc, lastDur.Seconds())
+	slowlogLastFamily.Send(ch, float64(lastID))
+	slowLastDurFamily.Send(ch, lastDur.Seconds())
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Duration > entries[j].Duration })
 	for i := 0; i < len(entries) && i < s.t.opts.SlowlogTop; i++ {
-		gauge(ch, slowestDesc, entries[i].Duration.Seconds(), strconv.Itoa(i+1))
+		slowestFamily.Send(ch, entries[i].Duration.Seconds(), strconv.Itoa(i+1))
 	}
 	return nil
 }
@@ -310,7 +312,7 @@ func (s *scrape) collectLatency(ctx context.Context, ch chan<- prometheus.Metric
 		for _, b := range latencyBuckets {
 			buckets[b/1e6] = h.CumulativeAt(b)
 		}
-		m, err := prometheus.NewConstHistogram(latHistDesc, h.Calls, usec[h.Cmd]/1e6, buckets, promkit.LabelValue(h.Cmd))
+		m, err := prometheus.NewConstHistogram(latHistFamily.Desc(), h.Calls, usec[h.Cmd]/1e6, buckets, promkit.LabelValue(h.Cmd))
 		if err == nil {
 			ch <- m
 		}
@@ -450,7 +452,7 @@ func (s *scrape) collectKeys(ctx context.Context, ch chan<- prometheus.Metric) e
 	}
 	for db, m := range sizes {
 		for k, n := range m {
-			gauge(ch, keySizeDesc, n, dbLabel(db), k)
+			keySizeFamily.Send(ch, n, dbLabel(db), k)
 		}
 	}
 	return nil
@@ -458,7 +460,7 @@ func (s *scrape) collectKeys(ctx context.Context, ch chan<- prometheus.Metric) e
 
 func (s *scrape) collectKeyGroups(_ context.Context, ch chan<- prometheus.Metric) error {
 	if s.t.scan == nil {
-		gauge(ch, keyGroupsMsDesc, 0)
+		keyGroupsMsFamily.Send(ch, 0)
 		return promkit.ErrSkipped
 	}
 	s.t.scan.Collect(ch)
@@ -468,24 +470,17 @@ func (s *scrape) collectKeyGroups(_ context.Context, ch chan<- prometheus.Metric
 func (s *scrape) collectExporter(_ context.Context, ch chan<- prometheus.Metric) error {
 	d := time.Since(s.started)
 	n, sum := s.t.countScrape(d)
-	counter(ch, scrapesDesc, n)
-	gauge(ch, lastDurDesc, d.Seconds())
-	if m, err := prometheus.NewConstSummary(scrapeDurDesc, uint64(n), sum, nil); err == nil {
+	scrapesFamily.Send(ch, n)
+	lastDurFamily.Send(ch, d.Seconds())
+	if m, err := prometheus.NewConstSummary(scrapeDurFamily.Desc(), uint64(n), sum, nil); err == nil {
 		ch <- m
 	}
 	failed := 0.0
 	if s.failed || !s.up {
 		failed = 1
 	}
-	gauge(ch, lastErrDesc, failed)
+	lastErrFamily.Send(ch, failed)
 	return nil
-}
-
-// clusterNames are CLUSTER INFO fields the incumbent renames; every other
-// numeric field becomes a gauge redis_<field> (cluster_state ok is 1).
-var clusterNames = map[string]string{
-	"cluster_stats_messages_sent":     "cluster_messages_sent_total",
-	"cluster_stats_messages_received": "cluster_messages_received_total",
 }
 
 // collectCluster reads CLUSTER INFO, one command, on servers whose INFO says
@@ -515,12 +510,12 @@ func (s *scrape) collectCluster(ctx context.Context, ch chan<- prometheus.Metric
 		if !ok || !strings.HasPrefix(f.Key, "cluster_") {
 			continue
 		}
-		name, ok := clusterNames[f.Key]
+		m, ok := clusterFields[f.Key]
 		if !ok {
-			name = fallbackName(f.Key)
+			f.Section = "CLUSTER INFO"
+			m.fam = s.t.fallbackFamily(fallbackName(f.Key), f)
 		}
-		f.Section = "CLUSTER INFO"
-		gauge(ch, s.t.infoDesc(name, f), v)
+		m.fam.Send(ch, v)
 	}
 	return nil
 }

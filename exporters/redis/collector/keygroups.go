@@ -10,18 +10,19 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/redis/config"
+	"github.com/outrigger/outrigger/internal/promkit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
 var (
-	groupKeysDesc   = desc("key_group_keys", "Keys matching the group's pattern, as of the last complete background scan.", "db", "group")
-	groupMemDesc    = desc("key_group_memory_bytes", "Memory (MEMORY USAGE) of the keys matching the group's pattern, as of the last complete background scan.", "db", "group")
-	keysCountDesc   = desc("keys_count", "Count of keys matching a pattern (redis_exporter --count-keys compatible).", "db", "key")
-	scanAgeDesc     = desc("key_group_scan_age_seconds", "Time since the last complete key-group scan finished.")
-	scanDurDesc     = desc("key_group_scan_duration_seconds", "Wall time the last complete key-group scan took, across its cycles.")
-	scanPassesDesc  = desc("key_group_scans_total", "Complete key-group scans since the exporter started.")
-	scanScannedDesc = desc("key_group_scanned_keys", "Keys the last complete scan went through, in all scanned databases.")
+	groupKeysFamily   = promkit.Gauge("redis_key_group_keys", "Keys matching the group's pattern, as of the last complete background scan.", "db", "group")
+	groupMemFamily    = promkit.Gauge("redis_key_group_memory_bytes", "Memory (MEMORY USAGE) of the keys matching the group's pattern, as of the last complete background scan.", "db", "group")
+	keysCountFamily   = promkit.Gauge("redis_keys_count", "Count of keys matching a pattern (redis_exporter --count-keys compatible).", "db", "key")
+	scanAgeFamily     = promkit.Gauge("redis_key_group_scan_age_seconds", "Time since the last complete key-group scan finished.")
+	scanDurFamily     = promkit.Gauge("redis_key_group_scan_duration_seconds", "Wall time the last complete key-group scan took, across its cycles.")
+	scanPassesFamily  = promkit.Counter("redis_key_group_scans_total", "Complete key-group scans since the exporter started.")
+	scanScannedFamily = promkit.Gauge("redis_key_group_scanned_keys", "Keys the last complete scan went through, in all scanned databases.")
 )
 
 // Scanner counts the keys of configured groups with SCAN in the background:
@@ -234,17 +235,17 @@ func (s *Scanner) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	r, passes := s.result, s.passes
 	s.mu.Unlock()
-	counter(ch, scanPassesDesc, passes)
+	scanPassesFamily.Send(ch, passes)
 	if r == nil {
 		return
 	}
-	gauge(ch, scanAgeDesc, time.Since(r.Finished).Seconds())
-	gauge(ch, scanDurDesc, r.Duration.Seconds())
-	gauge(ch, keyGroupsMsDesc, float64(r.Duration.Milliseconds()))
-	gauge(ch, scanScannedDesc, r.Scanned)
+	scanAgeFamily.Send(ch, time.Since(r.Finished).Seconds())
+	scanDurFamily.Send(ch, r.Duration.Seconds())
+	keyGroupsMsFamily.Send(ch, float64(r.Duration.Milliseconds()))
+	scanScannedFamily.Send(ch, r.Scanned)
 	for i, g := range s.groups {
-		gauge(ch, groupKeysDesc, r.Keys[i], dbLabel(g.DB), g.Name)
-		gauge(ch, groupMemDesc, r.Memory[i], dbLabel(g.DB), g.Name)
-		gauge(ch, keysCountDesc, r.Keys[i], dbLabel(g.DB), g.Pattern)
+		groupKeysFamily.Send(ch, r.Keys[i], dbLabel(g.DB), g.Name)
+		groupMemFamily.Send(ch, r.Memory[i], dbLabel(g.DB), g.Name)
+		keysCountFamily.Send(ch, r.Keys[i], dbLabel(g.DB), g.Pattern)
 	}
 }

@@ -53,45 +53,25 @@ func (s *scrape) do(ctx context.Context, fn func(ctx context.Context, cl *redis.
 	return err
 }
 
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc("redis_"+name, help, labels, nil)
-}
-
-func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- promkit.ConstMetric(d, prometheus.GaugeValue, v, labels...)
-}
-
-func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- promkit.ConstMetric(d, prometheus.CounterValue, v, labels...)
-}
-
 var (
-	upDesc           = desc("up", "Whether the last scrape could read INFO from Redis (1) or not (0).")
-	instanceInfoDesc = desc("instance_info", "Information about the Redis instance.",
+	upFamily           = promkit.Gauge("redis_up", "Whether the last scrape could read INFO from Redis (1) or not (0).")
+	instanceInfoFamily = promkit.Gauge("redis_instance_info", "Information about the Redis instance.",
 		"role", "redis_version", "redis_build_id", "redis_mode", "os", "maxmemory_policy", "tcp_port", "run_id", "process_id", "master_replid")
-	slaveInfoDesc  = desc("slave_info", "Information about the primary of this replica.", "master_host", "master_port", "read_only")
-	startTimeDesc  = desc("start_time_seconds", "Start time of the Redis instance since unix epoch in seconds.")
-	dbKeysDesc     = desc("db_keys", "Total number of keys by DB.", "db")
-	dbExpiringDesc = desc("db_keys_expiring", "Total number of expiring keys by DB.", "db")
-	dbAvgTTLDesc   = desc("db_avg_ttl_seconds", "Avg TTL in seconds.", "db")
-	cmdCallsDesc   = desc("commands_total", "Total number of calls per command.", "cmd")
-	cmdUsecDesc    = desc("commands_duration_seconds_total", "Total amount of time in seconds spent per command.", "cmd")
-	cmdRejDesc     = desc("commands_rejected_calls_total", "Total number of rejected calls per command.", "cmd")
-	cmdFailDesc    = desc("commands_failed_calls_total", "Total number of failed calls per command.", "cmd")
-	errorsDesc     = desc("errors_total", "Total number of error replies by error prefix.", "err")
-	latPctDesc     = desc("latency_percentiles_usec", "A summary of latency percentile distribution per command.", "cmd")
-	slaveOffDesc   = desc("connected_slave_offset_bytes", "Offset of connected replica.", "slave_ip", "slave_port", "slave_state")
-	slaveLagDesc   = desc("connected_slave_lag_seconds", "Lag of connected replica.", "slave_ip", "slave_port", "slave_state")
-	// A replica's view of its primary, labelled with the primary's address
-	// as the incumbent does.
-	masterDescs = map[string]*prometheus.Desc{
-		"master_link_status":         desc("master_link_up", "Whether the link to the primary is up (on a replica).", "master_host", "master_port"),
-		"master_last_io_seconds_ago": desc("master_last_io_seconds_ago", "Seconds since the last interaction with the primary.", "master_host", "master_port"),
-		"master_sync_in_progress":    desc("master_sync_in_progress", "Whether the replica is syncing from the primary.", "master_host", "master_port"),
-		"slave_repl_offset":          desc("slave_repl_offset", "Replication offset of the replica.", "master_host", "master_port"),
-	}
-	hitRatioDesc = desc("keyspace_hit_ratio", "Share of key lookups that found their key, over the interval since the previous scrape of this target (lookups made by the exporter itself excluded). Absent when there were none.")
-	memRatioDesc = desc("memory_used_ratio", "used_memory divided by maxmemory, or by the system memory when maxmemory is 0 (see the limit label).", "limit")
+	slaveInfoFamily  = promkit.Gauge("redis_slave_info", "Information about the primary of this replica.", "master_host", "master_port", "read_only")
+	startTimeFamily  = promkit.Gauge("redis_start_time_seconds", "Start time of the Redis instance since unix epoch in seconds.")
+	dbKeysFamily     = promkit.Gauge("redis_db_keys", "Total number of keys by DB.", "db")
+	dbExpiringFamily = promkit.Gauge("redis_db_keys_expiring", "Total number of expiring keys by DB.", "db")
+	dbAvgTTLFamily   = promkit.Gauge("redis_db_avg_ttl_seconds", "Avg TTL in seconds.", "db")
+	cmdCallsFamily   = promkit.Counter("redis_commands_total", "Total number of calls per command.", "cmd")
+	cmdUsecFamily    = promkit.Counter("redis_commands_duration_seconds_total", "Total amount of time in seconds spent per command.", "cmd")
+	cmdRejFamily     = promkit.Counter("redis_commands_rejected_calls_total", "Total number of rejected calls per command.", "cmd")
+	cmdFailFamily    = promkit.Counter("redis_commands_failed_calls_total", "Total number of failed calls per command.", "cmd")
+	errorsFamily     = promkit.Counter("redis_errors_total", "Total number of error replies by error prefix.", "err")
+	latPctFamily     = promkit.Untyped("redis_latency_percentiles_usec", "A summary of latency percentile distribution per command.", "cmd")
+	slaveOffFamily   = promkit.Gauge("redis_connected_slave_offset_bytes", "Offset of connected replica.", "slave_ip", "slave_port", "slave_state")
+	slaveLagFamily   = promkit.Gauge("redis_connected_slave_lag_seconds", "Lag of connected replica.", "slave_ip", "slave_port", "slave_state")
+	hitRatioFamily   = promkit.Gauge("redis_keyspace_hit_ratio", "Share of key lookups that found their key, over the interval since the previous scrape of this target (lookups made by the exporter itself excluded). Absent when there were none.")
+	memRatioFamily   = promkit.Gauge("redis_memory_used_ratio", "used_memory divided by maxmemory, or by the system memory when maxmemory is 0 (see the limit label).", "limit")
 )
 
 // collectInfo reads INFO ALL: everything it shows, under the incumbent's
@@ -109,10 +89,10 @@ func (s *scrape) collectInfo(ctx context.Context, ch chan<- prometheus.Metric) e
 	})
 	if err != nil {
 		s.up = false
-		gauge(ch, upDesc, 0)
+		upFamily.Send(ch, 0)
 		return err
 	}
-	gauge(ch, upDesc, 1)
+	upFamily.Send(ch, 1)
 	s.in = info.Parse(text)
 	runID, _ := s.in.Get("run_id")
 	s.t.conn.serverRestarted(runID)
@@ -123,20 +103,55 @@ func (s *scrape) collectInfo(ctx context.Context, ch chan<- prometheus.Metric) e
 func (s *scrape) emitInfo(ch chan<- prometheus.Metric) {
 	in := s.in
 	get := func(k string) string { v, _ := in.Get(k); return v }
-	gauge(ch, instanceInfoDesc, 1, get("role"), get("redis_version"), get("redis_build_id"), get("redis_mode"),
+	instanceInfoFamily.Send(ch, 1, get("role"), get("redis_version"), get("redis_build_id"), get("redis_mode"),
 		get("os"), get("maxmemory_policy"), get("tcp_port"), get("run_id"), get("process_id"), get("master_replid"))
 	if get("role") == "slave" {
-		gauge(ch, slaveInfoDesc, 1, get("master_host"), get("master_port"), get("slave_read_only"))
+		slaveInfoFamily.Send(ch, 1, get("master_host"), get("master_port"), get("slave_read_only"))
 	}
 	if up, ok := in.Float("uptime_in_seconds"); ok {
 		now := float64(time.Now().UnixNano()) / 1e9
 		if t, ok := in.Float("server_time_usec"); ok {
 			now = t / 1e6
 		}
-		gauge(ch, startTimeDesc, now-up)
+		startTimeFamily.Send(ch, now-up)
 	}
+	s.emitFields(ch)
+	s.emitKeyspace(ch)
+	for _, c := range in.CommandStats() {
+		cmdCallsFamily.Send(ch, c.Calls, c.Cmd)
+		cmdUsecFamily.Send(ch, c.Usec/1e6, c.Cmd)
+		cmdRejFamily.Send(ch, c.RejectedCalls, c.Cmd)
+		cmdFailFamily.Send(ch, c.FailedCalls, c.Cmd)
+	}
+	for _, e := range in.ErrorStats() {
+		errorsFamily.Send(ch, e.Count, e.Prefix)
+	}
+	s.emitLatencyStats(ch)
+	for _, r := range in.Replicas() {
+		slaveOffFamily.Send(ch, r.Offset, r.IP, r.Port, r.State)
+		slaveLagFamily.Send(ch, r.Lag, r.IP, r.Port, r.State)
+	}
+	hits, _ := in.Float("keyspace_hits")
+	misses, _ := in.Float("keyspace_misses")
+	if r, ok := s.t.hitRatio(hits, misses, get("run_id")); ok {
+		hitRatioFamily.Send(ch, r)
+	}
+	used, _ := in.Float("used_memory")
+	if max, _ := in.Float("maxmemory"); max > 0 {
+		memRatioFamily.Send(ch, used/max, "maxmemory")
+	} else if sys, _ := in.Float("total_system_memory"); sys > 0 {
+		memRatioFamily.Send(ch, used/sys, "system")
+	}
+}
+
+// emitFields reports INFO's numeric fields, each under its family of
+// infoFields or masterFields (the first of two keys sharing a family wins).
+func (s *scrape) emitFields(ch chan<- prometheus.Metric) {
+	master := [2]string{}
+	master[0], _ = s.in.Get("master_host")
+	master[1], _ = s.in.Get("master_port")
 	emitted := map[string]bool{}
-	for _, f := range in.Fields {
+	for _, f := range s.in.Fields {
 		if skipField(f) {
 			continue
 		}
@@ -144,53 +159,22 @@ func (s *scrape) emitInfo(ch chan<- prometheus.Metric) {
 		if !ok {
 			continue
 		}
-		if d, ok := masterDescs[f.Key]; ok {
-			gauge(ch, d, v, get("master_host"), get("master_port"))
+		if m, ok := masterFields[f.Key]; ok {
+			m.fam.Send(ch, v, master[0], master[1])
 			continue
 		}
-		m, known := fields[f.Key]
+		m, known := infoFields[f.Key]
 		if !known {
-			m = field{name: fallbackName(f.Key)}
+			m = infoField{fam: s.t.fallbackFamily(fallbackName(f.Key), f)}
 		}
-		if m.name == "" || emitted[m.name] {
+		if emitted[m.fam.Name()] {
 			continue
 		}
-		emitted[m.name] = true
+		emitted[m.fam.Name()] = true
 		if m.scale != 0 {
 			v *= m.scale
 		}
-		d := s.t.infoDesc(m.name, f)
-		if m.counter {
-			counter(ch, d, v)
-		} else {
-			gauge(ch, d, v)
-		}
-	}
-	s.emitKeyspace(ch)
-	for _, c := range in.CommandStats() {
-		counter(ch, cmdCallsDesc, c.Calls, c.Cmd)
-		counter(ch, cmdUsecDesc, c.Usec/1e6, c.Cmd)
-		counter(ch, cmdRejDesc, c.RejectedCalls, c.Cmd)
-		counter(ch, cmdFailDesc, c.FailedCalls, c.Cmd)
-	}
-	for _, e := range in.ErrorStats() {
-		counter(ch, errorsDesc, e.Count, e.Prefix)
-	}
-	s.emitLatencyStats(ch)
-	for _, r := range in.Replicas() {
-		gauge(ch, slaveOffDesc, r.Offset, r.IP, r.Port, r.State)
-		gauge(ch, slaveLagDesc, r.Lag, r.IP, r.Port, r.State)
-	}
-	hits, _ := in.Float("keyspace_hits")
-	misses, _ := in.Float("keyspace_misses")
-	if r, ok := s.t.hitRatio(hits, misses, get("run_id")); ok {
-		gauge(ch, hitRatioDesc, r)
-	}
-	used, _ := in.Float("used_memory")
-	if max, _ := in.Float("maxmemory"); max > 0 {
-		gauge(ch, memRatioDesc, used/max, "maxmemory")
-	} else if sys, _ := in.Float("total_system_memory"); sys > 0 {
-		gauge(ch, memRatioDesc, used/sys, "system")
+		m.fam.Send(ch, v)
 	}
 }
 
@@ -208,6 +192,10 @@ func skipField(f info.Field) bool {
 		return true
 	}
 	switch f.Key {
+	case "arch_bits", "uptime_in_days", "redis_git_dirty", "process_supervised",
+		"tcp_port",    // a label of redis_instance_info
+		"master_port": // a label of redis_slave_info
+		return true
 	case "run_id", "master_replid", "master_replid2", "redis_build_id", "redis_git_sha1", "redis_version",
 		"gcc_version", "os", "executable", "config_file", "role", "redis_mode", "master_host", "mem_allocator",
 		"maxmemory_policy", "multiplexing_api", "atomicvar_api", "monotonic_clock", "master_failover_state":
@@ -223,9 +211,9 @@ func (s *scrape) emitKeyspace(ch chan<- prometheus.Metric) {
 	seen := map[int]bool{}
 	for _, k := range s.in.Keyspaces() {
 		seen[k.DB] = true
-		gauge(ch, dbKeysDesc, k.Keys, dbLabel(k.DB))
-		gauge(ch, dbExpiringDesc, k.Expires, dbLabel(k.DB))
-		gauge(ch, dbAvgTTLDesc, k.AvgTTL/1000, dbLabel(k.DB))
+		dbKeysFamily.Send(ch, k.Keys, dbLabel(k.DB))
+		dbExpiringFamily.Send(ch, k.Expires, dbLabel(k.DB))
+		dbAvgTTLFamily.Send(ch, k.AvgTTL/1000, dbLabel(k.DB))
 	}
 	dbs := s.t.databases()
 	if v, _ := s.in.Get("cluster_enabled"); v == "1" {
@@ -233,8 +221,8 @@ func (s *scrape) emitKeyspace(ch chan<- prometheus.Metric) {
 	}
 	for db := range dbs {
 		if !seen[db] {
-			gauge(ch, dbKeysDesc, 0, dbLabel(db))
-			gauge(ch, dbExpiringDesc, 0, dbLabel(db))
+			dbKeysFamily.Send(ch, 0, dbLabel(db))
+			dbExpiringFamily.Send(ch, 0, dbLabel(db))
 		}
 	}
 }
@@ -254,7 +242,7 @@ func (s *scrape) emitLatencyStats(ch chan<- prometheus.Metric) {
 			}
 		}
 		c := calls[l.Cmd]
-		m, err := prometheus.NewConstSummary(latPctDesc, uint64(c.Calls), c.Usec, q, promkit.LabelValue(l.Cmd))
+		m, err := prometheus.NewConstSummary(latPctFamily.Desc(), uint64(c.Calls), c.Usec, q, promkit.LabelValue(l.Cmd))
 		if err == nil {
 			ch <- m
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/outrigger/outrigger/exporters/redis/config"
 	"github.com/outrigger/outrigger/exporters/redis/info"
 	"github.com/outrigger/outrigger/internal/promkit"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options tune what a scrape reads.
@@ -40,27 +39,27 @@ type Target struct {
 	ownHits    float64 // key lookups the exporter itself made since the last INFO
 	ownMisses  float64
 	scrapes    float64
-	durSum     float64            // seconds, over every scrape of the target
-	dbs        int                // CONFIG databases, 0 until known
-	config     map[string]float64 // CONFIG values, read once per server run
-	configRun  string             // run_id of the server CONFIG was read from
-	descs      map[string]*prometheus.Desc
+	durSum     float64                   // seconds, over every scrape of the target
+	dbs        int                       // CONFIG databases, 0 until known
+	config     map[string]float64        // CONFIG values, read once per server run
+	configRun  string                    // run_id of the server CONFIG was read from
+	fallback   map[string]promkit.Family // families of fields no table knows
 }
 
-// infoDesc returns the Desc of an INFO field's metric, built once per target
-// (building Descs is most of a scrape's CPU otherwise).
-func (t *Target) infoDesc(name string, f info.Field) *prometheus.Desc {
+// fallbackFamily returns the family of an INFO field no table knows (a
+// newer server's), declared once per target.
+func (t *Target) fallbackFamily(name string, f info.Field) promkit.Family {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if d, ok := t.descs[name]; ok {
-		return d
+	if fam, ok := t.fallback[name]; ok {
+		return fam
 	}
-	if t.descs == nil {
-		t.descs = map[string]*prometheus.Desc{}
+	if t.fallback == nil {
+		t.fallback = map[string]promkit.Family{}
 	}
-	d := desc(name, "Redis INFO field "+f.Key+" ("+f.Section+").")
-	t.descs[name] = d
-	return d
+	fam := promkit.Gauge(name, "Redis INFO field "+f.Key+" ("+f.Section+").")
+	t.fallback[name] = fam
+	return fam
 }
 
 // NewTarget prepares a target; nothing is dialled yet. Call Start to run its
