@@ -240,23 +240,6 @@ var masterFields = byKey([]infoField{
 	{key: "slave_repl_offset", fam: promkit.Gauge("redis_slave_repl_offset", "Replication offset of the replica.", "master_host", "master_port")},
 })
 
-// clusterFields maps CLUSTER INFO fields to families (the incumbent's
-// names); a cluster_* field not listed is exported as a gauge
-// redis_<field>. cluster_state ok is 1.
-var clusterFields = byKey([]infoField{
-	{key: "cluster_state", fam: promkit.Gauge("redis_cluster_state", "Redis INFO field cluster_state (CLUSTER INFO).")},
-	{key: "cluster_slots_assigned", fam: promkit.Gauge("redis_cluster_slots_assigned", "Redis INFO field cluster_slots_assigned (CLUSTER INFO).")},
-	{key: "cluster_slots_ok", fam: promkit.Gauge("redis_cluster_slots_ok", "Redis INFO field cluster_slots_ok (CLUSTER INFO).")},
-	{key: "cluster_slots_pfail", fam: promkit.Gauge("redis_cluster_slots_pfail", "Redis INFO field cluster_slots_pfail (CLUSTER INFO).")},
-	{key: "cluster_slots_fail", fam: promkit.Gauge("redis_cluster_slots_fail", "Redis INFO field cluster_slots_fail (CLUSTER INFO).")},
-	{key: "cluster_known_nodes", fam: promkit.Gauge("redis_cluster_known_nodes", "Redis INFO field cluster_known_nodes (CLUSTER INFO).")},
-	{key: "cluster_size", fam: promkit.Gauge("redis_cluster_size", "Redis INFO field cluster_size (CLUSTER INFO).")},
-	{key: "cluster_current_epoch", fam: promkit.Gauge("redis_cluster_current_epoch", "Redis INFO field cluster_current_epoch (CLUSTER INFO).")},
-	{key: "cluster_my_epoch", fam: promkit.Gauge("redis_cluster_my_epoch", "Redis INFO field cluster_my_epoch (CLUSTER INFO).")},
-	{key: "cluster_stats_messages_sent", fam: promkit.Gauge("redis_cluster_messages_sent_total", "Redis INFO field cluster_stats_messages_sent (CLUSTER INFO).")},
-	{key: "cluster_stats_messages_received", fam: promkit.Gauge("redis_cluster_messages_received_total", "Redis INFO field cluster_stats_messages_received (CLUSTER INFO).")},
-})
-
 func byKey(fields []infoField) map[string]infoField {
 	m := make(map[string]infoField, len(fields))
 	for _, f := range fields {
