@@ -43,7 +43,7 @@ func TestKeyGroupsExact(t *testing.T) {
 	cfg := config.Scan{Interval: 10 * time.Millisecond, Budget: 50 * time.Millisecond, Batch: 1000}
 	tg := newTarget(t, r, func(c *config.Target) { c.KeyGroups = groups })
 	tg.opts.Scan = cfg
-	tg.scan = NewScanner(tg.conn, groups, cfg, tg.opts.Logger)
+	tg.scan = NewScanner(tg.conn, groups, cfg, tg.logger)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})

@@ -23,7 +23,7 @@ var lengthCommands = map[string]string{
 // collectKeys reports the length of each configured single key with the
 // command its type calls for (TYPE first, so no command fails WRONGTYPE).
 func (s *scrape) collectKeys(ctx context.Context, ch chan<- prometheus.Metric) error {
-	keys := s.t.cfg.Keys
+	keys := s.t.keys
 	if len(keys) == 0 {
 		return promkit.ErrSkipped
 	}

@@ -11,25 +11,15 @@ import (
 	"github.com/outrigger/outrigger/internal/promkit"
 )
 
-// Options tune what a scrape reads.
-type Options struct {
-	ClientName  string
-	ClientsTopN int
-	SlowlogTop  int
-	// LatencyHistogram adds redis_command_latency_seconds from LATENCY
-	// HISTOGRAM; the percentiles of INFO latencystats are always reported.
-	LatencyHistogram bool
-	Scan             config.Scan
-	Logger           *slog.Logger
-}
-
 // Target is one Redis server: its connection, the state kept between scrapes
 // (for the hit ratio), and its key-group worker.
 type Target struct {
 	Name string
-	cfg  config.Resolved
-	opts Options
-	conn *Conn
+	cfg    config.Resolved
+	opts   config.Scrape
+	logger *slog.Logger
+	keys   []config.SingleKey
+	conn   *Conn
 	scan *Scanner // nil without key groups
 
 	mu         sync.Mutex
@@ -64,22 +54,24 @@ func (t *Target) fallbackFamily(name string, f info.Field) promkit.Family {
 
 // NewTarget prepares a target; nothing is dialled yet. Call Start to run its
 // key-group worker and Close to stop everything.
-func NewTarget(r config.Resolved, o Options) *Target {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+// A nil logger discards.
+func NewTarget(r config.Resolved, o config.Scrape, logger *slog.Logger) *Target {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Target{Name: r.Name, cfg: r, opts: o, conn: NewConn(r.Options, r.Addr, o.ClientName)}
-	if len(r.KeyGroups) > 0 {
-		t.scan = NewScanner(t.conn, r.KeyGroups, o.Scan, o.Logger.With("target", r.Name))
+	logger = logger.With("target", r.Name())
+	t := &Target{Name: r.Name(), cfg: r, opts: o, logger: logger, keys: r.Keys(), conn: NewConn(r.RedisOptions(), r.Addr(), o.ClientName)}
+	if groups := r.KeyGroups(); len(groups) > 0 {
+		t.scan = NewScanner(t.conn, groups, o.Scan, logger)
 	}
 	return t
 }
 
 // Fingerprint identifies the target's configuration (for reloads).
-func (t *Target) Fingerprint() string { return t.cfg.Fingerprint }
+func (t *Target) Fingerprint() string { return t.cfg.Fingerprint() }
 
 // Addr is the target's address without credentials.
-func (t *Target) Addr() string { return t.cfg.Addr }
+func (t *Target) Addr() string { return t.cfg.Addr() }
 
 // RunBackground runs the key-group worker until ctx ends (it returns at once
 // when the target has no key groups).
@@ -108,7 +100,7 @@ func (t *Target) Start(ctx context.Context) *promkit.Run {
 	r := &promkit.Runner{
 		Namespace: "redis",
 		Ordered:   true,
-		Logger:    t.opts.Logger.With("target", t.Name),
+		Logger:    t.logger,
 		Collectors: []promkit.Collector{
 			promkit.CollectorFunc{ID: "info", Fn: s.collectInfo},
 			promkit.CollectorFunc{ID: "config", Fn: s.collectConfig},
