@@ -14,13 +14,13 @@ import (
 // Target is one Redis server: its connection, the state kept between scrapes
 // (for the hit ratio), and its key-group worker.
 type Target struct {
-	Name string
+	Name   string
 	cfg    config.Resolved
 	opts   config.Scrape
 	logger *slog.Logger
 	keys   []config.SingleKey
 	conn   *Conn
-	scan *Scanner // nil without key groups
+	scan   *Scanner // nil without key groups
 
 	mu         sync.Mutex
 	prevHits   float64
@@ -86,9 +86,6 @@ func (t *Target) Close() error { return t.conn.Close() }
 
 // Ready reports whether the target answers PING.
 func (t *Target) Ready(ctx context.Context) error { return t.conn.Ping(ctx) }
-
-// Conn exposes the target's connection (for tests).
-func (t *Target) Conn() *Conn { return t.conn }
 
 // Scanner exposes the key-group worker (nil without key groups).
 func (t *Target) Scanner() *Scanner { return t.scan }
