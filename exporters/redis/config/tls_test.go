@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,12 +9,17 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/testkit"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // testPKI writes a CA and a certificate it signed (for "redis.internal")
@@ -130,5 +136,53 @@ func TestTLS(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTLSAgainstRedis: the client config connects to a redis-server that
+// requires TLS and client certificates, and each option matters: without
+// the client certificate the server refuses, with another server name or
+// without the CA the exporter refuses, unless told to skip verification.
+func TestTLSAgainstRedis(t *testing.T) {
+	caFile, certFile, keyFile, _, _ := testPKI(t, t.TempDir())
+	tlsPort := testkit.FreePort(t)
+	testkit.StartRedis(t, testkit.RedisOptions{Args: []string{"--tls-port", fmt.Sprint(tlsPort), "--tls-cert-file", certFile,
+		"--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "yes"}})
+	ping := func(t *testing.T, tc TLS) error {
+		t.Helper()
+		c := base("")
+		c.Default.Addr, c.Default.TLS = fmt.Sprintf("rediss://127.0.0.1:%d", tlsPort), tc
+		v, err := c.Validate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := v.Targets()[0].RedisOptions()
+		o.Protocol, o.DisableIdentity, o.MaxRetries = 2, true, -1
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+		cl := redis.NewClient(o)
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		return cl.Ping(ctx).Err()
+	}
+	good := TLS{CAFile: caFile, CertFile: certFile, KeyFile: keyFile, ServerName: "redis.internal"}
+	if err := ping(t, good); err != nil {
+		t.Fatalf("PING over TLS with every option: %v", err)
+	}
+	noCert := good
+	noCert.CertFile, noCert.KeyFile = "", ""
+	otherName := good
+	otherName.ServerName = "other.internal"
+	noCA := good
+	noCA.CAFile = ""
+	for name, tc := range map[string]TLS{"no client certificate": noCert, "other server name": otherName, "no CA": noCA} {
+		if err := ping(t, tc); err == nil {
+			t.Errorf("%s: PING succeeded", name)
+		}
+	}
+	insecure := noCA
+	insecure.ServerName, insecure.InsecureSkipVerify = "", true
+	if err := ping(t, insecure); err != nil {
+		t.Errorf("insecure-skip-verify without CA nor server name: %v", err)
 	}
 }
