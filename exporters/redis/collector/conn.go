@@ -45,13 +45,12 @@ type Caps struct {
 
 // Feature names for Caps.Disabled.
 const (
-	FeatConfig   = "config"
-	FeatClients  = "clients"
-	FeatSlowlog  = "slowlog"
-	FeatLatency  = "latency"
-	FeatMemory   = "memory"
-	FeatCluster  = "cluster"
-	FeatKeyTypes = "keys"
+	FeatConfig  = "config"
+	FeatClients = "clients"
+	FeatSlowlog = "slowlog"
+	FeatLatency = "latency"
+	FeatMemory  = "memory"
+	FeatCluster = "cluster"
 )
 
 // NewConn prepares the connection to a target; it dials on first use.

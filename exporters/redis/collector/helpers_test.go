@@ -46,7 +46,9 @@ func validate(t testing.TB, r *testkit.Redis, file string, mod func(*config.Targ
 func newTarget(t testing.TB, r *testkit.Redis, mod func(*config.Target)) *Target {
 	t.Helper()
 	v := validate(t, r, "", mod)
-	tg := NewTarget(v.Targets[0], Options{ClientName: v.ClientName, ClientsTopN: v.ClientsTopN, SlowlogTop: v.SlowlogTop, Scan: v.Scan, LatencyHistogram: true})
+	o := v.Scrape()
+	o.LatencyHistogram = true
+	tg := NewTarget(v.Targets()[0], o, nil)
 	t.Cleanup(func() { tg.Close() })
 	return tg
 }

@@ -10,18 +10,20 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/redis/config"
+	"github.com/outrigger/outrigger/internal/promkit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
 var (
-	groupKeysDesc   = desc("key_group_keys", "Keys matching the group's pattern, as of the last complete background scan.", "db", "group")
-	groupMemDesc    = desc("key_group_memory_bytes", "Memory (MEMORY USAGE) of the keys matching the group's pattern, as of the last complete background scan.", "db", "group")
-	keysCountDesc   = desc("keys_count", "Count of keys matching a pattern (redis_exporter --count-keys compatible).", "db", "key")
-	scanAgeDesc     = desc("key_group_scan_age_seconds", "Time since the last complete key-group scan finished.")
-	scanDurDesc     = desc("key_group_scan_duration_seconds", "Wall time the last complete key-group scan took, across its cycles.")
-	scanPassesDesc  = desc("key_group_scans_total", "Complete key-group scans since the exporter started.")
-	scanScannedDesc = desc("key_group_scanned_keys", "Keys the last complete scan went through, in all scanned databases.")
+	groupKeysFamily   = promkit.Gauge("redis_key_group_keys", "Keys matching the group's pattern, as of the last complete background scan.", "db", "group")
+	groupMemFamily    = promkit.Gauge("redis_key_group_memory_bytes", "Memory (MEMORY USAGE) of the keys matching the group's pattern, as of the last complete background scan.", "db", "group")
+	keysCountFamily   = promkit.Gauge("redis_keys_count", "Count of keys matching a pattern (redis_exporter --count-keys compatible).", "db", "key")
+	scanAgeFamily     = promkit.Gauge("redis_key_group_scan_age_seconds", "Time since the last complete key-group scan finished.")
+	scanDurFamily     = promkit.Gauge("redis_key_group_scan_duration_seconds", "Wall time the last complete key-group scan took, across its cycles.")
+	scanPassesFamily  = promkit.Counter("redis_key_group_scans_total", "Complete key-group scans since the exporter started.")
+	keyGroupsMsFamily = promkit.Gauge("redis_last_key_groups_scrape_duration_milliseconds", "Wall time of the key-group pass served, in milliseconds (the incumbent's name; see redis_key_group_scan_duration_seconds).")
+	scanScannedFamily = promkit.Gauge("redis_key_group_scanned_keys", "Keys the last complete scan went through, in all scanned databases.")
 )
 
 // Scanner counts the keys of configured groups with SCAN in the background:
@@ -134,39 +136,56 @@ func (s *Scanner) step(ctx context.Context) (done bool, err error) {
 	if s.began.IsZero() {
 		s.began = time.Now()
 	}
-	db := s.dbs[s.dbIndex]
-	useMemory := s.conn.Enabled(FeatMemory)
-	var next uint64
-	var keys []string
+	b, err := s.readBatch(ctx, s.dbs[s.dbIndex])
+	if err != nil {
+		return false, err
+	}
+	addBatch(s.counts, s.memory, b)
+	s.scanned += float64(b.scanned)
+	s.cursor = b.next
+	if b.next != 0 {
+		return false, nil
+	}
+	s.dbIndex++
+	if s.dbIndex < len(s.dbs) {
+		return false, nil
+	}
+	s.publish()
+	s.reset()
+	return true, nil
+}
+
+// batch is what one SCAN step found: the keys that matched a group, with
+// the groups each matched and its memory (nil without MEMORY USAGE).
+type batch struct {
+	scanned int
+	next    uint64
+	keys    []string
+	groups  [][]int
+	memory  []float64
+}
+
+// readBatch runs one SCAN of db from the pass's cursor and the MEMORY USAGE
+// of the keys that match a group, in one turn on the connection.
+func (s *Scanner) readBatch(ctx context.Context, db int) (batch, error) {
+	var b batch
 	var mem []*redis.IntCmd
-	var matched [][]int
-	err = s.conn.With(ctx, func(ctx context.Context, cl *redis.Client) error {
+	err := s.conn.With(ctx, func(ctx context.Context, cl *redis.Client) error {
 		if err := s.conn.Select(ctx, cl, db); err != nil {
 			return err
 		}
-		var err error
-		keys, next, err = cl.Scan(ctx, s.cursor, "", int64(s.cfg.Batch)).Result()
+		keys, next, err := cl.Scan(ctx, s.cursor, "", int64(s.cfg.Batch)).Result()
 		if err != nil {
 			return fmt.Errorf("scanning db %d: %w", db, err)
 		}
-		matched = make([][]int, len(keys))
-		var memKeys []string
-		for i, k := range keys {
-			for gi, g := range s.groups {
-				if g.DB == db && s.globs[gi].Match(k) {
-					matched[i] = append(matched[i], gi)
-				}
-			}
-			if len(matched[i]) > 0 && useMemory {
-				memKeys = append(memKeys, k)
-			}
-		}
-		if len(memKeys) == 0 {
+		b.scanned, b.next = len(keys), next
+		b.keys, b.groups = matchKeys(keys, db, s.groups, s.globs)
+		if len(b.keys) == 0 || !s.conn.Enabled(FeatMemory) {
 			return nil
 		}
-		mem = make([]*redis.IntCmd, 0, len(memKeys))
+		mem = make([]*redis.IntCmd, 0, len(b.keys))
 		_, err = cl.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, k := range memKeys {
+			for _, k := range b.keys {
 				mem = append(mem, p.MemoryUsage(ctx, k))
 			}
 			return nil
@@ -177,39 +196,51 @@ func (s *Scanner) step(ctx context.Context) (done bool, err error) {
 		return nil
 	})
 	if err != nil {
-		return false, err
+		return batch{}, err
 	}
-	mi := 0
-	for i := range keys {
-		if len(matched[i]) == 0 {
-			continue
-		}
-		var bytes float64
-		if mem != nil {
-			c := mem[mi]
-			mi++
+	if mem != nil {
+		b.memory = make([]float64, len(mem))
+		for i, c := range mem {
 			if s.conn.Refused(FeatMemory, c.Err()) {
 				s.logger.Warn("MEMORY USAGE refused; key groups report counts only", "err", c.Err())
 			}
-			bytes = float64(c.Val()) // 0 when the key expired in between
-		}
-		for _, gi := range matched[i] {
-			s.counts[gi]++
-			s.memory[gi] += bytes
+			b.memory[i] = float64(c.Val()) // 0 when the key expired in between
 		}
 	}
-	s.scanned += float64(len(keys))
-	s.cursor = next
-	if next != 0 {
-		return false, nil
+	return b, nil
+}
+
+// matchKeys keeps the keys of db that match a group, each with the indexes
+// of the groups it matches.
+func matchKeys(keys []string, db int, groups []config.KeyGroup, globs []Glob) (matched []string, in [][]int) {
+	for _, k := range keys {
+		var gs []int
+		for gi, g := range groups {
+			if g.DB == db && globs[gi].Match(k) {
+				gs = append(gs, gi)
+			}
+		}
+		if len(gs) > 0 {
+			matched = append(matched, k)
+			in = append(in, gs)
+		}
 	}
-	s.dbIndex++
-	if s.dbIndex < len(s.dbs) {
-		return false, nil
+	return matched, in
+}
+
+// addBatch adds a batch's matching keys to the pass's per-group counts and
+// memory.
+func addBatch(counts, memory []float64, b batch) {
+	for i, gs := range b.groups {
+		var bytes float64
+		if b.memory != nil {
+			bytes = b.memory[i]
+		}
+		for _, gi := range gs {
+			counts[gi]++
+			memory[gi] += bytes
+		}
 	}
-	s.publish()
-	s.reset()
-	return true, nil
 }
 
 func (s *Scanner) publish() {
@@ -234,17 +265,26 @@ func (s *Scanner) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	r, passes := s.result, s.passes
 	s.mu.Unlock()
-	counter(ch, scanPassesDesc, passes)
+	scanPassesFamily.Send(ch, passes)
 	if r == nil {
 		return
 	}
-	gauge(ch, scanAgeDesc, time.Since(r.Finished).Seconds())
-	gauge(ch, scanDurDesc, r.Duration.Seconds())
-	gauge(ch, keyGroupsMsDesc, float64(r.Duration.Milliseconds()))
-	gauge(ch, scanScannedDesc, r.Scanned)
+	scanAgeFamily.Send(ch, time.Since(r.Finished).Seconds())
+	scanDurFamily.Send(ch, r.Duration.Seconds())
+	keyGroupsMsFamily.Send(ch, float64(r.Duration.Milliseconds()))
+	scanScannedFamily.Send(ch, r.Scanned)
 	for i, g := range s.groups {
-		gauge(ch, groupKeysDesc, r.Keys[i], dbLabel(g.DB), g.Name)
-		gauge(ch, groupMemDesc, r.Memory[i], dbLabel(g.DB), g.Name)
-		gauge(ch, keysCountDesc, r.Keys[i], dbLabel(g.DB), g.Pattern)
+		groupKeysFamily.Send(ch, r.Keys[i], dbLabel(g.DB), g.Name)
+		groupMemFamily.Send(ch, r.Memory[i], dbLabel(g.DB), g.Name)
+		keysCountFamily.Send(ch, r.Keys[i], dbLabel(g.DB), g.Pattern)
 	}
+}
+
+func (s *scrape) collectKeyGroups(_ context.Context, ch chan<- prometheus.Metric) error {
+	if s.t.scan == nil {
+		keyGroupsMsFamily.Send(ch, 0)
+		return promkit.ErrSkipped
+	}
+	s.t.scan.Collect(ch)
+	return nil
 }

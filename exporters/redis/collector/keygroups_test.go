@@ -43,7 +43,7 @@ func TestKeyGroupsExact(t *testing.T) {
 	cfg := config.Scan{Interval: 10 * time.Millisecond, Budget: 50 * time.Millisecond, Batch: 1000}
 	tg := newTarget(t, r, func(c *config.Target) { c.KeyGroups = groups })
 	tg.opts.Scan = cfg
-	tg.scan = NewScanner(tg.conn, groups, cfg, tg.opts.Logger)
+	tg.scan = NewScanner(tg.conn, groups, cfg, tg.logger)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -179,6 +179,22 @@ func TestAggregateClients(t *testing.T) {
 	if g.Top[2] != (clientGroup{"other", "other", "other", 2, 900, 900}) {
 		t.Errorf("other %+v", g.Top[2])
 	}
+	// Room for every group: no other, ties ordered by name, user, db.
+	all := AggregateClients(b.String(), 10)
+	if len(all.Top) != 4 || all.Top[2] != (clientGroup{"", "default", "0", 1, 7, 7}) || all.Top[3].name != "cron" {
+		t.Errorf("top 10 of 4 groups: %+v", all.Top)
+	}
+}
+
+func TestParseClient(t *testing.T) {
+	for line, want := range map[string]clientGroup{
+		"id=3 addr=x name=api age=12 idle=4 flags=N db=2 user=app": {"api", "app", "2", 1, 4, 12},
+		"id=4 addr=x age=x idle=":                                  {"", "default", "0", 1, 0, 0},
+	} {
+		if got := parseClient(line); got != want {
+			t.Errorf("parseClient(%q) = %+v, want %+v", line, got, want)
+		}
+	}
 }
 
 // FuzzAggregateClients: no CLIENT LIST text makes the parser panic or lose
@@ -234,4 +250,25 @@ func FuzzParseLatencyHistogram(f *testing.F) {
 			h.CumulativeAt(100)
 		}
 	})
+}
+
+func TestMatchKeysAndAddBatch(t *testing.T) {
+	groups := []config.KeyGroup{{Name: "cache", DB: 0, Pattern: "cache:*"}, {Name: "all", DB: 0, Pattern: "*"}, {Name: "other db", DB: 1, Pattern: "*"}}
+	globs := make([]Glob, len(groups))
+	for i, g := range groups {
+		globs[i] = CompileGlob(g.Pattern)
+	}
+	keys, in := matchKeys([]string{"cache:1", "session:1"}, 0, groups, globs)
+	if len(keys) != 2 || fmt.Sprint(in) != "[[0 1] [1]]" {
+		t.Fatalf("matchKeys = %v %v", keys, in)
+	}
+	if keys, _ := matchKeys([]string{"x"}, 2, groups, globs); len(keys) != 0 {
+		t.Errorf("a key of db2 matched %v", keys)
+	}
+	counts, memory := make([]float64, 3), make([]float64, 3)
+	addBatch(counts, memory, batch{keys: keys, groups: in, memory: []float64{100, 7}})
+	addBatch(counts, memory, batch{keys: keys[:1], groups: in[:1]}) // without MEMORY USAGE
+	if fmt.Sprint(counts, memory) != "[2 3 0] [100 107 0]" {
+		t.Errorf("counts %v, memory %v", counts, memory)
+	}
 }

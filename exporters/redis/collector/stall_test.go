@@ -37,7 +37,7 @@ func scrapeTimed(t *testing.T, url string) (map[string]float64, time.Duration) {
 // connection.
 func TestStalledRedisAnswersInTime(t *testing.T) {
 	r := testkit.StartRedis(t, testkit.RedisOptions{})
-	ts := NewTargets(t.Context(), validate(t, r, "", nil), Options{ClientName: "outrigger-redis-exporter", ClientsTopN: 3, SlowlogTop: 3, Scan: scanFast})
+	ts := NewTargets(t.Context(), validate(t, r, "", nil), nil)
 	defer ts.Close()
 	hs := server(t, ts)
 	url := hs.URL + "/metrics"
@@ -94,7 +94,7 @@ func TestOneConnectionUnderLoad(t *testing.T) {
 	r := testkit.StartRedis(t, testkit.RedisOptions{})
 	r.MustDo(t, "DEBUG", "POPULATE", "20000", "cache")
 	v := validate(t, r, "", func(c *config.Target) { c.KeyGroups = []config.KeyGroup{{Pattern: "cache:*"}} })
-	ts := NewTargets(t.Context(), v, Options{ClientName: "outrigger-redis-exporter", ClientsTopN: 3, SlowlogTop: 3, Scan: scanFast})
+	ts := NewTargets(t.Context(), v, nil)
 	defer ts.Close()
 	hs := server(t, ts)
 	var wg sync.WaitGroup
@@ -139,7 +139,7 @@ func TestMultiTarget(t *testing.T) {
 	if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ts := NewTargets(context.WithoutCancel(t.Context()), validate(t, a, file, nil), Options{ClientName: "outrigger-redis-exporter", ClientsTopN: 3, SlowlogTop: 3, Scan: scanFast})
+	ts := NewTargets(context.WithoutCancel(t.Context()), validate(t, a, file, nil), nil)
 	defer ts.Close()
 	hs := server(t, ts)
 	for name, r := range map[string]*testkit.Redis{"a": a, "b": b, "redis://" + b.Addr + "/0": b} {

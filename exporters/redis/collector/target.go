@@ -9,29 +9,18 @@ import (
 	"github.com/outrigger/outrigger/exporters/redis/config"
 	"github.com/outrigger/outrigger/exporters/redis/info"
 	"github.com/outrigger/outrigger/internal/promkit"
-	"github.com/prometheus/client_golang/prometheus"
 )
-
-// Options tune what a scrape reads.
-type Options struct {
-	ClientName  string
-	ClientsTopN int
-	SlowlogTop  int
-	// LatencyHistogram adds redis_command_latency_seconds from LATENCY
-	// HISTOGRAM; the percentiles of INFO latencystats are always reported.
-	LatencyHistogram bool
-	Scan             config.Scan
-	Logger           *slog.Logger
-}
 
 // Target is one Redis server: its connection, the state kept between scrapes
 // (for the hit ratio), and its key-group worker.
 type Target struct {
-	Name string
-	cfg  config.Resolved
-	opts Options
-	conn *Conn
-	scan *Scanner // nil without key groups
+	Name   string
+	cfg    config.Resolved
+	opts   config.Scrape
+	logger *slog.Logger
+	keys   []config.SingleKey
+	conn   *Conn
+	scan   *Scanner // nil without key groups
 
 	mu         sync.Mutex
 	prevHits   float64
@@ -40,47 +29,49 @@ type Target struct {
 	ownHits    float64 // key lookups the exporter itself made since the last INFO
 	ownMisses  float64
 	scrapes    float64
-	durSum     float64            // seconds, over every scrape of the target
-	dbs        int                // CONFIG databases, 0 until known
-	config     map[string]float64 // CONFIG values, read once per server run
-	configRun  string             // run_id of the server CONFIG was read from
-	descs      map[string]*prometheus.Desc
+	durSum     float64                   // seconds, over every scrape of the target
+	dbs        int                       // CONFIG databases, 0 until known
+	config     map[string]float64        // CONFIG values, read once per server run
+	configRun  string                    // run_id of the server CONFIG was read from
+	fallback   map[string]promkit.Family // families of fields no table knows
 }
 
-// infoDesc returns the Desc of an INFO field's metric, built once per target
-// (building Descs is most of a scrape's CPU otherwise).
-func (t *Target) infoDesc(name string, f info.Field) *prometheus.Desc {
+// fallbackFamily returns the family of an INFO field no table knows (a
+// newer server's), declared once per target.
+func (t *Target) fallbackFamily(name string, f info.Field) promkit.Family {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if d, ok := t.descs[name]; ok {
-		return d
+	if fam, ok := t.fallback[name]; ok {
+		return fam
 	}
-	if t.descs == nil {
-		t.descs = map[string]*prometheus.Desc{}
+	if t.fallback == nil {
+		t.fallback = map[string]promkit.Family{}
 	}
-	d := desc(name, "Redis INFO field "+f.Key+" ("+f.Section+").")
-	t.descs[name] = d
-	return d
+	fam := promkit.Gauge(name, "Redis INFO field "+f.Key+" ("+f.Section+").")
+	t.fallback[name] = fam
+	return fam
 }
 
 // NewTarget prepares a target; nothing is dialled yet. Call Start to run its
 // key-group worker and Close to stop everything.
-func NewTarget(r config.Resolved, o Options) *Target {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+// A nil logger discards.
+func NewTarget(r config.Resolved, o config.Scrape, logger *slog.Logger) *Target {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Target{Name: r.Name, cfg: r, opts: o, conn: NewConn(r.Options, r.Addr, o.ClientName)}
-	if len(r.KeyGroups) > 0 {
-		t.scan = NewScanner(t.conn, r.KeyGroups, o.Scan, o.Logger.With("target", r.Name))
+	logger = logger.With("target", r.Name())
+	t := &Target{Name: r.Name(), cfg: r, opts: o, logger: logger, keys: r.Keys(), conn: NewConn(r.RedisOptions(), r.Addr(), o.ClientName)}
+	if groups := r.KeyGroups(); len(groups) > 0 {
+		t.scan = NewScanner(t.conn, groups, o.Scan, logger)
 	}
 	return t
 }
 
 // Fingerprint identifies the target's configuration (for reloads).
-func (t *Target) Fingerprint() string { return t.cfg.Fingerprint }
+func (t *Target) Fingerprint() string { return t.cfg.Fingerprint() }
 
 // Addr is the target's address without credentials.
-func (t *Target) Addr() string { return t.cfg.Addr }
+func (t *Target) Addr() string { return t.cfg.Addr() }
 
 // RunBackground runs the key-group worker until ctx ends (it returns at once
 // when the target has no key groups).
@@ -96,9 +87,6 @@ func (t *Target) Close() error { return t.conn.Close() }
 // Ready reports whether the target answers PING.
 func (t *Target) Ready(ctx context.Context) error { return t.conn.Ping(ctx) }
 
-// Conn exposes the target's connection (for tests).
-func (t *Target) Conn() *Conn { return t.conn }
-
 // Scanner exposes the key-group worker (nil without key groups).
 func (t *Target) Scanner() *Scanner { return t.scan }
 
@@ -109,7 +97,7 @@ func (t *Target) Start(ctx context.Context) *promkit.Run {
 	r := &promkit.Runner{
 		Namespace: "redis",
 		Ordered:   true,
-		Logger:    t.opts.Logger.With("target", t.Name),
+		Logger:    t.logger,
 		Collectors: []promkit.Collector{
 			promkit.CollectorFunc{ID: "info", Fn: s.collectInfo},
 			promkit.CollectorFunc{ID: "config", Fn: s.collectConfig},

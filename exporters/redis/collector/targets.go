@@ -15,8 +15,9 @@ import (
 // Targets is the set of targets the exporter serves, replaced as a whole on
 // reload: unchanged targets keep their connection and key-group results.
 type Targets struct {
-	ctx  context.Context // owns the key-group workers
-	opts Options
+	ctx    context.Context // owns the key-group workers
+	opts   config.Scrape
+	logger *slog.Logger
 
 	mu      sync.Mutex
 	byName  map[string]*running
@@ -30,29 +31,30 @@ type running struct {
 	done chan struct{}
 }
 
-// NewTargets starts the targets of cfg; their workers run until ctx ends.
-// Close stops them.
-func NewTargets(ctx context.Context, cfg config.ValidatedConfig, opts Options) *Targets {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+// NewTargets starts the targets of cfg, each with cfg's scrape options;
+// their workers run until ctx ends. Close stops them. A nil logger discards.
+func NewTargets(ctx context.Context, cfg config.ValidatedConfig, logger *slog.Logger) *Targets {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	ts := &Targets{ctx: ctx, opts: opts, byName: map[string]*running{}, byAddr: map[string]*running{}}
+	ts := &Targets{ctx: ctx, opts: cfg.Scrape(), logger: logger, byName: map[string]*running{}, byAddr: map[string]*running{}}
 	ts.Apply(cfg)
 	return ts
 }
 
-// Apply makes cfg's targets the served ones.
+// Apply makes cfg's targets the served ones (the scrape options stay those
+// NewTargets was given: they come from flags, which a reload does not read).
 func (ts *Targets) Apply(cfg config.ValidatedConfig) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	next := map[string]*running{}
-	for _, r := range cfg.Targets {
-		if old, ok := ts.byName[r.Name]; ok && old.t.Fingerprint() == r.Fingerprint {
-			next[r.Name] = old
-			delete(ts.byName, r.Name)
+	for _, r := range cfg.Targets() {
+		if old, ok := ts.byName[r.Name()]; ok && old.t.Fingerprint() == r.Fingerprint() {
+			next[r.Name()] = old
+			delete(ts.byName, r.Name())
 			continue
 		}
-		next[r.Name] = ts.start(r)
+		next[r.Name()] = ts.start(r)
 	}
 	for _, old := range ts.byName {
 		ts.stopOne(old)
@@ -64,9 +66,7 @@ func (ts *Targets) Apply(cfg config.ValidatedConfig) {
 }
 
 func (ts *Targets) start(r config.Resolved) *running {
-	o := ts.opts
-	o.Logger = o.Logger.With("target", r.Name)
-	t := NewTarget(r, o)
+	t := NewTarget(r, ts.opts, ts.logger)
 	ctx, stop := context.WithCancel(ts.ctx)
 	run := &running{t: t, stop: stop, done: make(chan struct{})}
 	ts.running.Add(1)

@@ -3,18 +3,19 @@ package config
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/outrigger/outrigger/internal/promkit"
+	promconfig "github.com/prometheus/common/config"
 	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 )
@@ -73,53 +74,99 @@ type Scan struct {
 	Batch    int           // SCAN COUNT per step
 }
 
-// Config is what main gathers from flags, before validation.
+// Config is what the flags say, before validation: main fills it and
+// calls Validate; nothing else reads it.
 type Config struct {
-	Default     Target
-	File        string // path of the YAML config file, optional
-	ClientName  string
-	ClientsTopN int
-	SlowlogTop  int
-	Scan        Scan
+	Default Target // --redis.* and --tls.*, the target of /metrics
+	// KeyGroupFlags and KeyFlags are the --keys.group and --keys.length
+	// values ("[dbN=]PATTERN", comma-separated), for the default target.
+	KeyGroupFlags    []string
+	KeyFlags         []string
+	File             string // path of the YAML config file, optional
+	ClientName       string
+	ClientsTopN      int
+	SlowlogTop       int
+	LatencyHistogram bool
+	Scan             Scan
 }
 
-// ValidatedConfig is a Config whose file was read, whose secrets were
-// resolved and whose addresses parsed.
+// ValidatedConfig is a Config whose flags parsed, whose file was read, whose
+// secrets were resolved and whose addresses parsed: the only form the
+// collector takes.
 type ValidatedConfig struct {
-	Targets     []Resolved // the default target first
-	ClientName  string
-	ClientsTopN int
-	SlowlogTop  int
-	Scan        Scan
+	targets []Resolved
+	scrape  Scrape
 }
+
+// Scrape is what every target's scrape and key-group worker take.
+type Scrape struct {
+	ClientName  string // CLIENT SETNAME of the exporter's connections
+	ClientsTopN int    // client groups before folding into "other"
+	SlowlogTop  int    // slowest recent slowlog entries reported
+	// LatencyHistogram adds redis_command_latency_seconds from LATENCY
+	// HISTOGRAM; the percentiles of INFO latencystats are always reported.
+	LatencyHistogram bool
+	Scan             Scan
+}
+
+// Targets are the targets to serve, the default target first.
+func (v ValidatedConfig) Targets() []Resolved { return slices.Clone(v.targets) }
+
+// Scrape is the options of every target.
+func (v ValidatedConfig) Scrape() Scrape { return v.scrape }
 
 // Resolved is a target ready to connect to.
 type Resolved struct {
-	Name      string
-	Addr      string // the address without credentials, safe to show
-	Options   *redis.Options
-	KeyGroups []KeyGroup
-	Keys      []SingleKey
-	// Fingerprint changes when anything about the target changes (used to
-	// keep unchanged targets across reloads). It holds no secret.
-	Fingerprint string
+	name      string
+	addr      string
+	options   *redis.Options
+	keyGroups []KeyGroup
+	keys      []SingleKey
+	fp        string
 }
 
-// Validate reads the config file and checks everything.
+// Name is the target's name (DefaultTarget for --redis.addr).
+func (r Resolved) Name() string { return r.name }
+
+// Addr is the address without credentials, safe to show.
+func (r Resolved) Addr() string { return r.addr }
+
+// RedisOptions are the client options, credentials and TLS included (a
+// copy: the caller may change it).
+func (r Resolved) RedisOptions() *redis.Options {
+	o := *r.options
+	return &o
+}
+
+// KeyGroups are the groups the target's background scan counts.
+func (r Resolved) KeyGroups() []KeyGroup { return slices.Clone(r.keyGroups) }
+
+// Keys are the single keys whose length is reported.
+func (r Resolved) Keys() []SingleKey { return slices.Clone(r.keys) }
+
+// Fingerprint changes when anything about the target changes (used to keep
+// unchanged targets across reloads). It holds no secret.
+func (r Resolved) Fingerprint() string { return r.fp }
+
+// Validate parses the flags' values, reads the config file and checks
+// everything.
 func (c Config) Validate() (ValidatedConfig, error) {
-	v := ValidatedConfig{ClientName: c.ClientName, ClientsTopN: c.ClientsTopN, SlowlogTop: c.SlowlogTop, Scan: c.Scan}
-	var errs []error
-	if c.ClientName == "" || strings.ContainsAny(c.ClientName, " \n\r") {
-		errs = append(errs, fmt.Errorf("--redis.client-name %q: must be non-empty and without spaces", c.ClientName))
+	v := ValidatedConfig{scrape: Scrape{ClientName: c.ClientName, ClientsTopN: c.ClientsTopN, SlowlogTop: c.SlowlogTop,
+		LatencyHistogram: c.LatencyHistogram, Scan: c.Scan}}
+	errs := c.checkOptions()
+	def := c.Default
+	def.Name = DefaultTarget
+	groups, err := ParseKeyGroups(c.KeyGroupFlags)
+	if err != nil {
+		errs = append(errs, err)
 	}
-	if c.ClientsTopN < 1 || c.SlowlogTop < 0 || c.SlowlogTop > 128 {
-		errs = append(errs, errors.New("--clients.top-n must be at least 1, --slowlog.top between 0 and 128"))
+	keys, err := ParseSingleKeys(c.KeyFlags)
+	if err != nil {
+		errs = append(errs, err)
 	}
-	if c.Scan.Interval <= 0 || c.Scan.Budget <= 0 || c.Scan.Batch < 10 || c.Scan.Batch > 100000 {
-		errs = append(errs, errors.New("--keys.scan-interval and --keys.scan-budget must be positive, --keys.scan-batch between 10 and 100000"))
-	}
-	targets := []Target{c.Default}
-	targets[0].Name = DefaultTarget
+	def.KeyGroups = append(slices.Clone(def.KeyGroups), groups...)
+	def.Keys = append(slices.Clone(def.Keys), keys...)
+	targets := []Target{def}
 	if c.File != "" {
 		f, err := Load(c.File)
 		if err != nil {
@@ -143,12 +190,27 @@ func (c Config) Validate() (ValidatedConfig, error) {
 			errs = append(errs, fmt.Errorf("%s: target %q: %w", where, t.Name, err))
 			continue
 		}
-		v.Targets = append(v.Targets, r)
+		v.targets = append(v.targets, r)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return ValidatedConfig{}, err
 	}
 	return v, nil
+}
+
+// checkOptions checks the values that are not a target's.
+func (c Config) checkOptions() []error {
+	var errs []error
+	if c.ClientName == "" || strings.ContainsAny(c.ClientName, " \n\r") {
+		errs = append(errs, fmt.Errorf("--redis.client-name %q: must be non-empty and without spaces", c.ClientName))
+	}
+	if c.ClientsTopN < 1 || c.SlowlogTop < 0 || c.SlowlogTop > 128 {
+		errs = append(errs, errors.New("--clients.top-n must be at least 1, --slowlog.top between 0 and 128"))
+	}
+	if c.Scan.Interval <= 0 || c.Scan.Budget <= 0 || c.Scan.Batch < 10 || c.Scan.Batch > 100000 {
+		errs = append(errs, errors.New("--keys.scan-interval and --keys.scan-budget must be positive, --keys.scan-batch between 10 and 100000"))
+	}
+	return errs
 }
 
 // Load reads a config file strictly: unknown fields, duplicate target names
@@ -285,7 +347,7 @@ func (t Target) resolve() (Resolved, error) {
 		return Resolved{}, err
 	}
 	fp := fmt.Sprintf("%s|%s|%x|%+v|%v|%v", safeAddr, t.User, hashSecret(opts.Password), t.TLS, t.KeyGroups, t.Keys)
-	return Resolved{Name: t.Name, Addr: safeAddr, Options: opts, KeyGroups: t.KeyGroups, Keys: t.Keys, Fingerprint: fp}, nil
+	return Resolved{name: t.Name, addr: safeAddr, options: opts, keyGroups: t.KeyGroups, keys: t.Keys, fp: fp}, nil
 }
 
 // parseAddr accepts redis://, rediss://, unix:// URLs and a bare host:port.
@@ -328,35 +390,26 @@ func redactErr(err error, u *url.URL) error {
 	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
 }
 
+// build makes the TLS client config of a target with prometheus/common,
+// over base, the config a rediss:// URL implies (its host as server name).
 func (t TLS) build(base *tls.Config) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if base != nil {
-		c = base.Clone()
-	}
-	if t.ServerName != "" {
-		c.ServerName = t.ServerName
-	}
-	c.InsecureSkipVerify = t.InsecureSkipVerify
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading tls ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls ca_file %s: no PEM certificate found", t.CAFile)
-		}
-		c.RootCAs = pool
-	}
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		return nil, errors.New("tls cert_file and key_file go together")
 	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading tls client certificate: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
+	cfg := &promconfig.TLSConfig{
+		CAFile:             t.CAFile,
+		CertFile:           t.CertFile,
+		KeyFile:            t.KeyFile,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify,
+		MinVersion:         promconfig.TLSVersion(tls.VersionTLS12),
+	}
+	if cfg.ServerName == "" && base != nil {
+		cfg.ServerName = base.ServerName
+	}
+	c, err := promconfig.NewTLSConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("tls (check ca_file, cert_file and key_file): %w", err)
 	}
 	return c, nil
 }

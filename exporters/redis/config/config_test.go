@@ -26,21 +26,25 @@ func TestGoodFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Targets) != 3 || v.Targets[0].Name != DefaultTarget || v.Targets[1].Name != "cache" {
-		t.Fatalf("targets = %+v", v.Targets)
+	ts := v.Targets()
+	if len(ts) != 3 || ts[0].Name() != DefaultTarget || ts[1].Name() != "cache" {
+		t.Fatalf("targets = %+v", ts)
 	}
-	cache := v.Targets[1]
-	if cache.Options.Username != "exporter" || cache.Options.Password != "s3cr3t" {
-		t.Errorf("credentials not taken from the file: user %q", cache.Options.Username)
+	cache := ts[1]
+	if o := cache.RedisOptions(); o.Username != "exporter" || o.Password != "s3cr3t" {
+		t.Errorf("credentials not taken from the file: user %q", o.Username)
 	}
-	if strings.Contains(cache.Fingerprint, "s3cr3t") {
+	if o := ts[0].RedisOptions(); o.Username != "" || o.Password != "" {
+		t.Errorf("the default target got credentials of the file: user %q", o.Username)
+	}
+	if strings.Contains(cache.Fingerprint(), "s3cr3t") {
 		t.Error("fingerprint holds the password")
 	}
-	if cache.KeyGroups[0].Name != "cache:*" || cache.KeyGroups[1].DB != 1 || cache.Keys[0].Key != "celery" {
-		t.Errorf("key groups %+v, keys %+v", cache.KeyGroups, cache.Keys)
+	if g, k := cache.KeyGroups(), cache.Keys(); g[0].Name != "cache:*" || g[1].DB != 1 || k[0].Key != "celery" {
+		t.Errorf("key groups %+v, keys %+v", g, k)
 	}
-	if v.Targets[2].Options.Network != "unix" || v.Targets[2].Options.Addr != "/run/redis.sock" {
-		t.Errorf("unix target: %s %s", v.Targets[2].Options.Network, v.Targets[2].Options.Addr)
+	if o := ts[2].RedisOptions(); o.Network != "unix" || o.Addr != "/run/redis.sock" {
+		t.Errorf("unix target: %s %s", o.Network, o.Addr)
 	}
 }
 
@@ -92,6 +96,33 @@ func TestFlagSpecs(t *testing.T) {
 	keys, _ := ParseSingleKeys([]string{"db2=queue", "key=with=equals"})
 	if keys[0] != (SingleKey{2, "queue"}) || keys[1] != (SingleKey{0, "key=with=equals"}) {
 		t.Errorf("ParseSingleKeys = %+v", keys)
+	}
+}
+
+// TestKeyFlags: Validate parses --keys.group and --keys.length into the
+// default target, and names the flag of a bad value.
+func TestKeyFlags(t *testing.T) {
+	c := base("")
+	c.KeyGroupFlags = []string{"cache:*,db3=session:*"}
+	c.KeyFlags = []string{"db2=queue"}
+	v, err := c.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := v.Targets()[0]
+	if g := def.KeyGroups(); len(g) != 2 || g[1] != (KeyGroup{"session:*", 3, "session:*"}) {
+		t.Errorf("key groups %+v", g)
+	}
+	if k := def.Keys(); len(k) != 1 || k[0] != (SingleKey{2, "queue"}) {
+		t.Errorf("keys %+v", k)
+	}
+	if s := v.Scrape(); s.ClientsTopN != 10 || s.SlowlogTop != 5 || s.ClientName != "outrigger-redis-exporter" || s.Scan.Batch != 1000 {
+		t.Errorf("scrape options %+v", s)
+	}
+	c.KeyGroupFlags, c.KeyFlags = []string{"dbx=foo"}, []string{"db1="}
+	_, err = c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `--keys.group "dbx=foo"`) || !strings.Contains(err.Error(), `--keys.length "db1="`) {
+		t.Errorf("bad key flags: %v", err)
 	}
 }
 

@@ -24,32 +24,8 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	app := kingpin.New("redis-exporter", "Prometheus exporter for Redis.")
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "redis-exporter", ListenAddress: ":9121", EnvPrefix: envPrefix})
-	flag := common.Flag
-	// The incumbent's well-known variables, REDIS_ADDR and REDIS_PASSWORD,
-	// are read too (after ours).
-	addr := app.Flag("redis.addr", "Address of the Redis served on the telemetry path: redis://host:port/db, rediss://... (TLS), unix:///path, or host:port. Env: "+promkit.EnvName(envPrefix, "redis.addr")+" or REDIS_ADDR.").
-		Envar(envOr(promkit.EnvName(envPrefix, "redis.addr"), "REDIS_ADDR")).Default("redis://localhost:6379").String()
-	user := app.Flag("redis.user", "ACL user name. Env: "+promkit.EnvName(envPrefix, "redis.user")+" or REDIS_USER.").
-		Envar(envOr(promkit.EnvName(envPrefix, "redis.user"), "REDIS_USER")).Default("").String()
-	password := app.Flag("redis.password", "Password (prefer --redis.password-file). Env: "+promkit.EnvName(envPrefix, "redis.password")+" or REDIS_PASSWORD.").
-		Envar(envOr(promkit.EnvName(envPrefix, "redis.password"), "REDIS_PASSWORD")).Default("").String()
-	passwordFile := app.Flag("redis.password-file", "File holding the password. Env: "+promkit.EnvName(envPrefix, "redis.password-file")+" or REDIS_PASSWORD_FILE.").
-		Envar(envOr(promkit.EnvName(envPrefix, "redis.password-file"), "REDIS_PASSWORD_FILE")).Default("").String()
-	clientName := flag("redis.client-name", "Name the exporter gives its connection (CLIENT SETNAME).").Default("outrigger-redis-exporter").String()
-	tlsCA := flag("tls.ca-file", "CA certificate to verify the server's certificate (rediss://).").Default("").String()
-	tlsCert := flag("tls.cert-file", "Client certificate for TLS (with --tls.key-file).").Default("").String()
-	tlsKey := flag("tls.key-file", "Client key for TLS.").Default("").String()
-	tlsServerName := flag("tls.server-name", "Server name to verify the certificate against.").Default("").String()
-	tlsInsecure := flag("tls.insecure-skip-verify", "Do not verify the server's certificate.").Default("false").Bool()
-	groups := flag("keys.group", "Key group to count in the background: [dbN=]PATTERN (Redis glob); repeatable, comma-separated.").Strings()
-	singles := flag("keys.length", "Single key whose length to report: [dbN=]KEY; repeatable, comma-separated.").Strings()
-	scanInterval := flag("keys.scan-interval", "How often a key-group scan cycle starts.").Default("10s").Duration()
-	scanBudget := flag("keys.scan-budget", "Most time one scan cycle spends; an unfinished pass continues next cycle.").Default("2s").Duration()
-	scanBatch := flag("keys.scan-batch", "SCAN COUNT of one step (one step holds the connection).").Default("1000").Int()
-	topN := flag("clients.top-n", "Client groups (name, user, db) reported before folding the rest into \"other\".").Default("10").Int()
-	slowTop := flag("slowlog.top", "Slowest recent slowlog entries whose durations are reported.").Default("5").Int()
-	latHist := flag("latency.histogram", "Also report redis_command_latency_seconds, a histogram per command from LATENCY HISTOGRAM (Redis 7+).").Default("false").Bool()
-	configFile := flag("config.file", "YAML file of targets for /scrape?target=NAME, each with its own credentials and keys.").Default("").String()
+	var cfg config.Config
+	addFlags(app, common.Flag, &cfg)
 	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
@@ -60,26 +36,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		return 2
 	}
+	// Before anything of the daemon: the probe opens none of its files.
 	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
 		return code
-	}
-	keyGroups, err := config.ParseKeyGroups(*groups)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
-		return 2
-	}
-	keys, err := config.ParseSingleKeys(*singles)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
-		return 2
-	}
-	cfg := config.Config{
-		Default: config.Target{Addr: *addr, User: *user, Password: *password, PasswordFile: *passwordFile,
-			TLS: config.TLS{CAFile: *tlsCA, CertFile: *tlsCert, KeyFile: *tlsKey, ServerName: *tlsServerName,
-				InsecureSkipVerify: *tlsInsecure},
-			KeyGroups: keyGroups, Keys: keys},
-		File: *configFile, ClientName: *clientName, ClientsTopN: *topN, SlowlogTop: *slowTop,
-		Scan: config.Scan{Interval: *scanInterval, Budget: *scanBudget, Batch: *scanBatch},
 	}
 	valid, err := cfg.Validate()
 	if err != nil {
@@ -87,15 +46,55 @@ func run(args []string) int {
 		return 2
 	}
 	if *configCheck {
-		fmt.Printf("%s: configuration is valid (%d targets)\n", app.Name, len(valid.Targets))
+		fmt.Printf("%s: configuration is valid (%d targets)\n", app.Name, len(valid.Targets()))
 		return 0
 	}
-	logger := vc.Logger()
+	return serve(vc, cfg, valid)
+}
 
+// addFlags binds the exporter's own flags to the fields of cfg. The
+// incumbent's well-known variables, REDIS_ADDR and REDIS_PASSWORD, are read
+// too (after ours).
+func addFlags(app *kingpin.Application, flag func(name, help string) *kingpin.FlagClause, cfg *config.Config) {
+	withEnv := func(name, theirs, help string) *kingpin.FlagClause {
+		ours := promkit.EnvName(envPrefix, name)
+		return app.Flag(name, help+" Env: "+ours+" or "+theirs+".").Envar(envOr(ours, theirs))
+	}
+	d := &cfg.Default
+	withEnv("redis.addr", "REDIS_ADDR", "Address of the Redis served on the telemetry path: redis://host:port/db, rediss://... (TLS), unix:///path, or host:port.").
+		Default("redis://localhost:6379").StringVar(&d.Addr)
+	withEnv("redis.user", "REDIS_USER", "ACL user name.").Default("").StringVar(&d.User)
+	withEnv("redis.password", "REDIS_PASSWORD", "Password (prefer --redis.password-file).").Default("").StringVar(&d.Password)
+	withEnv("redis.password-file", "REDIS_PASSWORD_FILE", "File holding the password.").Default("").StringVar(&d.PasswordFile)
+	flag("redis.client-name", "Name the exporter gives its connection (CLIENT SETNAME).").Default("outrigger-redis-exporter").StringVar(&cfg.ClientName)
+	flag("tls.ca-file", "CA certificate to verify the server's certificate (rediss://).").Default("").StringVar(&d.TLS.CAFile)
+	flag("tls.cert-file", "Client certificate for TLS (with --tls.key-file).").Default("").StringVar(&d.TLS.CertFile)
+	flag("tls.key-file", "Client key for TLS.").Default("").StringVar(&d.TLS.KeyFile)
+	flag("tls.server-name", "Server name to verify the certificate against.").Default("").StringVar(&d.TLS.ServerName)
+	flag("tls.insecure-skip-verify", "Do not verify the server's certificate.").Default("false").BoolVar(&d.TLS.InsecureSkipVerify)
+	flag("keys.group", "Key group to count in the background: [dbN=]PATTERN (Redis glob); repeatable, comma-separated.").StringsVar(&cfg.KeyGroupFlags)
+	flag("keys.length", "Single key whose length to report: [dbN=]KEY; repeatable, comma-separated.").StringsVar(&cfg.KeyFlags)
+	flag("keys.scan-interval", "How often a key-group scan cycle starts.").Default("10s").DurationVar(&cfg.Scan.Interval)
+	flag("keys.scan-budget", "Most time one scan cycle spends; an unfinished pass continues next cycle.").Default("2s").DurationVar(&cfg.Scan.Budget)
+	flag("keys.scan-batch", "SCAN COUNT of one step (one step holds the connection).").Default("1000").IntVar(&cfg.Scan.Batch)
+	flag("clients.top-n", "Client groups (name, user, db) reported before folding the rest into \"other\".").Default("10").IntVar(&cfg.ClientsTopN)
+	flag("slowlog.top", "Slowest recent slowlog entries whose durations are reported.").Default("5").IntVar(&cfg.SlowlogTop)
+	flag("latency.histogram", "Also report redis_command_latency_seconds, a histogram per command from LATENCY HISTOGRAM (Redis 7+).").Default("false").BoolVar(&cfg.LatencyHistogram)
+	flag("config.file", "YAML file of targets for /scrape?target=NAME, each with its own credentials and keys.").Default("").StringVar(&cfg.File)
+}
+
+// scrapeRequestErrors is the incumbent's count of refused /scrape requests
+// (unknown targets).
+var scrapeRequestErrors = prometheus.CounterOpts{Name: "redis_target_scrape_request_errors_total",
+	Help: "Requests to /scrape refused (a target not in --config.file)."}
+
+// serve runs the exporter until a signal stops it; SIGHUP re-reads the
+// config file (cfg validated again).
+func serve(vc promkit.ValidatedConfig, cfg config.Config, valid config.ValidatedConfig) int {
+	logger := vc.Logger()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	targets := collector.NewTargets(ctx, valid, collector.Options{ClientName: valid.ClientName,
-		ClientsTopN: valid.ClientsTopN, SlowlogTop: valid.SlowlogTop, LatencyHistogram: *latHist, Scan: valid.Scan, Logger: logger})
+	targets := collector.NewTargets(ctx, valid, logger)
 	defer targets.Close()
 
 	srv, err := promkit.NewServer(vc, promkit.Options{
@@ -107,9 +106,7 @@ func run(args []string) int {
 		logger.Error("building server", "err", err)
 		return 1
 	}
-	// The incumbent's count of refused /scrape requests (unknown targets).
-	reqErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: "redis_target_scrape_request_errors_total",
-		Help: "Requests to /scrape refused (a target not in --config.file)."})
+	reqErrors := prometheus.NewCounter(scrapeRequestErrors)
 	srv.Registry().MustRegister(reqErrors)
 	srv.Handle("/scrape", srv.ScrapeHandler(func(r *http.Request) (string, promkit.StartFunc, error) {
 		key, start, err := targets.Scrape(r)
@@ -126,7 +123,7 @@ func run(args []string) int {
 		targets.Apply(next)
 		return nil
 	}
-	logger.Info("serving", "redis", valid.Targets[0].Addr, "targets", len(valid.Targets))
+	logger.Info("serving", "redis", valid.Targets()[0].Addr(), "targets", len(valid.Targets()))
 	if err := srv.Run(ctx, reload); err != nil && err != http.ErrServerClosed {
 		logger.Error("serving", "err", err)
 		return 1
