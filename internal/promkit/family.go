@@ -23,7 +23,7 @@ import (
 type Family struct {
 	desc *prometheus.Desc
 	name string
-	typ  prometheus.ValueType // 0 for a histogram
+	typ  prometheus.ValueType // 0 for a histogram or a summary
 }
 
 // NewFamily declares a family with constant labels (rarely needed: a
@@ -54,6 +54,11 @@ func Histogram(name, help string, labels ...string) Family {
 	return NewFamily(0, name, help, nil, labels...)
 }
 
+// Summary declares a summary family, filled with Family.Summary.
+func Summary(name, help string, labels ...string) Family {
+	return NewFamily(0, name, help, nil, labels...)
+}
+
 // Name is the family's full name.
 func (f Family) Name() string { return f.name }
 
@@ -76,6 +81,17 @@ func (f Family) Send(ch chan<- prometheus.Metric, v float64, labels ...string) {
 // counts (ConstHistogram).
 func (f Family) Histogram(count uint64, sum float64, buckets map[float64]uint64, labels ...string) prometheus.Metric {
 	return ConstHistogram(f.desc, count, sum, buckets, labels...)
+}
+
+// Summary makes one series of a summary family from its count, sum and
+// quantiles (none for a count and sum only), like ConstMetric: an error
+// gives an invalid metric, left out and counted.
+func (f Family) Summary(count uint64, sum float64, quantiles map[float64]float64, labels ...string) prometheus.Metric {
+	m, err := prometheus.NewConstSummary(f.desc, count, sum, quantiles, labelValues(labels)...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(f.desc, err)
+	}
+	return m
 }
 
 // Bool is 1 for true and 0 for false, the value of a 0/1 gauge.

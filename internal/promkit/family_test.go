@@ -36,6 +36,17 @@ func TestFamilyMakesTypedSeries(t *testing.T) {
 	if m.Histogram.GetSampleCount() != 3 {
 		t.Errorf("histogram: %v", &m)
 	}
+	s := Summary("x_duration_seconds", "h", "cmd")
+	m.Reset()
+	if err := s.Summary(4, 2.5, map[float64]float64{0.5: 0.1}, "get").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Summary.GetSampleCount() != 4 || m.Summary.GetQuantile()[0].GetValue() != 0.1 {
+		t.Errorf("summary: %v", &m)
+	}
+	if err := s.Summary(1, 1, nil).Write(&m); err == nil {
+		t.Error("summary without its label value: want an invalid metric")
+	}
 }
 
 func TestFamilyWrongLabelCountIsInvalidNotPanic(t *testing.T) {

@@ -9,10 +9,8 @@ import (
 )
 
 var (
-	scrapesFamily = promkit.Counter("redis_exporter_scrapes_total", "Scrapes of this target since the exporter started.")
-	// A summary (count and sum): promkit has no Summary constructor, its
-	// series are built with prometheus.NewConstSummary on Desc().
-	scrapeDurFamily = promkit.Untyped("redis_exporter_scrape_duration_seconds", "Durations of the scrapes of this target (count and sum).")
+	scrapesFamily   = promkit.Counter("redis_exporter_scrapes_total", "Scrapes of this target since the exporter started.")
+	scrapeDurFamily = promkit.Summary("redis_exporter_scrape_duration_seconds", "Durations of the scrapes of this target (count and sum).")
 	lastDurFamily   = promkit.Gauge("redis_exporter_last_scrape_duration_seconds", "How long this scrape of the target took.")
 	lastErrFamily   = promkit.Gauge("redis_exporter_last_scrape_error", "1 when a collector failed on this scrape, else 0 (see redis_scrape_collector_success).")
 )
@@ -22,9 +20,7 @@ func (s *scrape) collectExporter(_ context.Context, ch chan<- prometheus.Metric)
 	n, sum := s.t.countScrape(d)
 	scrapesFamily.Send(ch, n)
 	lastDurFamily.Send(ch, d.Seconds())
-	if m, err := prometheus.NewConstSummary(scrapeDurFamily.Desc(), uint64(n), sum, nil); err == nil {
-		ch <- m
-	}
+	ch <- scrapeDurFamily.Summary(uint64(n), sum, nil)
 	failed := 0.0
 	if s.failed || !s.up {
 		failed = 1

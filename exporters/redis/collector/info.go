@@ -27,7 +27,7 @@ var (
 	cmdRejFamily     = promkit.Counter("redis_commands_rejected_calls_total", "Total number of rejected calls per command.", "cmd")
 	cmdFailFamily    = promkit.Counter("redis_commands_failed_calls_total", "Total number of failed calls per command.", "cmd")
 	errorsFamily     = promkit.Counter("redis_errors_total", "Total number of error replies by error prefix.", "err")
-	latPctFamily     = promkit.Untyped("redis_latency_percentiles_usec", "A summary of latency percentile distribution per command.", "cmd")
+	latPctFamily     = promkit.Summary("redis_latency_percentiles_usec", "A summary of latency percentile distribution per command.", "cmd")
 	slaveOffFamily   = promkit.Gauge("redis_connected_slave_offset_bytes", "Offset of connected replica.", "slave_ip", "slave_port", "slave_state")
 	slaveLagFamily   = promkit.Gauge("redis_connected_slave_lag_seconds", "Lag of connected replica.", "slave_ip", "slave_port", "slave_state")
 	hitRatioFamily   = promkit.Gauge("redis_keyspace_hit_ratio", "Share of key lookups that found their key, over the interval since the previous scrape of this target (lookups made by the exporter itself excluded). Absent when there were none.")
@@ -202,9 +202,6 @@ func (s *scrape) emitLatencyStats(ch chan<- prometheus.Metric) {
 			}
 		}
 		c := calls[l.Cmd]
-		m, err := prometheus.NewConstSummary(latPctFamily.Desc(), uint64(c.Calls), c.Usec, q, promkit.LabelValue(l.Cmd))
-		if err == nil {
-			ch <- m
-		}
+		ch <- latPctFamily.Summary(uint64(c.Calls), c.Usec, q, l.Cmd)
 	}
 }
