@@ -3,8 +3,6 @@
 // page, the scrape deadline taken from Prometheus's timeout header, coalescing
 // of concurrent scrapes, and a runner that executes a daemon's collectors under
 // that deadline and always reports their success and duration. A scrape's
-// metrics are exposed through client_golang (a registry per scrape merged
-// with the daemon's own by prometheus.Gatherers, served by promhttp); what
-// cannot be exposed is left out and counted in
-// <ns>_exporter_scrape_errors_total.
+// const metrics go straight into the exposition, without a registry per
+// scrape; what cannot be exposed is left out and counted.
 package promkit

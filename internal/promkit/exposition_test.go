@@ -25,10 +25,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// plainServe is client_golang's exposition path at its plainest: a fresh
-// registry per scrape beside the own one, served by promhttp. The handler's
-// path is that plus the counting of what it leaves out.
-func plainServe(w http.ResponseWriter, r *http.Request, metrics []prometheus.Metric, own prometheus.Gatherer, openMetrics bool) {
+// oldServe is the exposition path promkit had before: a fresh registry per
+// scrape beside the own one, served by promhttp.
+func oldServe(w http.ResponseWriter, r *http.Request, metrics []prometheus.Metric, own prometheus.Gatherer, openMetrics bool) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(Metrics(metrics))
 	gatherers := prometheus.Gatherers{reg}
@@ -80,10 +79,10 @@ func serveNew(t testing.TB, h *ScrapeHandler, metrics []prometheus.Metric, heade
 	return served(t, rec)
 }
 
-func servePlain(t testing.TB, metrics []prometheus.Metric, own prometheus.Gatherer, openMetrics bool, header http.Header) response {
+func serveOld(t testing.TB, metrics []prometheus.Metric, own prometheus.Gatherer, openMetrics bool, header http.Header) response {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	plainServe(rec, request(header), metrics, own, openMetrics)
+	oldServe(rec, request(header), metrics, own, openMetrics)
 	return served(t, rec)
 }
 
@@ -124,7 +123,7 @@ func counter(d *prometheus.Desc, v float64, lvs ...string) prometheus.Metric {
 	return prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lvs...)
 }
 
-// metricSet is one case of the comparison with the plain path.
+// metricSet is one case of the comparison with the old path.
 type metricSet struct {
 	name    string
 	metrics func() []prometheus.Metric
@@ -239,7 +238,7 @@ var formats = []struct {
 	{"gzip", http.Header{"Accept-Encoding": {"gzip"}}},
 }
 
-// TestExpositionMatchesPromhttp holds the handler to the plain path: on the
+// TestExpositionMatchesPromhttp holds the direct path to the old one: on the
 // same metrics, in every format, the same lines (order aside).
 func TestExpositionMatchesPromhttp(t *testing.T) {
 	for _, set := range comparisonSets() {
@@ -252,23 +251,23 @@ func TestExpositionMatchesPromhttp(t *testing.T) {
 				}
 				h := &ScrapeHandler{Own: own}
 				got := serveNew(t, h, metrics, f.header)
-				want := servePlain(t, metrics, own, false, f.header)
+				want := serveOld(t, metrics, own, false, f.header)
 				if g, w := got.header.Get("Content-Type"), want.header.Get("Content-Type"); g != w {
-					t.Errorf("Content-Type = %q, the plain path says %q", g, w)
+					t.Errorf("Content-Type = %q, the old path says %q", g, w)
 				}
 				if g, w := got.header.Get("Content-Encoding"), want.header.Get("Content-Encoding"); g != w {
-					t.Errorf("Content-Encoding = %q, the plain path says %q", g, w)
+					t.Errorf("Content-Encoding = %q, the old path says %q", g, w)
 				}
 				gl, wl := textLines(t, got), textLines(t, want)
 				if !slices.Equal(gl, wl) {
-					t.Errorf("expositions differ\n--- handler\n%s\n--- plain\n%s", strings.Join(gl, "\n"), strings.Join(wl, "\n"))
+					t.Errorf("expositions differ\n--- new\n%s\n--- old\n%s", strings.Join(gl, "\n"), strings.Join(wl, "\n"))
 				}
 			})
 		}
 	}
 }
 
-// TestExpositionLintsClean runs promtool over the handler's text output.
+// TestExpositionLintsClean runs promtool over the direct path's text output.
 func TestExpositionLintsClean(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewScrapeErrors("t"))
@@ -280,14 +279,14 @@ func TestExpositionLintsClean(t *testing.T) {
 		"pg_stat_user_tables_seq_scan", "pg_stat_user_tables_seq_tup_read")
 }
 
-// TestSeriesKeptInTheRegistryOrder checks that series come sorted by label values
+// TestSeriesKeptInTheOldOrder checks that series come sorted by label values
 // inside each family and families by name, as the registry sorted them.
-func TestSeriesKeptInTheRegistryOrder(t *testing.T) {
+func TestSeriesKeptInTheOldOrder(t *testing.T) {
 	metrics := comparisonSets()[0].metrics()
 	got := serveNew(t, &ScrapeHandler{}, metrics, nil)
-	want := servePlain(t, metrics, nil, false, nil)
+	want := serveOld(t, metrics, nil, false, nil)
 	if !bytes.Equal(got.body, want.body) {
-		t.Fatalf("order differs\n--- handler\n%s\n--- plain\n%s", got.body, want.body)
+		t.Fatalf("order differs\n--- new\n%s\n--- old\n%s", got.body, want.body)
 	}
 }
 
@@ -495,19 +494,19 @@ func TestGzipNegotiation(t *testing.T) {
 	for _, tc := range []struct {
 		accept string
 		gzip   bool
+		// promhttp compares codings case-sensitively; RFC 9110 says they are not.
+		promhttpDiffers bool
 	}{
-		{"", false},
-		{"gzip", true},
-		// promhttp compares codings case-sensitively (RFC 9110 says they are
-		// not): an upper-case GZIP gets the identity coding, which is valid.
-		{"GZIP", false},
-		{"gzip, deflate, br", true},
-		{"identity;q=0.5, gzip;q=1.0", true},
-		{"gzip;q=0.5, identity", false},
-		{"gzip;q=0", false},
-		{"*", false}, // promhttp offers identity first
-		{"deflate", false},
-		{"gzip;q=2", false},
+		{"", false, false},
+		{"gzip", true, false},
+		{"GZIP", true, true},
+		{"gzip, deflate, br", true, false},
+		{"identity;q=0.5, gzip;q=1.0", true, false},
+		{"gzip;q=0.5, identity", false, false},
+		{"gzip;q=0", false, false},
+		{"*", false, false}, // promhttp offers identity first
+		{"deflate", false, false},
+		{"gzip;q=2", false, false},
 	} {
 		t.Run(tc.accept, func(t *testing.T) {
 			var header http.Header
@@ -525,10 +524,10 @@ func TestGzipNegotiation(t *testing.T) {
 			if got := served(t, rec); !bytes.Equal(got.body, plain.body) {
 				t.Errorf("the decompressed body differs from the plain one")
 			}
-			// Same decision as a plain promhttp handler.
-			ref := httptest.NewRecorder()
-			plainServe(ref, request(header), metrics, nil, false)
-			if o := ref.Header().Get("Content-Encoding") == "gzip"; o != tc.gzip {
+			// Same decision as promhttp.
+			old := httptest.NewRecorder()
+			oldServe(old, request(header), metrics, nil, false)
+			if o := old.Header().Get("Content-Encoding") == "gzip"; o != tc.gzip && !tc.promhttpDiffers {
 				t.Errorf("promhttp says gzip = %v", o)
 			}
 		})
@@ -577,10 +576,123 @@ func TestNameFilter(t *testing.T) {
 	}
 }
 
-// BenchmarkScrape compares the plain client_golang path (a registry per
-// scrape and promhttp) with the handler's, which adds the tracking of what it
-// leaves out, on a postgres-like scrape of ~5,000 series, beside an own
-// registry with Go and process metrics. Run:
+func TestDescCacheStaysBounded(t *testing.T) {
+	h := &ScrapeHandler{}
+	stable := desc("t_stable", "Made once.", nil, nil)
+	for i := range 100 {
+		// A Desc made per scrape, as a custom query's may be.
+		perScrape := desc("t_per_scrape", "Made every scrape.", nil, nil)
+		got := serveNew(t, h, []prometheus.Metric{gauge(stable, 1), gauge(perScrape, float64(i))}, nil)
+		if !strings.Contains(string(got.body), fmt.Sprintf("t_per_scrape %d\n", i)) {
+			t.Fatalf("scrape %d:\n%s", i, got.body)
+		}
+	}
+	// Per-scrape Descs are let go after two generations of scrapes.
+	if n := h.descs.len(); n > 2*descScrapesPerGeneration+1 {
+		t.Fatalf("after 100 scrapes the desc cache holds %d entries", n)
+	}
+	h.descs.mu.Lock()
+	_, inCur := h.descs.cur[stable]
+	_, inOld := h.descs.old[stable]
+	ok := inCur || inOld
+	h.descs.mu.Unlock()
+	if !ok {
+		t.Fatal("a Desc used on every scrape fell out of the cache")
+	}
+
+	// One scrape with more Descs than a generation holds.
+	var many []prometheus.Metric
+	for i := range 3 * maxDescGeneration {
+		many = append(many, gauge(desc(fmt.Sprintf("t_many_%d", i), "Many.", nil, nil), 1))
+	}
+	body := serveNew(t, h, many, nil).body
+	if n := bytes.Count(body, []byte("# TYPE t_many_")); n != len(many) {
+		t.Fatalf("served %d of %d families", n, len(many))
+	}
+	if n := h.descs.len(); n > 2*maxDescGeneration {
+		t.Fatalf("the desc cache holds %d entries, bound is %d", n, 2*maxDescGeneration)
+	}
+}
+
+// The name and help of a Desc come from a registry gathering one of its
+// metrics, whatever they hold; an invalid Desc is an error, and a metric the
+// registry refuses alone tells nothing (and is not cached).
+func TestDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		d          *prometheus.Desc
+		name, help string
+	}{
+		{desc("a_b", "Plain.", []string{"x"}, prometheus.Labels{"c": "d"}), "a_b", "Plain."},
+		{desc("a", "Quotes \" and \\ and\nnewline, unit: \"x\"", nil, nil), "a", "Quotes \" and \\ and\nnewline, unit: \"x\""},
+		{desc("ü.名前", "UTF-8 ✓", nil, nil), "ü.名前", "UTF-8 ✓"},
+		{desc("a", "", nil, nil), "a", ""},
+		{prometheus.V2.NewDesc("t_size_bytes", "With a unit.", prometheus.UnconstrainedLabels(nil), nil, prometheus.WithUnit("bytes")), "t_size_bytes", "With a unit."},
+	} {
+		lvs := make([]string, 0, 1)
+		if tc.name == "a_b" {
+			lvs = append(lvs, "v")
+		}
+		info, ok := describe(tc.d, gauge(tc.d, 1, lvs...))
+		if !ok || info.err != nil || info.name != tc.name || info.help != tc.help {
+			t.Errorf("describe(%s) = %+v, %v", tc.d, info, ok)
+		}
+	}
+	for _, d := range []*prometheus.Desc{desc("", "x", nil, nil), desc("bad\xff", "x", nil, nil), prometheus.NewInvalidDesc(errors.New("x"))} {
+		if info, ok := describe(d, prometheus.NewInvalidMetric(d, errors.New("x"))); !ok || info.err == nil {
+			t.Errorf("describe(%s) = %+v, %v; want an error to cache", d, info, ok)
+		}
+	}
+	d := desc("t_v", "V.", []string{"k"}, nil)
+	var c descCache
+	if _, ok := c.lookup(d, failingMetric{d}); ok || c.len() != 0 {
+		t.Errorf("a metric whose Write fails told its Desc (cache %d)", c.len())
+	}
+	if info, ok := c.lookup(d, gauge(d, 1, "a")); !ok || info.name != "t_v" || c.len() != 1 {
+		t.Errorf("lookup = %+v, %v (cache %d)", info, ok, c.len())
+	}
+	if info, ok := c.lookup(d, failingMetric{d}); !ok || info.name != "t_v" {
+		t.Errorf("a cached Desc = %+v, %v", info, ok)
+	}
+}
+
+func FuzzDescribe(f *testing.F) {
+	f.Add("pg_stat_database_xact_commit", "Number of transactions in this database that have been committed", "")
+	f.Add("a.b", "Quotes \" and \\ and\nnewline, help: \"x\"", "seconds")
+	f.Add("redis_commands_total", "Total number of calls per command.", "")
+	f.Fuzz(func(t *testing.T, name, help, unit string) {
+		d := prometheus.V2.NewDesc(name, help, prometheus.UnconstrainedLabels(nil), nil, prometheus.WithUnit(unit))
+		var m prometheus.Metric = prometheus.NewInvalidMetric(d, errors.New("invalid Desc"))
+		if d.Err() == nil {
+			m = gauge(d, 1)
+		}
+		info, ok := describe(d, m)
+		if d.Err() != nil {
+			if !ok || info.err == nil {
+				t.Fatalf("invalid Desc %s described as %+v, %v", d, info, ok)
+			}
+			return
+		}
+		if !ok || info.err != nil || info.name != name || info.help != help {
+			t.Fatalf("describe(%s) = %+v, %v", d, info, ok)
+		}
+	})
+}
+
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, s := range []string{"gzip", "gzip, deflate, br, zstd", "identity;q=0.5, gzip;q=1.0", "*;q=0", "gzip;q=0.001", ";;,,=", "gzip;q=NaN"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		got := acceptsGzip([]string{header})
+		if !strings.Contains(strings.ToLower(header), "gzip") && !strings.Contains(header, "*") && got {
+			t.Fatalf("gzip chosen for %q", header)
+		}
+	})
+}
+
+// BenchmarkScrape compares the old exposition path (a registry per scrape and
+// promhttp) with the direct one on a postgres-like scrape of ~5,000 series,
+// beside an own registry with Go and process metrics. Run:
 //
 //	go test -run '^$' -bench Scrape -benchmem ./
 func BenchmarkScrape(b *testing.B) {
@@ -595,14 +707,14 @@ func BenchmarkScrape(b *testing.B) {
 		{"text", nil},
 		{"text+gzip", http.Header{"Accept-Encoding": {"gzip"}}},
 	} {
-		b.Run("plain/"+enc.name, func(b *testing.B) {
+		b.Run("old/"+enc.name, func(b *testing.B) {
 			r := request(enc.header)
 			b.ReportAllocs()
 			for b.Loop() {
-				plainServe(newDiscard(), r, metrics, own, false)
+				oldServe(newDiscard(), r, metrics, own, false)
 			}
 		})
-		b.Run("handler/"+enc.name, func(b *testing.B) {
+		b.Run("new/"+enc.name, func(b *testing.B) {
 			h := &ScrapeHandler{Own: own}
 			r := request(enc.header)
 			b.ReportAllocs()
@@ -669,8 +781,8 @@ func benchMetrics(n int) []prometheus.Metric {
 	return out
 }
 
-// TestPrometheusIngestsTheExposition has a real Prometheus scrape the
-// handler. Prometheus asks for OpenMetrics first and gets text, as promhttp
+// TestPrometheusIngestsTheExposition has a real Prometheus scrape the direct
+// path. Prometheus asks for OpenMetrics first and gets text, as promhttp
 // answers by default: every sample must arrive, names unchanged (counters
 // without _total too), label values intact.
 func TestPrometheusIngestsTheExposition(t *testing.T) {

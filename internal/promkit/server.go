@@ -57,7 +57,7 @@ func NewServer(cfg ValidatedConfig, opts Options) (*Server, error) {
 		mux: http.NewServeMux(), scrapes: &Coalescer{MinInterval: cfg.c.MinInterval}}
 	s.registry.MustRegister(versioncollector.NewCollector(buildInfoNamespace(opts.Namespace)))
 	if !cfg.c.DisableExporterMetrics {
-		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		s.registry.MustRegister(collectors.NewGoCollector(), newProcessCollector())
 	}
 	mux := s.mux
 	if opts.Target != nil {
