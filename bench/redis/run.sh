@@ -3,20 +3,26 @@
 # redis-server holding 1,000,000 keys: CPU per scrape, RSS, scrape latency
 # p50/p99 and commands sent per scrape (INFO commandstats delta), then the key
 # groups of redis-exporter over the 1M keys: exact counts, and the slowest
-# scrape while the background scan runs.
+# scrape while the background scan runs. With BASELINE=<git-ref>,
+# redis-exporter is also built from that ref (in a temporary git worktree) and
+# scraped in the same rounds, with the ratio of CPU per scrape
+# current/baseline: a change compared with its previous commit in one run.
 #
-# Usage: bench/redis/run.sh            (SCRAPES=200 KEYS=1000000 by default)
+# Usage: [BASELINE=<git-ref>] bench/redis/run.sh    (SCRAPES=200 KEYS=1000000 by default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 SCRAPES=${SCRAPES:-200}
 KEYS=${KEYS:-1000000}
+BASELINE=${BASELINE:-}
 work=$(mktemp -d /tmp/outrigger-bench-redis.XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -d "$work/baseline-src" ]; then git -C "$root" worktree remove --force "$work/baseline-src" || true; fi
   rm -rf "$work"
+  git -C "$root" worktree prune 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -25,6 +31,12 @@ wait_http() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sl
 
 echo "building redis-exporter"
 (cd exporters/redis && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/redis-exporter" ./cmd/redis-exporter)
+if [ -n "$BASELINE" ]; then
+  base_rev=$(git -C "$root" rev-parse --short "$BASELINE^{commit}")
+  echo "building redis-exporter from $BASELINE ($base_rev)"
+  git -C "$root" worktree add --detach "$work/baseline-src" "$base_rev" >/dev/null
+  (cd "$work/baseline-src/exporters/redis" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/redis-exporter-baseline" ./cmd/redis-exporter)
+fi
 incumbent=/usr/bin/prometheus-redis-exporter
 [ -x "$incumbent" ] || { echo "$incumbent missing: apt-get install prometheus-redis-exporter" >&2; exit 1; }
 
@@ -46,25 +58,42 @@ hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 commands() { rcli INFO stats | sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'; }
 hz=$(getconf CLK_TCK)
 
-# measure NAME URL PID: scrapes URL SCRAPES times with a 10 s timeout header.
+# measure NAME URL PID [NAME URL PID ...]: scrapes each URL SCRAPES times
+# with a 10 s timeout header, the exporters taking turns in 10 rounds (the
+# commands redis counts are read around each turn, so they stay that
+# exporter's), and adds a row per exporter to the table. Its CPU ticks
+# (1/CLK_TCK s) are summed over its turns: few long turns keep the rounding
+# of each small.
+declare -A ticks cmds
 measure() {
-  local name=$1 url=$2 pid=$3
-  curl -fs -o /dev/null "$url" # warm up: connections, capability detection
-  local c0 t0 c1 t1
-  c0=$(commands); t0=$(cpu_ticks "$pid")
-  for _ in $(seq "$SCRAPES"); do
-    curl -fs -o /dev/null -H 'X-Prometheus-Scrape-Timeout-Seconds: 10' -w '%{time_total}\n' "$url"
-  done >"$work/$name.lat"
-  t1=$(cpu_ticks "$pid"); c1=$(commands)
-  # Each commands() call is one INFO the bench itself sends.
-  local cmds=$(( (c1 - c0 - 1) ))
-  sort -n "$work/$name.lat" | awk -v n="$SCRAPES" -v name="$name" -v ticks=$((t1 - t0)) -v hz="$hz" \
-    -v cmds="$cmds" -v rss="$(rss_kb "$pid")" -v hwm="$(hwm_kb "$pid")" '
-    { v[NR] = $1 }
-    END {
-      p50 = v[int(n * 0.50) > 0 ? int(n * 0.50) : 1]; p99 = v[int(n * 0.99) > 0 ? int(n * 0.99) : 1]
-      printf "| %-34s | %8.2f | %7.1f | %7.1f | %8.2f | %8.2f | %6.1f |\n", name, ticks / hz * 1000 / n, rss / 1024, hwm / 1024, p50 * 1000, p99 * 1000, cmds / n
-    }' >>"$work/table"
+  local args=("$@") i done_=0 n c0 t0 c1 t1 turn=$(( (SCRAPES + 9) / 10 ))
+  for ((i = 0; i < ${#args[@]}; i += 3)); do
+    curl -fs -o /dev/null "${args[i+1]}" # warm up: connections, capability detection
+    : >"$work/m$i.lat"; ticks[$i]=0; cmds[$i]=0
+  done
+  while [ "$done_" -lt "$SCRAPES" ]; do
+    n=$(( SCRAPES - done_ < turn ? SCRAPES - done_ : turn ))
+    for ((i = 0; i < ${#args[@]}; i += 3)); do
+      c0=$(commands); t0=$(cpu_ticks "${args[i+2]}")
+      for _ in $(seq "$n"); do
+        curl -fs -o /dev/null -H 'X-Prometheus-Scrape-Timeout-Seconds: 10' -w '%{time_total}\n' "${args[i+1]}"
+      done >>"$work/m$i.lat"
+      t1=$(cpu_ticks "${args[i+2]}"); c1=$(commands)
+      # Each commands() call is one INFO the bench itself sends.
+      ticks[$i]=$(( ticks[$i] + t1 - t0 )); cmds[$i]=$(( cmds[$i] + c1 - c0 - 1 ))
+    done
+    done_=$(( done_ + n ))
+  done
+  for ((i = 0; i < ${#args[@]}; i += 3)); do
+    echo "${ticks[$i]}" >"$work/m$i.ticks"
+    sort -n "$work/m$i.lat" | awk -v n="$SCRAPES" -v name="${args[i]}" -v ticks="${ticks[$i]}" -v hz="$hz" \
+      -v cmds="${cmds[$i]}" -v rss="$(rss_kb "${args[i+2]}")" -v hwm="$(hwm_kb "${args[i+2]}")" '
+      { v[NR] = $1 }
+      END {
+        p50 = v[int(n * 0.50) > 0 ? int(n * 0.50) : 1]; p99 = v[int(n * 0.99) > 0 ? int(n * 0.99) : 1]
+        printf "| %-34s | %8.2f | %7.1f | %7.1f | %8.2f | %8.2f | %6.1f |\n", name, ticks / hz * 1000 / n, rss / 1024, hwm / 1024, p50 * 1000, p99 * 1000, cmds / n
+      }' >>"$work/table"
+  done
 }
 
 header='| exporter                           | CPU ms/scrape | RSS MiB | peak MiB | p50 ms | p99 ms | commands/scrape |'
@@ -77,10 +106,25 @@ oport=$(freeport)
 "$work/redis-exporter" --redis.addr "redis://127.0.0.1:$rport" --web.listen-address "127.0.0.1:$oport" >"$work/ours.log" 2>&1 &
 opid=$!; pids+=($opid)
 wait_http "http://127.0.0.1:$iport/metrics"; wait_http "http://127.0.0.1:$oport/metrics"
+baseline=()
+if [ -n "$BASELINE" ]; then
+  bport=$(freeport)
+  "$work/redis-exporter-baseline" --redis.addr "redis://127.0.0.1:$rport" --web.listen-address "127.0.0.1:$bport" >"$work/baseline.log" 2>&1 &
+  bpid=$!; pids+=($bpid)
+  wait_http "http://127.0.0.1:$bport/metrics"
+  baseline=("redis-exporter at $base_rev (BASELINE)" "http://127.0.0.1:$bport/metrics" "$bpid")
+fi
 
-echo "scraping each exporter $SCRAPES times"
-measure "prometheus-redis-exporter 1.45" "http://127.0.0.1:$iport/metrics" "$ipid"
-measure "redis-exporter (outrigger)" "http://127.0.0.1:$oport/metrics" "$opid"
+echo "scraping each exporter $SCRAPES times, taking turns"
+measure "prometheus-redis-exporter 1.45" "http://127.0.0.1:$iport/metrics" "$ipid" \
+  "redis-exporter (outrigger)" "http://127.0.0.1:$oport/metrics" "$opid" "${baseline[@]}"
+ratio=
+if [ -n "$BASELINE" ]; then
+  # m3 is the current build, m6 the baseline.
+  ratio=$(awk -v a="$(cat "$work/m3.ticks")" -v b="$(cat "$work/m6.ticks")" -v rev="$base_rev" -v ref="$BASELINE" -v n="$SCRAPES" \
+    'BEGIN { printf "CPU per scrape, current / baseline %s (%s): %s (%d vs %d ticks over %d scrapes each)", ref, rev, (b > 0 ? sprintf("%.3f", a / b) : "n/a"), a, b, n }')
+  kill "$bpid"; wait "$bpid" 2>/dev/null || true
+fi
 kill "$ipid" "$opid"; wait "$ipid" "$opid" 2>/dev/null || true
 
 # The incumbent's key counting (--count-keys) scans the whole keyspace on every scrape.
@@ -121,6 +165,7 @@ mem=$(val 'redis_key_group_memory_bytes{db="db0",group="cache:*"}')
 echo
 echo "## Scrapes of a $KEYS-key redis-server $(redis-server --version | awk '{print $3}'), $SCRAPES scrapes each"
 echo "$header"; echo "$rule"; cat "$work/table"
+if [ -n "$ratio" ]; then echo; echo "$ratio"; fi
 echo
 echo "## Key groups over $KEYS keys (scan interval 1s, budget 500ms, batch 1000)"
 printf '| group | counted | expected |\n|---|---:|---:|\n'

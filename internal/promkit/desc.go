@@ -3,18 +3,17 @@ package promkit
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// descInfo is what an exposition needs from a Desc: client_golang keeps the
-// family name, help and unit unexported, and prints them only in String.
+// descInfo is what an exposition needs from a Desc: its family's name and
+// help, which client_golang keeps unexported. A registry tells them: the
+// family it gathers from one metric of the Desc (describe).
 type descInfo struct {
-	name, help, unit string
-	err              error
+	name, help string
+	err        error
 }
 
 const (
@@ -39,12 +38,16 @@ type descCache struct {
 	scrapes  int
 }
 
-func (c *descCache) lookup(d *prometheus.Desc) descInfo {
+// lookup returns the info of m's Desc d. ok is false when m, the metric at
+// hand, could not tell it (a registry refuses m alone: its Write fails, it
+// has no value or a bad label): nothing is cached then, and the next metric
+// of d is asked again.
+func (c *descCache) lookup(d *prometheus.Desc, m prometheus.Metric) (info descInfo, ok bool) {
 	if d == nil {
-		return descInfo{err: errors.New("metric without a Desc")}
+		return descInfo{err: errors.New("metric without a Desc")}, true
 	}
 	c.mu.Lock()
-	info, ok := c.cur[d]
+	info, ok = c.cur[d]
 	if !ok {
 		if info, ok = c.old[d]; ok {
 			c.store(d, info)
@@ -52,13 +55,15 @@ func (c *descCache) lookup(d *prometheus.Desc) descInfo {
 	}
 	c.mu.Unlock()
 	if ok {
-		return info
+		return info, true
 	}
-	info = parseDesc(d)
+	if info, ok = describe(d, m); !ok {
+		return info, false
+	}
 	c.mu.Lock()
 	c.store(d, info)
 	c.mu.Unlock()
-	return info
+	return info, true
 }
 
 // store adds an entry; c.mu must be held.
@@ -91,41 +96,22 @@ func (c *descCache) len() int {
 	return len(c.cur) + len(c.old)
 }
 
-// parseDesc reads name, help and unit from Desc.String, which prints
-// `Desc{fqName: %q, help: %q, unit: %q, constLabels: ..., variableLabels: ...}`
-// (client_golang before 1.23 has no unit).
-func parseDesc(d *prometheus.Desc) descInfo {
+// describe reads the name and help of d's family from the family a
+// registry gathers from m alone. An invalid Desc is an error to cache (ok
+// true); a metric the registry refuses alone says nothing of d (ok false,
+// with the registry's error).
+func describe(d *prometheus.Desc, m prometheus.Metric) (info descInfo, ok bool) {
 	if err := d.Err(); err != nil {
-		return descInfo{err: fmt.Errorf("invalid Desc: %w", err)}
+		return descInfo{err: fmt.Errorf("invalid Desc: %w", err)}, true
 	}
-	s := d.String()
-	var info descInfo
-	var err error
-	rest, ok := strings.CutPrefix(s, "Desc{fqName: ")
-	if ok {
-		info.name, rest, err = unquotePrefix(rest)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(Metrics{m}) // unchecked: no Desc to collide with
+	mfs, err := reg.Gather()
+	switch {
+	case err != nil:
+		return descInfo{err: err}, false
+	case len(mfs) != 1:
+		return descInfo{err: fmt.Errorf("a registry made %d families of one metric", len(mfs))}, false
 	}
-	if ok && err == nil {
-		if rest, ok = strings.CutPrefix(rest, ", help: "); ok {
-			info.help, rest, err = unquotePrefix(rest)
-		}
-	}
-	if ok && err == nil {
-		if after, found := strings.CutPrefix(rest, ", unit: "); found {
-			info.unit, _, err = unquotePrefix(after)
-		}
-	}
-	if !ok || err != nil || info.name == "" {
-		return descInfo{err: fmt.Errorf("reading Desc %s: unexpected format", s)}
-	}
-	return info
-}
-
-func unquotePrefix(s string) (value, rest string, err error) {
-	q, err := strconv.QuotedPrefix(s)
-	if err != nil {
-		return "", s, err
-	}
-	value, err = strconv.Unquote(q)
-	return value, s[len(q):], err
+	return descInfo{name: mfs[0].GetName(), help: mfs[0].GetHelp()}, true
 }

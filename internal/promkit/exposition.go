@@ -106,14 +106,25 @@ func (e *exposition) addMetrics(metrics []prometheus.Metric, descs *descCache, s
 			e.drop(dropInvalid, 1, "nil metric")
 			continue
 		}
+		dm := &slab[i]
 		if d := m.Desc(); d != lastDesc || d == nil {
-			lastDesc, fam, info = d, nil, descs.lookup(d)
+			var known bool
+			lastDesc, fam = d, nil
+			if info, known = descs.lookup(d, m); !known {
+				// m could not tell its family; the next metric of d is asked.
+				lastDesc = nil
+				if err := m.Write(dm); err != nil {
+					e.drop(dropWrite, 1, "writing a series: %w", err)
+				} else {
+					e.drop(dropInvalid, 1, "%w", info.err)
+				}
+				continue
+			}
 		}
 		if info.err != nil {
 			e.drop(dropInvalid, 1, "%w", info.err)
 			continue
 		}
-		dm := &slab[i]
 		if err := m.Write(dm); err != nil {
 			e.drop(dropWrite, 1, "writing a series of %s: %w", info.name, err)
 			continue

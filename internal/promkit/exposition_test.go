@@ -614,45 +614,66 @@ func TestDescCacheStaysBounded(t *testing.T) {
 	}
 }
 
-func TestParseDesc(t *testing.T) {
+// The name and help of a Desc come from a registry gathering one of its
+// metrics, whatever they hold; an invalid Desc is an error, and a metric the
+// registry refuses alone tells nothing (and is not cached).
+func TestDescribe(t *testing.T) {
 	for _, tc := range []struct {
-		d                *prometheus.Desc
-		name, help, unit string
+		d          *prometheus.Desc
+		name, help string
 	}{
-		{desc("a_b", "Plain.", []string{"x"}, prometheus.Labels{"c": "d"}), "a_b", "Plain.", ""},
-		{desc("a", "Quotes \" and \\ and\nnewline, unit: \"x\"", nil, nil), "a", "Quotes \" and \\ and\nnewline, unit: \"x\"", ""},
-		{desc("ü.名前", "UTF-8 ✓", nil, nil), "ü.名前", "UTF-8 ✓", ""},
-		{desc("a", "", nil, nil), "a", "", ""},
-		{prometheus.V2.NewDesc("t_size_bytes", "With a unit.", prometheus.UnconstrainedLabels(nil), nil, prometheus.WithUnit("bytes")), "t_size_bytes", "With a unit.", "bytes"},
+		{desc("a_b", "Plain.", []string{"x"}, prometheus.Labels{"c": "d"}), "a_b", "Plain."},
+		{desc("a", "Quotes \" and \\ and\nnewline, unit: \"x\"", nil, nil), "a", "Quotes \" and \\ and\nnewline, unit: \"x\""},
+		{desc("ü.名前", "UTF-8 ✓", nil, nil), "ü.名前", "UTF-8 ✓"},
+		{desc("a", "", nil, nil), "a", ""},
+		{prometheus.V2.NewDesc("t_size_bytes", "With a unit.", prometheus.UnconstrainedLabels(nil), nil, prometheus.WithUnit("bytes")), "t_size_bytes", "With a unit."},
 	} {
-		info := parseDesc(tc.d)
-		if info.err != nil || info.name != tc.name || info.help != tc.help || info.unit != tc.unit {
-			t.Errorf("parseDesc(%s) = %+v", tc.d, info)
+		lvs := make([]string, 0, 1)
+		if tc.name == "a_b" {
+			lvs = append(lvs, "v")
+		}
+		info, ok := describe(tc.d, gauge(tc.d, 1, lvs...))
+		if !ok || info.err != nil || info.name != tc.name || info.help != tc.help {
+			t.Errorf("describe(%s) = %+v, %v", tc.d, info, ok)
 		}
 	}
 	for _, d := range []*prometheus.Desc{desc("", "x", nil, nil), desc("bad\xff", "x", nil, nil), prometheus.NewInvalidDesc(errors.New("x"))} {
-		if info := parseDesc(d); info.err == nil {
-			t.Errorf("parseDesc(%s) = %+v, want an error", d, info)
+		if info, ok := describe(d, prometheus.NewInvalidMetric(d, errors.New("x"))); !ok || info.err == nil {
+			t.Errorf("describe(%s) = %+v, %v; want an error to cache", d, info, ok)
 		}
+	}
+	d := desc("t_v", "V.", []string{"k"}, nil)
+	var c descCache
+	if _, ok := c.lookup(d, failingMetric{d}); ok || c.len() != 0 {
+		t.Errorf("a metric whose Write fails told its Desc (cache %d)", c.len())
+	}
+	if info, ok := c.lookup(d, gauge(d, 1, "a")); !ok || info.name != "t_v" || c.len() != 1 {
+		t.Errorf("lookup = %+v, %v (cache %d)", info, ok, c.len())
+	}
+	if info, ok := c.lookup(d, failingMetric{d}); !ok || info.name != "t_v" {
+		t.Errorf("a cached Desc = %+v, %v", info, ok)
 	}
 }
 
-func FuzzParseDesc(f *testing.F) {
+func FuzzDescribe(f *testing.F) {
 	f.Add("pg_stat_database_xact_commit", "Number of transactions in this database that have been committed", "")
 	f.Add("a.b", "Quotes \" and \\ and\nnewline, help: \"x\"", "seconds")
 	f.Add("redis_commands_total", "Total number of calls per command.", "")
 	f.Fuzz(func(t *testing.T, name, help, unit string) {
 		d := prometheus.V2.NewDesc(name, help, prometheus.UnconstrainedLabels(nil), nil, prometheus.WithUnit(unit))
-		info := parseDesc(d)
+		var m prometheus.Metric = prometheus.NewInvalidMetric(d, errors.New("invalid Desc"))
+		if d.Err() == nil {
+			m = gauge(d, 1)
+		}
+		info, ok := describe(d, m)
 		if d.Err() != nil {
-			if info.err == nil {
-				t.Fatalf("invalid Desc %s parsed as %+v", d, info)
+			if !ok || info.err == nil {
+				t.Fatalf("invalid Desc %s described as %+v, %v", d, info, ok)
 			}
 			return
 		}
-		// %q escapes invalid UTF-8 byte by byte, so everything round-trips.
-		if info.err != nil || info.name != name || info.help != help || info.unit != unit {
-			t.Fatalf("parseDesc(%s) = %+v", d, info)
+		if !ok || info.err != nil || info.name != name || info.help != help {
+			t.Fatalf("describe(%s) = %+v, %v", d, info, ok)
 		}
 	})
 }

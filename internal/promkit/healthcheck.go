@@ -2,7 +2,6 @@ package promkit
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/config"
 )
 
 // probeHealth asks the daemon listening on addr for /health. A 401 counts as
@@ -36,7 +37,11 @@ func probeHealth(ctx context.Context, addr, webConfig string) error {
 	}
 	// The probe talks to itself on loopback: the certificate names the
 	// public host, not 127.0.0.1.
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	tlsConfig, err := config.NewTLSConfig(&config.TLSConfig{InsecureSkipVerify: true})
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)

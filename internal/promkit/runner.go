@@ -48,6 +48,11 @@ type Runner struct {
 	Logger     *slog.Logger
 	// ExtraLabels are added to the scrape_collector_* series (e.g. a target).
 	ExtraLabels prometheus.Labels
+
+	// successDesc and durationDesc are made on the first Start: a Desc the
+	// exposition has seen before costs it nothing, a new one a lookup.
+	descOnce                  sync.Once
+	successDesc, durationDesc *prometheus.Desc
 }
 
 // Run is one collection in progress.
@@ -56,8 +61,7 @@ type Run struct {
 	done   chan struct{}
 	mu     sync.Mutex
 	states []*collectorState
-	// successDesc and durationDesc are made once per run: Snapshot is called
-	// by every scrape waiting for the run.
+	// successDesc and durationDesc are the runner's.
 	successDesc, durationDesc *prometheus.Desc
 }
 
@@ -73,13 +77,14 @@ type collectorState struct {
 
 // Start begins a collection under ctx and returns at once.
 func (r *Runner) Start(ctx context.Context) *Run {
-	run := &Run{runner: r, done: make(chan struct{}),
-		successDesc: prometheus.NewDesc(prometheus.BuildFQName(r.Namespace, "scrape", "collector_success"),
+	r.descOnce.Do(func() {
+		r.successDesc = prometheus.NewDesc(prometheus.BuildFQName(r.Namespace, "scrape", "collector_success"),
 			"Whether a collector succeeded on this scrape (1) or failed or ran out of time (0).",
-			[]string{"collector"}, r.ExtraLabels),
-		durationDesc: prometheus.NewDesc(prometheus.BuildFQName(r.Namespace, "scrape", "collector_duration_seconds"),
-			"How long a collector ran on this scrape.", []string{"collector"}, r.ExtraLabels),
-	}
+			[]string{"collector"}, r.ExtraLabels)
+		r.durationDesc = prometheus.NewDesc(prometheus.BuildFQName(r.Namespace, "scrape", "collector_duration_seconds"),
+			"How long a collector ran on this scrape.", []string{"collector"}, r.ExtraLabels)
+	})
+	run := &Run{runner: r, done: make(chan struct{}), successDesc: r.successDesc, durationDesc: r.durationDesc}
 	for _, c := range r.Collectors {
 		run.states = append(run.states, &collectorState{name: c.Name()})
 	}

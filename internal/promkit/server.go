@@ -190,17 +190,6 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// Addrs returns the addresses listened on, after Listen.
-func (s *Server) Addrs() []net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []net.Addr
-	for _, l := range s.listeners {
-		out = append(out, l.Addr())
-	}
-	return out
-}
-
 // Serve serves until ctx ends, then shuts down gracefully within 5 seconds.
 // TLS and basic auth come from --web.config.file.
 func (s *Server) Serve(ctx context.Context) error {

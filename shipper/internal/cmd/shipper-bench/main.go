@@ -1,7 +1,9 @@
 // Command shipper-bench measures the log-shipper binary against the
 // in-process Loki receiver and the in-process Elasticsearch bulk receiver
 // on loopback: throughput per CPU-second, RSS, and end-to-end latency at a
-// steady rate. bench/shipper/run.sh runs it.
+// steady rate. bench/shipper/run.sh runs it. With -baseline, every scenario
+// runs a second binary (an earlier build) right after the first, and the
+// ratio of the two (current/baseline) follows.
 package main
 
 import (
@@ -35,6 +37,7 @@ func run() int {
 	esLines := flag.Int("es-lines", 1_000_000, "lines per Elasticsearch bulk throughput run")
 	verify := flag.Bool("verify", false, "check every line the Loki receiver gets in the throughput runs (content, time, order per file, no duplicate)")
 	scenarios := flag.String("scenarios", "", "comma-separated SIZExFILES throughput scenarios to run (e.g. 1024x16); empty runs all, and the latency and memory runs")
+	baseline := flag.String("baseline", "", "a second log-shipper binary (an earlier build) run right after -binary in every scenario, followed by the ratio current/baseline")
 	flag.Parse()
 	if *bin == "" || *work == "" {
 		fmt.Fprintln(os.Stderr, "shipper-bench: -binary and -dir are required")
@@ -47,7 +50,7 @@ func run() int {
 			if sc.size == 1024 {
 				n /= 2
 			}
-			if err := bulk(*bin, *work, sc.size, sc.files, n); err != nil {
+			if err := pair(*bin, *baseline, "lines/CPU-s", func(b binary) (float64, error) { return bulk(b, *work, sc.size, sc.files, n) }); err != nil {
 				fmt.Fprintln(os.Stderr, "shipper-bench:", err)
 				return 1
 			}
@@ -70,7 +73,7 @@ func run() int {
 		if sc.size == 1024 {
 			n = *lines / 2
 		}
-		if err := throughput(*bin, *work, sc.size, sc.files, n, *verify); err != nil {
+		if err := pair(*bin, *baseline, "lines/CPU-s", func(b binary) (float64, error) { return throughput(b, *work, sc.size, sc.files, n, *verify) }); err != nil {
 			fmt.Fprintln(os.Stderr, "shipper-bench:", err)
 			return 1
 		}
@@ -78,17 +81,37 @@ func run() int {
 	if len(want) > 0 {
 		return 0
 	}
-	if err := latency(*bin, *work, *rate, *steady); err != nil {
+	if err := pair(*bin, *baseline, "CPU s", func(b binary) (float64, error) { return latency(b, *work, *rate, *steady) }); err != nil {
 		fmt.Fprintln(os.Stderr, "shipper-bench:", err)
 		return 1
 	}
 	if *pile > 0 {
-		if err := memory(*bin, *work, *pile); err != nil {
+		if err := pair(*bin, *baseline, "peak RSS", func(b binary) (float64, error) { return memory(b, *work, *pile) }); err != nil {
 			fmt.Fprintln(os.Stderr, "shipper-bench:", err)
 			return 1
 		}
 	}
 	return 0
+}
+
+// binary is a log-shipper build under test; tag marks the baseline's rows.
+type binary struct{ path, tag string }
+
+// pair runs a scenario with bin, then with baseline if there is one, and
+// prints the ratio of the figure the scenario returns (current/baseline).
+func pair(bin, baseline, figure string, run func(binary) (float64, error)) error {
+	cur, err := run(binary{path: bin})
+	if err != nil || baseline == "" {
+		return err
+	}
+	base, err := run(binary{path: baseline, tag: " [baseline]"})
+	if err != nil {
+		return err
+	}
+	if base > 0 {
+		fmt.Printf("%-28s %s current/baseline: %.3f\n", "", figure, cur/base)
+	}
+	return nil
 }
 
 func reset(dir string) (string, error) {
@@ -125,14 +148,14 @@ type proc struct {
 	cmd *exec.Cmd
 }
 
-func start(bin, dir, url string, extra ...string) (*proc, error) {
+func start(bin binary, dir, url string, extra ...string) (*proc, error) {
 	out := "--loki.url=" + url + "/loki/api/v1/push"
 	if strings.HasPrefix(url, "es:") {
 		out = "--elasticsearch.url=" + strings.TrimPrefix(url, "es:")
 	}
 	args := append([]string{"--web.listen-address=127.0.0.1:0", "--registry.path=" + filepath.Join(dir, "registry.json"),
 		"--path=" + filepath.Join(dir, "logs", "*.log"), out, "--log.level=warn"}, extra...)
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin.path, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return &proc{cmd: cmd}, cmd.Start()
@@ -181,16 +204,17 @@ func waitCount(srv *lokitest.Server, n int, timeout time.Duration) error {
 	return nil
 }
 
-func throughput(bin, work string, size, files, n int, verify bool) error {
+// throughput returns the lines per CPU-second.
+func throughput(bin binary, work string, size, files, n int, verify bool) (float64, error) {
 	dir := filepath.Join(work, fmt.Sprintf("tp-%d-%d", size, files))
 	logs, err := reset(dir)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	base := time.Now().Add(-30 * time.Minute)
 	bytes, err := writeFiles(logs, size, files, n, base)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	n = n / files * files
 	opts := lokitest.Options{CountOnly: true}
@@ -201,17 +225,17 @@ func throughput(bin, work string, size, files, n int, verify bool) error {
 	}
 	srv, err := lokitest.New("127.0.0.1:0", opts)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer srv.Close()
 	t0 := time.Now()
 	p, err := start(bin, dir, srv.URL)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer p.stop()
 	if err := waitCount(srv, n, 10*time.Minute); err != nil {
-		return err
+		return 0, err
 	}
 	el := time.Since(t0).Seconds()
 	cpu := p.cpu()
@@ -220,29 +244,30 @@ func throughput(bin, work string, size, files, n int, verify bool) error {
 	if vf != nil {
 		time.Sleep(time.Second) // anything more (a duplicate) arrives
 		if err := vf.check(srv.Count(), n); err != nil {
-			return fmt.Errorf("%d B lines, %d file(s): %w", size, files, err)
+			return 0, fmt.Errorf("%d B lines, %d file(s): %w", size, files, err)
 		}
 		note = "  (verified: every line once, intact, in order)"
 	}
-	fmt.Printf("%-28s %10.0f %8.1f %8.2f %14.0f %8d %8s%s\n", fmt.Sprintf("%d B lines, %d file(s)", size, files),
+	fmt.Printf("%-28s %10.0f %8.1f %8.2f %14.0f %8d %8s%s\n", fmt.Sprintf("%d B lines, %d file(s)%s", size, files, bin.tag),
 		float64(n)/el, float64(bytes)/el/(1<<20), cpu, float64(n)/cpu, rss, "-", note)
 	p.stop()
 	os.RemoveAll(dir)
-	return nil
+	return float64(n) / cpu, nil
 }
 
 // bulk measures throughput to the Elasticsearch bulk receiver (count-only:
 // it parses every action line and keeps each index's ids, so replays would
 // show as 409s, without decoding the documents).
-func bulk(bin, work string, size, files, n int) error {
+// It returns the lines per CPU-second.
+func bulk(bin binary, work string, size, files, n int) (float64, error) {
 	dir := filepath.Join(work, fmt.Sprintf("es-%d-%d", size, files))
 	logs, err := reset(dir)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	bytes, err := writeFiles(logs, size, files, n, time.Now().Add(-30*time.Minute))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	n = n / files * files
 	srv := estest.New(estest.ES8)
@@ -251,13 +276,13 @@ func bulk(bin, work string, size, files, n int) error {
 	t0 := time.Now()
 	p, err := start(bin, dir, "es:"+srv.URL, "--elasticsearch.index=app-%{+yyyy.MM.dd}")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer p.stop()
 	deadline := time.Now().Add(10 * time.Minute)
 	for srv.Count() < n {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("elasticsearch receiver has %d of %d documents", srv.Count(), n)
+			return 0, fmt.Errorf("elasticsearch receiver has %d of %d documents", srv.Count(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -265,18 +290,19 @@ func bulk(bin, work string, size, files, n int) error {
 	cpu := p.cpu()
 	rss := p.statusKB("VmHWM") >> 10
 	_, _, outcomes := srv.Stats()
-	fmt.Printf("%-28s %10.0f %8.1f %8.2f %14.0f %8d %8s  (item outcomes %v)\n", fmt.Sprintf("ES bulk, %d B, %d file(s)", size, files),
+	fmt.Printf("%-28s %10.0f %8.1f %8.2f %14.0f %8d %8s  (item outcomes %v)\n", fmt.Sprintf("ES bulk, %d B, %d file(s)%s", size, files, bin.tag),
 		float64(n)/el, float64(bytes)/el/(1<<20), cpu, float64(n)/cpu, rss, "-", outcomes)
 	p.stop()
 	os.RemoveAll(dir)
-	return nil
+	return float64(n) / cpu, nil
 }
 
-func latency(bin, work string, rate int, dur time.Duration) error {
+// latency returns the CPU seconds of the steady run.
+func latency(bin binary, work string, rate int, dur time.Duration) (float64, error) {
 	dir := filepath.Join(work, "latency")
 	logs, err := reset(dir)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -287,17 +313,17 @@ func latency(bin, work string, rate int, dur time.Duration) error {
 		mu.Unlock()
 	}})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer srv.Close()
 	fh, err := os.Create(filepath.Join(logs, "app.log"))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer fh.Close()
 	p, err := start(bin, dir, srv.URL)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer p.stop()
 	time.Sleep(time.Second)
@@ -318,60 +344,64 @@ func latency(bin, work string, rate int, dur time.Duration) error {
 			buf = append(buf, '\n')
 		}
 		if _, err := fh.Write(buf); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := waitCount(srv, seq, time.Minute); err != nil {
-		return err
+		return 0, err
 	}
 	cpu := p.cpu() - cpu0
 	mu.Lock()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
 	mu.Unlock()
-	fmt.Printf("%-28s %10d %8.1f %8.2f %14s %8d %8s  (p50 %s)\n", fmt.Sprintf("steady %d lines/s, 256 B", rate), rate,
+	fmt.Printf("%-28s %10d %8.1f %8.2f %14s %8d %8s  (p50 %s)\n", fmt.Sprintf("steady %d lines/s, 256 B%s", rate, bin.tag), rate,
 		float64(rate*256)/(1<<20), cpu, fmt.Sprintf("%.0f%% of a core", 100*cpu/dur.Seconds()), p.statusKB("VmHWM")>>10,
 		p99.Round(time.Millisecond), p50.Round(time.Millisecond))
-	return nil
+	p.stop()
+	os.RemoveAll(dir)
+	return cpu, nil
 }
 
-func memory(bin, work string, pile int64) error {
+// memory returns the peak RSS in MiB.
+func memory(bin binary, work string, pile int64) (float64, error) {
 	dir := filepath.Join(work, "memory")
 	logs, err := reset(dir)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	n := int(pile / 1024)
 	if _, err := writeFiles(logs, 1024, 4, n, time.Now().Add(-50*time.Minute)); err != nil {
-		return err
+		return 0, err
 	}
 	n = n / 4 * 4
 	srv, err := lokitest.New("127.0.0.1:0", lokitest.Options{CountOnly: true})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer srv.Close()
 	srv.Down()
 	p, err := start(bin, dir, srv.URL) // the default cap: 16 MiB
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer p.stop()
 	time.Sleep(10 * time.Second)
 	down := p.statusKB("VmHWM") >> 10
 	if err := srv.Up(); err != nil {
-		return err
+		return 0, err
 	}
 	t0 := time.Now()
 	if err := waitCount(srv, n, 20*time.Minute); err != nil {
-		return err
+		return 0, err
 	}
+	peak := p.statusKB("VmHWM") >> 10
 	fmt.Printf("%-28s %10.0f %8s %8s %14s %8d %8s  (peak %d MiB while Loki was down 10 s; default cap 16 MiB)\n",
-		fmt.Sprintf("%d MiB piled up, Loki down", pile>>20), float64(n)/time.Since(t0).Seconds(), "-", "-", "-",
-		p.statusKB("VmHWM")>>10, "-", down)
+		fmt.Sprintf("%d MiB piled up, Loki down%s", pile>>20, bin.tag), float64(n)/time.Since(t0).Seconds(), "-", "-", "-",
+		peak, "-", down)
 	p.stop()
 	os.RemoveAll(dir)
-	return nil
+	return float64(peak), nil
 }
 
 // verifier checks each entry against the line written: same text, same
