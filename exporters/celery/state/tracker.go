@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/celery/events"
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // HostnameMode says how the hostname label of task series is written.
@@ -20,10 +21,6 @@ const (
 	// HostnameGeneric writes "generic": one series per task name and queue.
 	HostnameGeneric
 )
-
-// Other is the label value for task names beyond the top-N and for
-// exception classes beyond the limit.
-const Other = "other"
 
 // Unknown labels a task whose name the exporter never saw (its task-sent
 // and task-received events came before the exporter started, or were evicted).
@@ -196,7 +193,10 @@ func (t *Tracker) intern(s string) uint32 {
 
 func (t *Tracker) str(i uint32) string { return t.strs[i] }
 
-// admitName applies the top-N rule.
+// admitName applies the --task.top-n rule: the first N names seen keep
+// their label, later ones count as promkit.Other. This is an admission bound,
+// not promkit.TopN's ranking: a counter series cannot hand its counts to
+// another label when a later scrape ranks names differently.
 func (t *Tracker) admitName(name string) string {
 	if name == "" {
 		return Unknown
@@ -205,7 +205,7 @@ func (t *Tracker) admitName(name string) string {
 		return name
 	}
 	if t.opts.TopTasks > 0 && len(t.names) >= t.opts.TopTasks {
-		return Other
+		return promkit.Other
 	}
 	t.names[name] = struct{}{}
 	return name
@@ -216,7 +216,7 @@ func (t *Tracker) admitQueue(q string) string {
 		return q
 	}
 	if len(t.queues) >= t.opts.MaxQueues {
-		return Other
+		return promkit.Other
 	}
 	t.queues[q] = struct{}{}
 	return q
@@ -231,7 +231,7 @@ func (t *Tracker) admitException(repr string) string {
 		return c
 	}
 	if len(t.exceptions) >= t.opts.MaxExceptions {
-		return Other
+		return promkit.Other
 	}
 	t.exceptions[c] = struct{}{}
 	return c
