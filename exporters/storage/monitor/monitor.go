@@ -33,7 +33,7 @@ type Options struct {
 
 // OptionsFrom takes the process-wide settings of a validated configuration.
 func OptionsFrom(vc config.ValidatedConfig, logger *slog.Logger) Options {
-	c := vc.Config()
+	c := vc.Process()
 	return Options{Workers: c.Workers, WalkNice: c.WalkNice, MaxConcurrentWalks: c.MaxConcurrentWalks, MaxHardlinks: c.MaxHardlinks,
 		StatfsInterval: c.StatfsInterval, StatfsTimeout: c.StatfsTimeout, Logger: logger}
 }
