@@ -12,16 +12,17 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
-// Bucket names that are not real subdirectories or extensions.
+// Bucket names that are not real subdirectories or extensions, beside
+// promkit.Other, which holds everything outside the top N (and what came
+// after the tracking bound was reached).
 const (
 	// RootBucket holds what lies above the breakdown depth: the root's own
 	// files and directories, and those of subdirectories shallower than it.
 	RootBucket = "."
-	// OtherBucket holds everything outside the top N (and what came after the
-	// tracking bound was reached).
-	OtherBucket = "other"
 	// NoExtension holds files whose names have no extension.
 	NoExtension = "none"
 )
@@ -243,7 +244,7 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("resolving walk root: %w", err)
 	}
 	w := &walker{opts: opts, fs: opts.FS, root: resolved, links: map[fileID]struct{}{},
-		buckets: []string{RootBucket, OtherBucket}, coldCh: make(chan struct{})}
+		buckets: []string{RootBucket, promkit.Other}, coldCh: make(chan struct{})}
 	w.cond = sync.NewCond(&w.mu)
 
 	first := newWorker(w)
