@@ -323,47 +323,68 @@ func (t *Tracker) applyWorker(e *events.Event, now time.Time) {
 
 func (t *Tracker) applyTask(e *events.Event, now time.Time) {
 	k := keyOf(e.UUID)
-	var tk *task
-	switch e.Type {
-	case events.TaskSent, events.TaskReceived:
-		var evicted bool
-		tk, evicted = t.tasks.touch(k, now.UnixNano())
-		if evicted {
-			t.stats.EvictedFull++
-		}
-		if e.Name != "" {
-			tk.name = t.intern(t.admitName(e.Name))
-		}
-		if e.Type == events.TaskSent {
-			q := e.Queue
-			if q == "" {
-				q = e.RoutingKey
-			}
-			if q != "" {
-				q = t.admitQueue(q)
-				tk.queue = t.intern(q)
-				if e.Name != "" && len(t.nameQueue) < 10000 {
-					t.nameQueue[t.str(tk.name)] = q
-				}
-			}
-			tk.sent = e.Timestamp
-		} else {
-			tk.received = true
-		}
-		if e.ETA != "" {
-			if ts, err := time.Parse(time.RFC3339Nano, e.ETA); err == nil {
-				tk.eta = float64(ts.UnixNano()) / 1e9
-			}
-		}
-	default:
-		if tk = t.tasks.get(k); tk != nil {
+	tk := t.trackTask(e, k, now)
+	name, queue := t.taskLabels(tk)
+	host := t.hostLabel(e.Hostname, e.Type == events.TaskSent)
+	t.hostSeen[host] = now
+	t.count(t.seriesFor(name, host, queue), e, tk, k)
+}
+
+// trackTask records a task-sent or task-received event in the task map
+// and returns the task an event is about (nil if the map does not hold it).
+func (t *Tracker) trackTask(e *events.Event, k taskKey, now time.Time) *task {
+	if e.Type != events.TaskSent && e.Type != events.TaskReceived {
+		tk := t.tasks.get(k)
+		if tk != nil {
 			tk.touched = now.UnixNano()
 		} else {
 			t.stats.UnknownTasks++
 		}
+		return tk
 	}
+	tk, evicted := t.tasks.touch(k, now.UnixNano())
+	if evicted {
+		t.stats.EvictedFull++
+	}
+	if e.Name != "" {
+		tk.name = t.intern(t.admitName(e.Name))
+	}
+	if e.Type == events.TaskSent {
+		t.route(tk, e)
+		tk.sent = e.Timestamp
+	} else {
+		tk.received = true
+	}
+	if e.ETA != "" {
+		if ts, err := time.Parse(time.RFC3339Nano, e.ETA); err == nil {
+			tk.eta = float64(ts.UnixNano()) / 1e9
+		}
+	}
+	return tk
+}
 
-	name, queue := Unknown, ""
+// route records the queue a task-sent event names, and remembers it for
+// the task's name.
+func (t *Tracker) route(tk *task, e *events.Event) {
+	q := e.Queue
+	if q == "" {
+		q = e.RoutingKey
+	}
+	if q == "" {
+		return
+	}
+	q = t.admitQueue(q)
+	tk.queue = t.intern(q)
+	if e.Name != "" && len(t.nameQueue) < 10000 {
+		t.nameQueue[t.str(tk.name)] = q
+	}
+}
+
+// taskLabels are the name and queue_name of a task's series: Unknown for a
+// task the map does not hold, and the queue last seen for its name, else
+// the default queue, when no task-sent routed it.
+func (t *Tracker) taskLabels(tk *task) (name, queue string) {
+	name = Unknown
 	if tk != nil {
 		if tk.name != 0 {
 			name = t.str(tk.name)
@@ -382,10 +403,11 @@ func (t *Tracker) applyTask(e *events.Event, now time.Time) {
 			tk.queue = t.intern(queue)
 		}
 	}
-	host := t.hostLabel(e.Hostname, e.Type == events.TaskSent)
-	t.hostSeen[host] = now
-	s := t.seriesFor(name, host, queue)
+	return name, queue
+}
 
+// count adds a task event to its series and forgets a task that finished.
+func (t *Tracker) count(s *series, e *events.Event, tk *task, k taskKey) {
 	switch e.Type {
 	case events.TaskSent:
 		s.counters[cSent]++

@@ -255,3 +255,31 @@ func BenchmarkApplyLifecycle(b *testing.B) {
 		tr.Apply(&e)
 	}
 }
+
+// A task's series labels: the queue its task-sent named; without one, the
+// queue last seen for its name, else the default; a task id never seen is
+// name="unknown".
+func TestTaskLabelsFallBackToTheNamesQueueAndTheDefault(t *testing.T) {
+	tr := New(Options{DefaultQueue: "dq", HostnameMode: HostnameGeneric})
+	id := func(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-000000000000", i) }
+	tr.Apply(&events.Event{Type: events.TaskSent, UUID: id(1), Name: "a", Queue: "qa", Hostname: "p@h"})
+	tr.Apply(&events.Event{Type: events.TaskReceived, UUID: id(2), Name: "a", Hostname: "w@h"})               // no task-sent: a's queue
+	tr.Apply(&events.Event{Type: events.TaskReceived, UUID: id(3), Name: "b", Hostname: "w@h"})               // no queue known for b
+	tr.Apply(&events.Event{Type: events.TaskSent, UUID: id(4), Name: "c", RoutingKey: "rk", Hostname: "p@h"}) // routing key as queue
+	tr.Apply(&events.Event{Type: events.TaskSucceeded, UUID: id(5), Hostname: "w@h"})                         // never seen
+	got := gather(t, tr, "celery_task_sent_total", "celery_task_received_total", "celery_task_succeeded_total")
+	for _, want := range []string{
+		"celery_task_sent_total{hostname=generic,name=a,queue_name=qa} 1",
+		"celery_task_received_total{hostname=generic,name=a,queue_name=qa} 1",
+		"celery_task_received_total{hostname=generic,name=b,queue_name=dq} 1",
+		"celery_task_sent_total{hostname=generic,name=c,queue_name=rk} 1",
+		"celery_task_succeeded_total{hostname=generic,name=unknown,queue_name=dq} 1",
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("missing %s in\n%s", want, got)
+		}
+	}
+	if n := tr.Stats().UnknownTasks; n != 1 {
+		t.Errorf("%d unknown task events, want 1", n)
+	}
+}

@@ -66,6 +66,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "configuration OK: %d paths\n", len(vc.Targets()))
 		return 0
 	}
+	return serve(pvc, cfg, vc, *once, stdout, stderr)
+}
+
+// serve runs the monitor and serves its metrics (or, with once, prints them
+// after the first walks) until a signal ends it; cfg is re-validated on
+// SIGHUP.
+func serve(pvc promkit.ValidatedConfig, cfg config.Config, vc config.ValidatedConfig, once bool, stdout, stderr io.Writer) int {
 	logger := pvc.Logger()
 	mon := monitor.New(monitor.OptionsFrom(vc, logger))
 	runner := &promkit.Runner{Namespace: monitor.Namespace, Collectors: mon.Collectors(), Logger: logger}
@@ -90,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			logger.Warn("stopping", "err", err)
 		}
 	}()
-	if *once {
+	if once {
 		onceCtx, cancel := context.WithTimeout(ctx, vc.OnceTimeout())
 		defer cancel()
 		return printOnce(onceCtx, mon, runner, stdout, stderr)
