@@ -102,15 +102,6 @@ func constHistogram(f promkit.Family, h *histogram, bounds []float64, k seriesKe
 	return f.Histogram(h.count, h.sum, buckets, k.name, k.host, k.queue)
 }
 
-// Stats returns a copy of the tracker's own counters.
-func (t *Tracker) Stats() Stats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.stats
-	s.TasksTracked = t.tasks.len()
-	return s
-}
-
 // SentTime returns the task-sent timestamp of a task in flight, if known.
 func (t *Tracker) SentTime(id string) (float64, bool) {
 	t.mu.Lock()

@@ -117,11 +117,10 @@ type worker struct {
 	offline  bool
 }
 
-// Stats are the tracker's own counters.
-type Stats struct {
+// ownStats are the tracker's own counters.
+type ownStats struct {
 	Events       [events.NumTypes]uint64
 	LastEvent    time.Time // local receive time
-	TasksTracked int
 	EvictedFull  uint64
 	EvictedTTL   uint64
 	ExpiredHosts uint64
@@ -144,7 +143,7 @@ type Tracker struct {
 	series     map[seriesKey]*series
 	hostSeen   map[string]time.Time // label hostname -> last event
 	workers    map[string]*worker
-	stats      Stats
+	stats      ownStats
 }
 
 // New returns an empty Tracker.
@@ -442,15 +441,8 @@ func (t *Tracker) count(s *series, e *events.Event, tk *task, k taskKey) {
 	}
 }
 
-// Sweep forgets tasks past their TTL and hostnames past the expiry. Scrapes
-// and the consumer's ticker call it.
-func (t *Tracker) Sweep() {
-	now := t.opts.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sweep(now)
-}
-
+// sweep forgets tasks past their TTL and hostnames past the expiry; every
+// scrape calls it first.
 func (t *Tracker) sweep(now time.Time) {
 	t.stats.EvictedTTL += uint64(t.tasks.expire(now.Add(-t.opts.TaskTTL).UnixNano()))
 	if t.opts.Expiry <= 0 {
