@@ -32,11 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.ErrorWriter(stderr)
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "storage-exporter", ListenAddress: ":9843", EnvPrefix: envPrefix})
 	var cfg config.Config
-	addFlags(common.Flag, &cfg)
-	// A one-shot action, so no environment variable: set in a container's
-	// environment it would keep the daemon from ever serving.
-	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
-	once := common.Flag("once", "Walk every tree once, print the metrics to standard output and exit (for cron and node_exporter's textfile collector).").Bool()
+	act := addFlags(app, common.Flag, &cfg)
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "%s: %v (see --help)\n", app.Name, err)
 		return 2
@@ -62,11 +58,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: invalid configuration: %v\n", app.Name, err)
 		return 2
 	}
-	if *configCheck {
+	if *act.configCheck {
 		fmt.Fprintf(stdout, "configuration OK: %d paths\n", len(vc.Targets()))
 		return 0
 	}
-	return serve(pvc, cfg, vc, *once, stdout, stderr)
+	return serve(pvc, cfg, vc, *act.once, stdout, stderr)
 }
 
 // serve runs the monitor and serves its metrics (or, with once, prints them
@@ -117,10 +113,18 @@ func serve(pvc promkit.ValidatedConfig, cfg config.Config, vc config.ValidatedCo
 	return 0
 }
 
-// addFlags declares the exporter's own flags, which fill c.
-func addFlags(flag func(name, help string) *kingpin.FlagClause, c *config.Config) {
+// actions are the flags that say what to do instead of serving.
+type actions struct{ configCheck, once *bool }
+
+// addFlags declares the exporter's own flags, which fill c, and the
+// actions.
+func addFlags(app *kingpin.Application, flag func(name, help string) *kingpin.FlagClause, c *config.Config) actions {
 	flag("path", "NAME=DIR of a tree to watch; repeat for several (in the environment: one per line).").StringsVar(&c.Paths)
 	flag("config.file", "YAML file listing the trees to watch, with per-path settings; re-read on SIGHUP.").Default("").StringVar(&c.File)
+	// A one-shot action, so no environment variable: set in a container's
+	// environment it would keep the daemon from ever serving.
+	act := actions{configCheck: app.Flag("config.check", "Validate the configuration and exit.").Bool(),
+		once: flag("once", "Walk every tree once, print the metrics to standard output and exit (for cron and node_exporter's textfile collector).").Bool()}
 	flag("walk.interval", "Time between the starts of two walks of a tree.").Default("5m").DurationVar(&c.Defaults.Interval)
 	flag("walk.budget", "Longest a walk may take; a walk cut short reports partial figures and says so.").Default("10m").DurationVar(&c.Defaults.Budget)
 	flag("walk.subdir-depth", "Depth of the per-subdirectory breakdown (1: the tree's children; 0: none).").Default("1").IntVar(&c.Defaults.SubdirDepth)
@@ -132,6 +136,7 @@ func addFlags(flag func(name, help string) *kingpin.FlagClause, c *config.Config
 	flag("walk.max-hardlinks", "Hard-linked files a walk remembers to count them once; past it they may count twice.").Default("1000000").IntVar(&c.MaxHardlinks)
 	flag("statfs.interval", "Time between two reads of a tree's filesystem size and free space.").Default("15s").DurationVar(&c.StatfsInterval)
 	flag("statfs.timeout", "Longest wait for a filesystem to answer statfs (a hung mount) before reporting it failed.").Default("5s").DurationVar(&c.StatfsTimeout)
+	return act
 }
 
 // printOnce waits for the first walk of every tree and prints the metrics.
