@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,7 +28,7 @@ import (
 // consumes events, another does passive queue declares.
 type AMQP struct {
 	health
-	cfg    config.Config
+	cfg    config.Watch
 	broker config.Broker
 	mgmt   *url.URL
 	log    *slog.Logger
@@ -43,8 +42,8 @@ type AMQP struct {
 }
 
 // NewAMQP builds the RabbitMQ watcher; Run starts it.
-func NewAMQP(vc config.ValidatedConfig, log *slog.Logger, sink Sink, sent SentTimes) *AMQP {
-	return &AMQP{cfg: vc.Config(), broker: vc.Broker(), mgmt: vc.Management(), log: log, sink: sink, sent: sent,
+func NewAMQP(w config.Watch, log *slog.Logger, sink Sink, sent SentTimes) *AMQP {
+	return &AMQP{cfg: w, broker: w.Broker, mgmt: w.Management, log: log, sink: sink, sent: sent,
 		http: &http.Client{Timeout: 10 * time.Second}}
 }
 
@@ -104,9 +103,8 @@ func (a *AMQP) dial(ctx context.Context) (*amqp.Connection, error) {
 			d := net.Dialer{Timeout: 5 * time.Second}
 			return d.DialContext(ctx, network, addr)
 		}}
-	if a.broker.TLS {
-		host, _, _ := net.SplitHostPort(a.broker.Addr)
-		cfg.TLSClientConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if a.cfg.TLS != nil {
+		cfg.TLSClientConfig = a.cfg.TLS.Clone()
 	}
 	conn, err := amqp.DialConfig(a.broker.AMQPURL(), cfg)
 	if err != nil {

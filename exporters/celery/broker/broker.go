@@ -54,20 +54,20 @@ type health struct {
 }
 
 var (
-	upDesc        = prometheus.NewDesc("celery_exporter_broker_up", "Whether the last queue poll reached the broker.", nil, nil)
-	streamUpDesc  = prometheus.NewDesc("celery_exporter_event_stream_up", "Whether the event subscription is established.", nil, nil)
-	messagesDesc  = prometheus.NewDesc("celery_exporter_event_messages_total", "Event messages received from the broker (a task.multi message holds several events).", nil, nil)
-	decodeErrDesc = prometheus.NewDesc("celery_exporter_event_decode_errors_total", "Event messages that could not be decoded, by reason.", []string{"reason"}, nil)
-	reconnDesc    = prometheus.NewDesc("celery_exporter_event_stream_reconnects_total", "Times the event stream was reopened: after an error, or after it went silent and did not answer a ping.", []string{"reason"}, nil)
-	pollErrDesc   = prometheus.NewDesc("celery_exporter_queue_poll_errors_total", "Queue depth polls that failed.", nil, nil)
-	pollTimeDesc  = prometheus.NewDesc("celery_exporter_queue_poll_timestamp_seconds", "When the last successful queue depth poll finished.", nil, nil)
-	pollDurDesc   = prometheus.NewDesc("celery_exporter_queue_poll_duration_seconds", "How long the last successful queue depth poll took.", nil, nil)
+	brokerUp         = promkit.Gauge("celery_exporter_broker_up", "Whether the last queue poll reached the broker.")
+	eventStreamUp    = promkit.Gauge("celery_exporter_event_stream_up", "Whether the event subscription is established.")
+	eventMessages    = promkit.Counter("celery_exporter_event_messages_total", "Event messages received from the broker (a task.multi message holds several events).")
+	eventDecodeErrs  = promkit.Counter("celery_exporter_event_decode_errors_total", "Event messages that could not be decoded, by reason.", "reason")
+	streamReconnects = promkit.Counter("celery_exporter_event_stream_reconnects_total", "Times the event stream was reopened: after an error, or after it went silent and did not answer a ping.", "reason")
+	pollErrorsTotal  = promkit.Counter("celery_exporter_queue_poll_errors_total", "Queue depth polls that failed.")
+	pollTimestamp    = promkit.Gauge("celery_exporter_queue_poll_timestamp_seconds", "When the last successful queue depth poll finished.")
+	pollDuration     = promkit.Gauge("celery_exporter_queue_poll_duration_seconds", "How long the last successful queue depth poll took.")
 
-	lengthDesc    = prometheus.NewDesc("celery_queue_length", "Messages waiting in the queue (Redis: every priority list; RabbitMQ: ready).", []string{"queue_name"}, nil)
-	unackedDesc   = prometheus.NewDesc("celery_queue_unacked_messages", "Messages taken from the queue but not acknowledged: reserved, prefetched and ETA/countdown tasks.", []string{"queue_name"}, nil)
-	etaDesc       = prometheus.NewDesc("celery_queue_eta_messages", "Unacknowledged messages that carry an ETA or countdown (Redis).", []string{"queue_name"}, nil)
-	consumersDesc = prometheus.NewDesc("celery_active_consumer_count", "Consumers of the queue (RabbitMQ).", []string{"queue_name"}, nil)
-	oldestDesc    = prometheus.NewDesc("celery_queue_oldest_message_age_seconds", "How long the oldest waiting message has waited (Redis: the list tails; RabbitMQ: task-sent events of tasks not yet received).", []string{"queue_name"}, nil)
+	queueLength    = promkit.Gauge("celery_queue_length", "Messages waiting in the queue (Redis: every priority list; RabbitMQ: ready).", "queue_name")
+	queueUnacked   = promkit.Gauge("celery_queue_unacked_messages", "Messages taken from the queue but not acknowledged: reserved, prefetched and ETA/countdown tasks.", "queue_name")
+	queueETA       = promkit.Gauge("celery_queue_eta_messages", "Unacknowledged messages that carry an ETA or countdown (Redis).", "queue_name")
+	queueConsumers = promkit.Gauge("celery_active_consumer_count", "Consumers of the queue (RabbitMQ).", "queue_name")
+	queueOldestAge = promkit.Gauge("celery_queue_oldest_message_age_seconds", "How long the oldest waiting message has waited (Redis: the list tails; RabbitMQ: task-sent events of tasks not yet received).", "queue_name")
 )
 
 func (h *health) decodeError(err error) {
@@ -95,27 +95,20 @@ func (h *health) Snapshot() *Snapshot {
 	return h.snap
 }
 
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // CollectHealth sends the connection metrics.
 func (h *health) CollectHealth(ch chan<- prometheus.Metric) {
-	ch <- promkit.ConstMetric(upDesc, prometheus.GaugeValue, b2f(h.up.Load()))
-	ch <- promkit.ConstMetric(streamUpDesc, prometheus.GaugeValue, b2f(h.streamUp.Load()))
-	ch <- promkit.ConstMetric(messagesDesc, prometheus.CounterValue, float64(h.messages.Load()))
+	brokerUp.Send(ch, promkit.Bool(h.up.Load()))
+	eventStreamUp.Send(ch, promkit.Bool(h.streamUp.Load()))
+	eventMessages.Send(ch, float64(h.messages.Load()))
 	for i, r := range []string{"content_type", "envelope", "body"} {
-		ch <- promkit.ConstMetric(decodeErrDesc, prometheus.CounterValue, float64(h.decodeErrors[i].Load()), r)
+		eventDecodeErrs.Send(ch, float64(h.decodeErrors[i].Load()), r)
 	}
-	ch <- promkit.ConstMetric(reconnDesc, prometheus.CounterValue, float64(h.reconnError.Load()), "error")
-	ch <- promkit.ConstMetric(reconnDesc, prometheus.CounterValue, float64(h.reconnSilent.Load()), "silent")
-	ch <- promkit.ConstMetric(pollErrDesc, prometheus.CounterValue, float64(h.pollErrors.Load()))
+	streamReconnects.Send(ch, float64(h.reconnError.Load()), "error")
+	streamReconnects.Send(ch, float64(h.reconnSilent.Load()), "silent")
+	pollErrorsTotal.Send(ch, float64(h.pollErrors.Load()))
 	if s := h.Snapshot(); s != nil {
-		ch <- promkit.ConstMetric(pollTimeDesc, prometheus.GaugeValue, float64(s.Time.UnixNano())/1e9)
-		ch <- promkit.ConstMetric(pollDurDesc, prometheus.GaugeValue, s.Duration.Seconds())
+		pollTimestamp.Send(ch, float64(s.Time.UnixNano())/1e9)
+		pollDuration.Send(ch, s.Duration.Seconds())
 	}
 }
 
@@ -126,18 +119,18 @@ func (h *health) CollectQueues(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, q := range s.Queues {
-		ch <- promkit.ConstMetric(lengthDesc, prometheus.GaugeValue, float64(q.Ready), q.Queue)
+		queueLength.Send(ch, float64(q.Ready), q.Queue)
 		if q.Unacked >= 0 {
-			ch <- promkit.ConstMetric(unackedDesc, prometheus.GaugeValue, float64(q.Unacked), q.Queue)
+			queueUnacked.Send(ch, float64(q.Unacked), q.Queue)
 		}
 		if q.ETA >= 0 {
-			ch <- promkit.ConstMetric(etaDesc, prometheus.GaugeValue, float64(q.ETA), q.Queue)
+			queueETA.Send(ch, float64(q.ETA), q.Queue)
 		}
 		if q.Consumers >= 0 {
-			ch <- promkit.ConstMetric(consumersDesc, prometheus.GaugeValue, float64(q.Consumers), q.Queue)
+			queueConsumers.Send(ch, float64(q.Consumers), q.Queue)
 		}
 		if q.OldestAge >= 0 {
-			ch <- promkit.ConstMetric(oldestDesc, prometheus.GaugeValue, q.OldestAge, q.Queue)
+			queueOldestAge.Send(ch, q.OldestAge, q.Queue)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +24,7 @@ import (
 // Redis watches a Celery app on a Redis broker.
 type Redis struct {
 	health
-	cfg    config.Config
+	cfg    config.Watch
 	broker config.Broker
 	log    *slog.Logger
 	sink   Sink
@@ -45,16 +44,12 @@ type tail struct {
 }
 
 // NewRedis builds the Redis watcher; Run starts it.
-func NewRedis(vc config.ValidatedConfig, log *slog.Logger, sink Sink, sent SentTimes) *Redis {
-	b := vc.Broker()
+func NewRedis(w config.Watch, log *slog.Logger, sink Sink, sent SentTimes) *Redis {
+	b := w.Broker
 	opts := &redis.Options{Addr: b.Addr, Username: b.Username, Password: b.Password, DB: b.DB,
 		PoolSize: 1, MaxRetries: -1, DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 5 * time.Second, DisableIdentity: true}
-	if b.TLS {
-		host, _, _ := net.SplitHostPort(b.Addr)
-		opts.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	}
-	return &Redis{cfg: vc.Config(), broker: b, log: log, sink: sink, sent: sent,
+		WriteTimeout: 5 * time.Second, DisableIdentity: true, TLSConfig: w.TLS}
+	return &Redis{cfg: w, broker: b, log: log, sink: sink, sent: sent,
 		client: redis.NewClient(opts), tails: map[string]tail{}}
 }
 

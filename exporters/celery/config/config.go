@@ -1,6 +1,8 @@
 package config
 
 import (
+	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,24 +12,28 @@ import (
 	"strings"
 	"time"
 
+	commoncfg "github.com/prometheus/common/config"
+
 	"github.com/outrigger/outrigger/exporters/celery/state"
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // Config is what flags and environment say, before validation.
 type Config struct {
 	BrokerURL string
-	// BrokerPassword, when set, replaces the password in BrokerURL (from
-	// --broker.password-file).
-	BrokerPassword string
-	Queues         []string
-	DiscoverQueues bool
+	// BrokerPasswordFile, when set, holds the password that replaces
+	// BrokerURL's (--broker.password-file).
+	BrokerPasswordFile string
+	Queues             []string
+	DiscoverQueues     bool
 	// DiscoverInterval is how often the queue list is refreshed (Redis:
 	// a SCAN of the keyspace for kombu's binding sets).
 	DiscoverInterval time.Duration
 
-	// Redis transport options, as kombu names them.
+	// Redis transport options, as kombu names them. PrioritySteps is
+	// comma-separated; Separator may hold Go escapes (\x06\x16).
 	GlobalKeyPrefix string
-	PrioritySteps   []int
+	PrioritySteps   string
 	Separator       string
 	FanoutPrefix    bool
 	UnackedKey      string
@@ -35,10 +41,10 @@ type Config struct {
 	// ManagementURL is RabbitMQ's HTTP API (optional): unacked counts and
 	// queue discovery.
 	ManagementURL string
-	// ManagementPassword, when set, replaces the URL's password (read from
-	// --rabbitmq.management-password-file); the user is the URL's, or
-	// without one the broker's.
-	ManagementPassword string
+	// ManagementPasswordFile, when set, holds the password that replaces
+	// the URL's (--rabbitmq.management-password-file); the user is the
+	// URL's, or without one the broker's.
+	ManagementPasswordFile string
 
 	PollInterval   time.Duration
 	SilenceTimeout time.Duration
@@ -51,8 +57,10 @@ type Config struct {
 	GenericSentHostname bool
 	WorkerExpiry        time.Duration
 	DefaultQueue        string
-	RuntimeBuckets      []float64
-	WaitBuckets         []float64
+	// RuntimeBuckets and WaitBuckets are comma-separated seconds ("": the
+	// incumbent's).
+	RuntimeBuckets string
+	WaitBuckets    string
 }
 
 // Kind of broker.
@@ -98,127 +106,256 @@ func (b Broker) AMQPURL() string {
 	return u.String()
 }
 
-// ValidatedConfig is a Config that passed Validate.
+// ValidatedConfig is a Config that passed Validate: everything parsed,
+// handed to each component as its options.
 type ValidatedConfig struct {
-	c      Config
-	broker Broker
-	mgmt   *url.URL
-	host   state.HostnameMode
+	watch   Watch
+	tracker state.Options
+	expiry  time.Duration
 }
 
-// Config returns the validated values.
-func (v ValidatedConfig) Config() Config { return v.c }
+// Watch is what a broker watcher needs: where the broker is and how to
+// read it.
+type Watch struct {
+	Broker Broker
+	// TLS is the broker connection's client TLS configuration (nil without
+	// TLS).
+	TLS *tls.Config
+	// Management is RabbitMQ's management API URL (with credentials), or nil.
+	Management *url.URL
+
+	Queues           []string
+	DiscoverQueues   bool
+	DiscoverInterval time.Duration
+	DefaultQueue     string
+	PollInterval     time.Duration
+	SilenceTimeout   time.Duration
+	MaxBackoff       time.Duration
+
+	// Redis transport options, as kombu names them.
+	GlobalKeyPrefix string
+	PrioritySteps   []int // sorted, without duplicates
+	Separator       string
+	FanoutPrefix    bool
+	UnackedKey      string
+}
 
 // Broker returns the parsed broker URL.
-func (v ValidatedConfig) Broker() Broker { return v.broker }
+func (v ValidatedConfig) Broker() Broker { return v.watch.Broker }
 
 // Management returns RabbitMQ's management API URL (with credentials), or nil.
-func (v ValidatedConfig) Management() *url.URL { return v.mgmt }
+func (v ValidatedConfig) Management() *url.URL { return v.watch.Management }
+
+// WatchOptions returns the options of the broker watcher.
+func (v ValidatedConfig) WatchOptions() Watch { return v.watch }
+
+// TrackerOptions returns the options of the event state.
+func (v ValidatedConfig) TrackerOptions() state.Options { return v.tracker }
+
+// Warnings are settings that are valid but defeat something a user likely
+// relies on, for main to log.
+func (v ValidatedConfig) Warnings() []string {
+	// The celery mixin's CeleryWorkerDown needs celery_worker_up == 0 for
+	// 15m: a shorter expiry removes the series before the alert can fire.
+	if e := v.expiry; e > 0 && e < 15*time.Minute {
+		return []string{fmt.Sprintf("--worker.expire-after %s is shorter than the celery mixin's CeleryWorkerDown window (15m): that alert cannot fire", e)}
+	}
+	return nil
+}
 
 // ManagementRedacted is the management API's URL for logs: never the password.
 func (v ValidatedConfig) ManagementRedacted() string {
-	if v.mgmt == nil {
+	if v.watch.Management == nil {
 		return ""
 	}
-	u := *v.mgmt
+	u := *v.watch.Management
 	if u.User != nil {
 		u.User = url.User(u.User.Username())
 	}
 	return u.String()
 }
 
-// TrackerOptions returns the options of the event state.
-func (v ValidatedConfig) TrackerOptions() state.Options {
-	c := v.c
-	return state.Options{TaskCapacity: c.TaskCapacity, TaskTTL: c.TaskTTL, HostnameMode: v.host,
-		GenericSentHostname: c.GenericSentHostname, Expiry: c.WorkerExpiry, TopTasks: c.TopTasks,
-		DefaultQueue: c.DefaultQueue, RuntimeBuckets: c.RuntimeBuckets, WaitBuckets: c.WaitBuckets}
-}
-
-// Validate checks the configuration; errors never contain a password.
+// Validate checks and parses the configuration, and reads the password
+// files; errors name the flag and never contain a password.
 func (c Config) Validate() (ValidatedConfig, error) {
 	var errs []error
-	v := ValidatedConfig{c: c}
-	b, err := ParseBroker(c.BrokerURL)
+	fail := func(err error) { errs = append(errs, err) }
+	w, err := c.watch(fail)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("--broker-url: %w", err))
+		return ValidatedConfig{}, err
 	}
-	if c.BrokerPassword != "" {
-		b.Password = c.BrokerPassword
-	}
-	v.broker = b
-	if c.ManagementURL != "" {
-		u, err := url.Parse(c.ManagementURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("--rabbitmq.management-url: want http(s)://user@host:port"))
-		} else if c.ManagementPassword != "" {
-			user := b.Username
-			if u.User != nil && u.User.Username() != "" {
-				user = u.User.Username()
-			}
-			u.User = url.UserPassword(user, c.ManagementPassword)
-		}
-		v.mgmt = u
-	}
-	switch c.HostnameMode {
-	case "", "full":
-		v.host = state.HostnameFull
-	case "host":
-		v.host = state.HostnameHost
-	case "generic":
-		v.host = state.HostnameGeneric
-	default:
-		errs = append(errs, fmt.Errorf("--hostname.mode %q: want full, host or generic", c.HostnameMode))
-	}
-	if len(c.PrioritySteps) == 0 {
-		v.c.PrioritySteps = []int{0, 3, 6, 9}
-	}
-	steps := slices.Clone(v.c.PrioritySteps)
-	slices.Sort(steps)
-	v.c.PrioritySteps = slices.Compact(steps)
-	for _, s := range v.c.PrioritySteps {
-		if s < 0 || s > 255 {
-			errs = append(errs, fmt.Errorf("--redis.priority-steps: %d is out of 0-255", s))
-		}
-	}
-	if v.c.Separator == "" {
-		v.c.Separator = "\x06\x16"
-	}
-	if v.c.UnackedKey == "" {
-		v.c.UnackedKey = "unacked"
-	}
-	if v.c.DefaultQueue == "" {
-		v.c.DefaultQueue = "celery"
-	}
-	for _, q := range c.Queues {
-		if q == "" {
-			errs = append(errs, errors.New("--queue: empty queue name"))
-		}
-	}
-	if v.c.DiscoverInterval <= 0 {
-		v.c.DiscoverInterval = time.Minute
-	}
-	if c.PollInterval <= 0 {
-		errs = append(errs, errors.New("--queue.poll-interval must be positive"))
-	}
-	if c.SilenceTimeout <= 0 || c.MaxBackoff <= 0 {
-		errs = append(errs, errors.New("--events.silence-timeout and --broker.max-backoff must be positive"))
-	}
-	if c.TaskCapacity <= 0 || c.TaskTTL <= 0 {
-		errs = append(errs, errors.New("--task.capacity and --task.ttl must be positive"))
-	}
-	if c.TopTasks < 0 || c.WorkerExpiry < 0 {
-		errs = append(errs, errors.New("--task.top-n and --worker.expire-after must not be negative"))
-	}
-	for _, bs := range [][]float64{c.RuntimeBuckets, c.WaitBuckets} {
-		if !slices.IsSorted(bs) {
-			errs = append(errs, errors.New("histogram buckets must be in increasing order"))
-		}
-	}
+	v := ValidatedConfig{watch: w, expiry: c.WorkerExpiry}
+	v.tracker = c.trackerOptions(fail)
 	if err := errors.Join(errs...); err != nil {
 		return ValidatedConfig{}, err
 	}
 	return v, nil
+}
+
+// watch parses what the broker watcher needs; fail collects errors, and an
+// unreadable password file ends validation at once.
+func (c Config) watch(fail func(error)) (Watch, error) {
+	b, err := ParseBroker(c.BrokerURL)
+	if err != nil {
+		fail(fmt.Errorf("--broker-url: %w", err))
+	}
+	pw, err := promkit.Secret("", c.BrokerPasswordFile)
+	if err != nil {
+		return Watch{}, fmt.Errorf("--broker.password-file: %w", err)
+	}
+	if pw != "" {
+		b.Password = pw
+	}
+	w := Watch{Broker: b, Queues: c.Queues, DiscoverQueues: c.DiscoverQueues, DiscoverInterval: c.DiscoverInterval,
+		DefaultQueue: cmp.Or(c.DefaultQueue, "celery"), PollInterval: c.PollInterval, SilenceTimeout: c.SilenceTimeout,
+		MaxBackoff: c.MaxBackoff, GlobalKeyPrefix: c.GlobalKeyPrefix, FanoutPrefix: c.FanoutPrefix,
+		UnackedKey: cmp.Or(c.UnackedKey, "unacked")}
+	if b.TLS {
+		if w.TLS, err = tlsConfig(b.Addr); err != nil {
+			fail(fmt.Errorf("--broker-url: %w", err))
+		}
+	}
+	if w.Management, err = c.management(b); err != nil {
+		return Watch{}, err
+	}
+	if c.ManagementURL != "" && w.Management == nil {
+		fail(errors.New("--rabbitmq.management-url: want http(s)://user@host:port"))
+	}
+	if w.PrioritySteps, err = prioritySteps(c.PrioritySteps); err != nil {
+		fail(fmt.Errorf("--redis.priority-steps: %w", err))
+	}
+	if w.Separator, err = unescape(cmp.Or(c.Separator, `\x06\x16`)); err != nil {
+		fail(fmt.Errorf("--redis.separator: %w", err))
+	}
+	for _, q := range c.Queues {
+		if q == "" {
+			fail(errors.New("--queue: empty queue name"))
+		}
+	}
+	if w.DiscoverInterval <= 0 {
+		w.DiscoverInterval = time.Minute
+	}
+	if c.PollInterval <= 0 {
+		fail(errors.New("--queue.poll-interval must be positive"))
+	}
+	if c.SilenceTimeout <= 0 || c.MaxBackoff <= 0 {
+		fail(errors.New("--events.silence-timeout and --broker.max-backoff must be positive"))
+	}
+	return w, nil
+}
+
+// tlsConfig is the broker connection's client TLS: the host's certificate,
+// TLS 1.2 or later.
+func tlsConfig(addr string) (*tls.Config, error) {
+	host, _, _ := net.SplitHostPort(addr)
+	return commoncfg.NewTLSConfig(&commoncfg.TLSConfig{ServerName: host, MinVersion: commoncfg.TLSVersion(tls.VersionTLS12)})
+}
+
+// management parses the management API URL (nil when it is not one) and
+// puts the password file's password into it.
+func (c Config) management(b Broker) (*url.URL, error) {
+	if c.ManagementURL == "" {
+		return nil, nil
+	}
+	pw, err := promkit.Secret("", c.ManagementPasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("--rabbitmq.management-password-file: %w", err)
+	}
+	u, err := url.Parse(c.ManagementURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, nil
+	}
+	if pw != "" {
+		user := b.Username
+		if u.User != nil && u.User.Username() != "" {
+			user = u.User.Username()
+		}
+		u.User = url.UserPassword(user, pw)
+	}
+	return u, nil
+}
+
+func (c Config) trackerOptions(fail func(error)) state.Options {
+	o := state.Options{TaskCapacity: c.TaskCapacity, TaskTTL: c.TaskTTL, GenericSentHostname: c.GenericSentHostname,
+		Expiry: c.WorkerExpiry, TopTasks: c.TopTasks, DefaultQueue: cmp.Or(c.DefaultQueue, "celery")}
+	switch c.HostnameMode {
+	case "", "full":
+		o.HostnameMode = state.HostnameFull
+	case "host":
+		o.HostnameMode = state.HostnameHost
+	case "generic":
+		o.HostnameMode = state.HostnameGeneric
+	default:
+		fail(fmt.Errorf("--hostname.mode %q: want full, host or generic", c.HostnameMode))
+	}
+	if c.TaskCapacity <= 0 || c.TaskTTL <= 0 {
+		fail(errors.New("--task.capacity and --task.ttl must be positive"))
+	}
+	if c.TopTasks < 0 || c.WorkerExpiry < 0 {
+		fail(errors.New("--task.top-n and --worker.expire-after must not be negative"))
+	}
+	var err error
+	if o.RuntimeBuckets, err = buckets(c.RuntimeBuckets); err != nil {
+		fail(fmt.Errorf("--buckets: %w", err))
+	}
+	if o.WaitBuckets, err = buckets(c.WaitBuckets); err != nil {
+		fail(fmt.Errorf("--queue-wait-buckets: %w", err))
+	}
+	return o
+}
+
+// prioritySteps parses kombu's priority_steps, "0,3,6,9" when empty, into
+// sorted steps without duplicates.
+func prioritySteps(s string) ([]int, error) {
+	steps, err := list(cmp.Or(s, "0,3,6,9"), strconv.Atoi)
+	if err != nil {
+		return nil, err
+	}
+	if len(steps) == 0 {
+		steps = []int{0, 3, 6, 9}
+	}
+	slices.Sort(steps)
+	steps = slices.Compact(steps)
+	for _, st := range steps {
+		if st < 0 || st > 255 {
+			return nil, fmt.Errorf("%d is out of 0-255", st)
+		}
+	}
+	return steps, nil
+}
+
+// buckets parses histogram bucket bounds in increasing order; "" is nil
+// (the tracker's defaults).
+func buckets(s string) ([]float64, error) {
+	bs, err := list(s, func(f string) (float64, error) { return strconv.ParseFloat(f, 64) })
+	if err != nil {
+		return nil, err
+	}
+	if !slices.IsSorted(bs) {
+		return nil, errors.New("buckets must be in increasing order")
+	}
+	return bs, nil
+}
+
+// list parses a comma-separated list, skipping empty fields.
+func list[T any](s string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := parse(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// unescape reads Go escapes (\x06) in a flag value.
+func unescape(s string) (string, error) {
+	return strconv.Unquote(`"` + strings.ReplaceAll(s, `"`, `\"`) + `"`)
 }
 
 // ParseBroker parses a Celery broker URL: redis://, rediss://, amqp://,

@@ -1,6 +1,10 @@
 package config
 
 import (
+	"crypto/tls"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +82,7 @@ func FuzzParseBroker(f *testing.F) {
 func TestManagementPassword(t *testing.T) {
 	base := Config{BrokerURL: "amqp://celery:bpw@rabbit//", HostnameMode: "host", PollInterval: time.Second,
 		SilenceTimeout: time.Second, TaskCapacity: 1, TaskTTL: time.Hour, MaxBackoff: time.Second, DefaultQueue: "celery",
-		RuntimeBuckets: []float64{1}, WaitBuckets: []float64{1}}
+		RuntimeBuckets: "1", WaitBuckets: "1"}
 	for _, c := range []struct{ url, password, user, pass, redacted string }{
 		{"http://mon@rabbit:15672", "filepw", "mon", "filepw", "http://mon@rabbit:15672"},
 		{"http://rabbit:15672", "filepw", "celery", "filepw", "http://celery@rabbit:15672"},
@@ -86,7 +90,10 @@ func TestManagementPassword(t *testing.T) {
 		{"http://mon:inline@rabbit:15672", "", "mon", "inline", "http://mon@rabbit:15672"},
 	} {
 		cfg := base
-		cfg.ManagementURL, cfg.ManagementPassword = c.url, c.password
+		cfg.ManagementURL = c.url
+		if c.password != "" {
+			cfg.ManagementPasswordFile = writeFile(t, c.password+"\n")
+		}
 		v, err := cfg.Validate()
 		if err != nil {
 			t.Fatalf("%s: %v", c.url, err)
@@ -103,5 +110,110 @@ func TestManagementPassword(t *testing.T) {
 	cfg.ManagementURL = "ftp://mon:inline@rabbit"
 	if _, err := cfg.Validate(); err == nil || strings.Contains(err.Error(), "inline") {
 		t.Errorf("a bad management URL: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func valid() Config {
+	return Config{BrokerURL: "redis://h/0", HostnameMode: "host", PollInterval: time.Second, SilenceTimeout: time.Second,
+		TaskCapacity: 1, TaskTTL: time.Hour, MaxBackoff: time.Second}
+}
+
+// Validate parses every flag value: lists, escapes, buckets and the
+// password files; a bad one is named by its flag.
+func TestValidateParsesFlagValues(t *testing.T) {
+	c := valid()
+	c.PrioritySteps, c.Separator = "9, 0,3,3", `\x01:`
+	c.RuntimeBuckets, c.WaitBuckets = ".5,1, 2", ""
+	c.BrokerPasswordFile = writeFile(t, "filepw\n")
+	v, err := c.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := v.WatchOptions()
+	if !slices.Equal(w.PrioritySteps, []int{0, 3, 9}) || w.Separator != "\x01:" || w.Broker.Password != "filepw" ||
+		w.UnackedKey != "unacked" || w.DefaultQueue != "celery" || w.DiscoverInterval != time.Minute {
+		t.Errorf("watch options %+v", w)
+	}
+	if o := v.TrackerOptions(); !slices.Equal(o.RuntimeBuckets, []float64{.5, 1, 2}) || o.WaitBuckets != nil {
+		t.Errorf("buckets %v %v", o.RuntimeBuckets, o.WaitBuckets)
+	}
+	if d := (Config{}).mustWatch(t); !slices.Equal(d.PrioritySteps, []int{0, 3, 6, 9}) || d.Separator != "\x06\x16" {
+		t.Errorf("defaults: steps %v separator %q", d.PrioritySteps, d.Separator)
+	}
+	for _, bad := range []struct {
+		mut  func(*Config)
+		flag string
+	}{
+		{func(c *Config) { c.PrioritySteps = "0,x" }, "--redis.priority-steps"},
+		{func(c *Config) { c.PrioritySteps = "0,256" }, "--redis.priority-steps"},
+		{func(c *Config) { c.Separator = `\q` }, "--redis.separator"},
+		{func(c *Config) { c.RuntimeBuckets = "1,x" }, "--buckets"},
+		{func(c *Config) { c.WaitBuckets = "2,1" }, "--queue-wait-buckets"},
+		{func(c *Config) { c.BrokerPasswordFile = "/nonexistent/pw" }, "--broker.password-file"},
+		{func(c *Config) {
+			c.ManagementURL, c.ManagementPasswordFile = "http://rabbit:15672", "/nonexistent/pw"
+		}, "--rabbitmq.management-password-file"},
+	} {
+		c := valid()
+		bad.mut(&c)
+		if _, err := c.Validate(); err == nil || !strings.Contains(err.Error(), bad.flag) {
+			t.Errorf("%s: err = %v", bad.flag, err)
+		}
+	}
+}
+
+// mustWatch is the watch options of c with the rest made valid.
+func (c Config) mustWatch(t *testing.T) Watch {
+	t.Helper()
+	v := valid()
+	v.PrioritySteps, v.Separator = c.PrioritySteps, c.Separator
+	vc, err := v.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vc.WatchOptions()
+}
+
+// rediss:// and amqps:// verify the broker's host name with TLS 1.2 or
+// later; plain URLs have no TLS.
+func TestBrokerTLS(t *testing.T) {
+	for url, host := range map[string]string{"rediss://:pw@redis.example:6380/1": "redis.example",
+		"amqps://u:p@rabbit.example/prod": "rabbit.example", "redis://h/0": "", "amqp://h//": ""} {
+		c := valid()
+		c.BrokerURL = url
+		v, err := c.Validate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := v.WatchOptions().TLS
+		switch {
+		case host == "" && tc != nil:
+			t.Errorf("%s: TLS %+v", url, tc)
+		case host != "" && (tc == nil || tc.ServerName != host || tc.MinVersion != tls.VersionTLS12 || tc.InsecureSkipVerify):
+			t.Errorf("%s: TLS %+v", url, tc)
+		}
+	}
+}
+
+func TestWarningsForAnExpiryShorterThanTheMixinsAlert(t *testing.T) {
+	for expiry, warn := range map[time.Duration]bool{0: false, 10 * time.Minute: true, 30 * time.Minute: false} {
+		c := valid()
+		c.WorkerExpiry = expiry
+		v, err := c.Validate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(v.Warnings()) > 0; got != warn {
+			t.Errorf("expiry %s: warnings %q", expiry, v.Warnings())
+		}
 	}
 }

@@ -37,11 +37,11 @@ type Exporter struct {
 func New(vc config.ValidatedConfig, log *slog.Logger) *Exporter {
 	e := &Exporter{Tracker: state.New(vc.TrackerOptions())}
 	sink := func(ev *events.Event) { e.Tracker.Apply(ev) }
-	switch vc.Broker().Kind {
+	switch w := vc.WatchOptions(); w.Broker.Kind {
 	case config.AMQP:
-		e.watcher = broker.NewAMQP(vc, log, sink, e.Tracker)
+		e.watcher = broker.NewAMQP(w, log, sink, e.Tracker)
 	default:
-		e.watcher = broker.NewRedis(vc, log, sink, e.Tracker)
+		e.watcher = broker.NewRedis(w, log, sink, e.Tracker)
 	}
 	e.runner = &promkit.Runner{Namespace: "celery", Logger: log, Collectors: []promkit.Collector{
 		promkit.CollectorFunc{ID: "queues", Fn: e.collect(e.watcher.CollectQueues)},

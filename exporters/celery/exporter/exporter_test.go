@@ -16,7 +16,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/outrigger/outrigger/exporters/celery/config"
-	"github.com/outrigger/outrigger/exporters/celery/state"
 	"github.com/outrigger/outrigger/internal/promkit"
 	"github.com/outrigger/outrigger/internal/testkit"
 )
@@ -49,12 +48,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testBuckets are state.DefaultBuckets, for both histograms.
+const testBuckets = ".005,.01,.025,.05,.075,.1,.25,.5,.75,1,2.5,5,7.5,10"
+
 func testConfig(t *testing.T, brokerURL string, mut func(*config.Config)) config.ValidatedConfig {
 	t.Helper()
 	c := config.Config{BrokerURL: brokerURL, DiscoverQueues: true, FanoutPrefix: true,
 		PollInterval: 200 * time.Millisecond, DiscoverInterval: 500 * time.Millisecond, SilenceTimeout: 30 * time.Second, MaxBackoff: time.Second,
 		TaskCapacity: 10000, TaskTTL: time.Hour, WorkerExpiry: 10 * time.Minute,
-		RuntimeBuckets: state.DefaultBuckets, WaitBuckets: state.DefaultBuckets}
+		RuntimeBuckets: testBuckets, WaitBuckets: testBuckets}
 	if mut != nil {
 		mut(&c)
 	}
@@ -185,7 +187,7 @@ func TestRedisQueueLengthWithKeyPrefixAndOwnPrioritySteps(t *testing.T) {
 	r := testkit.StartRedis(t, testkit.RedisOptions{})
 	steps := []any{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 	e := startExporter(t, testConfig(t, r.URL(2), func(c *config.Config) {
-		c.GlobalKeyPrefix, c.PrioritySteps = "pfx:", []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+		c.GlobalKeyPrefix, c.PrioritySteps = "pfx:", "0,1,2,3,4,5,6,7,8,9"
 	}))
 	n := publishBacklog(t, testkit.CeleryOptions{BrokerURL: r.URL(2),
 		TransportOptions: map[string]any{"global_keyprefix": "pfx:", "priority_steps": steps}}, "pq")

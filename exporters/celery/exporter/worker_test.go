@@ -21,24 +21,42 @@ func runOutcomes(t *testing.T, brokerURL, host string) {
 	t.Helper()
 	e := startExporter(t, testConfig(t, brokerURL, nil))
 	opts := testkit.CeleryOptions{BrokerURL: brokerURL, Hostname: host, Queues: []string{"celery", "work"}}
-	testkit.StartCeleryWorker(t, opts)
-	// Events are fire-and-forget: make sure the exporter hears the worker
-	// before sending anything.
-	testkit.Eventually(t, 30*time.Second, "worker seen up", func() error {
-		return expect{{"celery_worker_up", map[string]string{"hostname": host}, 1}}.check(scrape(t, e))
+	// Events are fire-and-forget: the exporter must be subscribed before
+	// anything is sent.
+	testkit.Eventually(t, 30*time.Second, "event stream up", func() error {
+		return expect{{"celery_exporter_event_stream_up", nil, 1}}.check(scrape(t, e))
 	})
 	task := func(name string, args ...any) testkit.CeleryTask {
 		return testkit.CeleryTask{Name: name, Args: args, Queue: "work"}
 	}
-	slow := task(testkit.TaskSleep, 0)
-	slow.Countdown = 3
-	ids := testkit.SendTasks(t, opts,
+	// Celery publishes a task before its task-sent event, so a running
+	// worker's task-received can arrive first; the exporter then labels it,
+	// as the incumbent does, with the queue last seen for the task's name,
+	// else the default. The tasks are sent, and their task-sent events
+	// counted, before the worker starts: every name's queue is known when
+	// its first task-received comes.
+	testkit.SendTasks(t, opts,
 		task(testkit.TaskAdd, 1, 2), task(testkit.TaskAdd, 3, 4), task(testkit.TaskAdd, 5, 6),
 		task(testkit.TaskBoom), task(testkit.TaskBoom),
 		task(testkit.TaskFlaky, 1),
 		task(testkit.TaskReject),
-		slow)
-	testkit.RevokeTask(t, opts, ids[len(ids)-1], false)
+		task(testkit.TaskSleep, 0))
+	sent := func(name string) map[string]string { return map[string]string{"name": name, "queue_name": "work"} }
+	testkit.Eventually(t, 30*time.Second, "task-sent events counted", func() error {
+		return expect{{"celery_task_sent_total", sent(testkit.TaskAdd), 3}, {"celery_task_sent_total", sent(testkit.TaskBoom), 2},
+			{"celery_task_sent_total", sent(testkit.TaskFlaky), 1}, {"celery_task_sent_total", sent(testkit.TaskReject), 1},
+			{"celery_task_sent_total", sent(testkit.TaskSleep), 1}}.check(scrape(t, e))
+	})
+	testkit.StartCeleryWorker(t, opts)
+	testkit.Eventually(t, 30*time.Second, "worker seen up", func() error {
+		return expect{{"celery_worker_up", map[string]string{"hostname": host}, 1}}.check(scrape(t, e))
+	})
+	// A revoke is a broadcast to the running workers: it must reach this
+	// one before the countdown ends, from a second client process.
+	slow := task(testkit.TaskSleep, 0)
+	slow.Countdown = 10
+	ids := testkit.SendTasks(t, opts, slow)
+	testkit.RevokeTask(t, opts, ids[0], false)
 
 	add, boom, flaky, rej, slp := testkit.TaskAdd, testkit.TaskBoom, testkit.TaskFlaky, testkit.TaskReject, testkit.TaskSleep
 	want := expect{
@@ -46,13 +64,15 @@ func runOutcomes(t *testing.T, brokerURL, host string) {
 		{"celery_task_received_total", l(boom, host, "work"), 2},
 		{"celery_task_received_total", l(flaky, host, "work"), 2}, // the first run and the retry
 		{"celery_task_received_total", l(rej, host, "work"), 1},
-		{"celery_task_received_total", l(slp, host, "work"), 1},
+		{"celery_task_received_total", l(slp, host, "work"), 2}, // sleep(0) and the revoked one
 		{"celery_task_started_total", l(add, host, "work"), 3},
 		{"celery_task_started_total", l(boom, host, "work"), 2},
 		{"celery_task_started_total", l(flaky, host, "work"), 2},
 		{"celery_task_started_total", l(rej, host, "work"), 1},
+		{"celery_task_started_total", l(slp, host, "work"), 1},
 		{"celery_task_succeeded_total", l(add, host, "work"), 3},
 		{"celery_task_succeeded_total", l(flaky, host, "work"), 1},
+		{"celery_task_succeeded_total", l(slp, host, "work"), 1},
 		{"celery_task_failed_total", map[string]string{"name": boom, "hostname": host, "queue_name": "work", "exception": "ValueError"}, 2},
 		{"celery_task_retried_total", l(flaky, host, "work"), 1},
 		{"celery_task_rejected_total", l(rej, host, "work"), 1},
@@ -63,7 +83,7 @@ func runOutcomes(t *testing.T, brokerURL, host string) {
 		{"celery_task_sent_total", map[string]string{"name": add, "queue_name": "work"}, 3},
 		{"celery_task_sent_total", map[string]string{"name": boom, "queue_name": "work"}, 2},
 		{"celery_task_sent_total", map[string]string{"name": rej, "queue_name": "work"}, 1},
-		{"celery_task_sent_total", map[string]string{"name": slp, "queue_name": "work"}, 1},
+		{"celery_task_sent_total", map[string]string{"name": slp, "queue_name": "work"}, 2},
 		// The retry is published by the worker's pool process, which sends
 		// task-sent too (as "gen<pid>@<host>").
 		{"celery_task_sent_total", map[string]string{"name": flaky, "queue_name": "work"}, 2},
@@ -82,7 +102,17 @@ func runOutcomes(t *testing.T, brokerURL, host string) {
 		return err
 	})
 	// Nothing is counted twice or late, and no task is labelled by a default.
-	time.Sleep(time.Second)
+	// The worker's event dispatcher sends its heartbeats on the connection of
+	// its task events, which it flushes on the next turn of its loop: once two
+	// more heartbeats have arrived, everything it had sent before has too.
+	beat := map[string]string{"type": "worker-heartbeat"}
+	beats := value(scrape(t, e), "celery_exporter_events_total", beat)
+	testkit.Eventually(t, 30*time.Second, "two more heartbeats", func() error {
+		if n := value(scrape(t, e), "celery_exporter_events_total", beat); n < beats+2 {
+			return fmt.Errorf("%v heartbeats since the outcomes were counted", n-beats)
+		}
+		return nil
+	})
 	fams := scrape(t, e)
 	if err := want.check(fams); err != nil {
 		t.Fatalf("counts changed after settling: %v", err)

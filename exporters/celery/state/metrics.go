@@ -10,30 +10,32 @@ import (
 	"github.com/outrigger/outrigger/exporters/celery/events"
 )
 
+// The task families carry the incumbent's labels; the counters are indexed by
+// the counter kinds of a series.
 var (
-	taskLabels    = []string{"name", "hostname", "queue_name"}
-	counterDescs  [numCounters]*prometheus.Desc
-	failedDesc    = prometheus.NewDesc("celery_task_failed_total", "Tasks that failed, by exception class.", append(taskLabels[:3:3], "exception"), nil)
-	runtimeDesc   = prometheus.NewDesc("celery_task_runtime", "Task run time in seconds (task-succeeded runtime).", taskLabels, nil)
-	waitDesc      = prometheus.NewDesc("celery_task_queue_wait_time", "Seconds from task-sent (or its ETA, if later) to task-started.", taskLabels, nil)
-	workerUpDesc  = prometheus.NewDesc("celery_worker_up", "Whether the worker sent a heartbeat within 2 × its heartbeat interval (Celery's own rule) and did not go offline.", []string{"hostname"}, nil)
-	activeDesc    = prometheus.NewDesc("celery_worker_tasks_active", "Tasks the worker is running, from its last heartbeat.", []string{"hostname"}, nil)
-	eventsDesc    = prometheus.NewDesc("celery_exporter_events_total", "Celery events received and decoded, by type.", []string{"type"}, nil)
-	lastEventDesc = prometheus.NewDesc("celery_exporter_last_event_age_seconds", "Seconds since the last event arrived (absent before the first).", nil, nil)
-	trackedDesc   = prometheus.NewDesc("celery_exporter_tasks_tracked", "Tasks in flight held in the bounded task map.", nil, nil)
-	evictedDesc   = prometheus.NewDesc("celery_exporter_tasks_evicted_total", "Tasks dropped from the task map before finishing, by reason (capacity, ttl).", []string{"reason"}, nil)
-	expiredDesc   = prometheus.NewDesc("celery_exporter_hostnames_expired_total", "Hostnames whose series were removed after they sent nothing for --worker.expire-after.", nil, nil)
-	unknownDesc   = prometheus.NewDesc("celery_exporter_unknown_task_events_total", "Task events for task ids the exporter had not seen (labelled name=\"unknown\").", nil, nil)
-)
-
-func init() {
-	help := [numCounters]string{"Tasks sent (task-sent events; needs task_send_sent_event).", "Tasks received by a worker.",
-		"Tasks started by a worker.", "Tasks that succeeded.", "Tasks rejected by a worker.", "Tasks revoked.", "Tasks retried."}
-	names := [numCounters]string{"sent", "received", "started", "succeeded", "rejected", "revoked", "retried"}
-	for i := range counterDescs {
-		counterDescs[i] = prometheus.NewDesc("celery_task_"+names[i]+"_total", help[i], taskLabels, nil)
+	taskCounters = [numCounters]promkit.Family{
+		cSent:      promkit.Counter("celery_task_sent_total", "Tasks sent (task-sent events; needs task_send_sent_event).", "name", "hostname", "queue_name"),
+		cReceived:  promkit.Counter("celery_task_received_total", "Tasks received by a worker.", "name", "hostname", "queue_name"),
+		cStarted:   promkit.Counter("celery_task_started_total", "Tasks started by a worker.", "name", "hostname", "queue_name"),
+		cSucceeded: promkit.Counter("celery_task_succeeded_total", "Tasks that succeeded.", "name", "hostname", "queue_name"),
+		cRejected:  promkit.Counter("celery_task_rejected_total", "Tasks rejected by a worker.", "name", "hostname", "queue_name"),
+		cRevoked:   promkit.Counter("celery_task_revoked_total", "Tasks revoked.", "name", "hostname", "queue_name"),
+		cRetried:   promkit.Counter("celery_task_retried_total", "Tasks retried.", "name", "hostname", "queue_name"),
 	}
-}
+	taskFailed  = promkit.Counter("celery_task_failed_total", "Tasks that failed, by exception class.", "name", "hostname", "queue_name", "exception")
+	taskRuntime = promkit.Histogram("celery_task_runtime", "Task run time in seconds (task-succeeded runtime).", "name", "hostname", "queue_name")
+	taskWait    = promkit.Histogram("celery_task_queue_wait_time", "Seconds from task-sent (or its ETA, if later) to task-started.", "name", "hostname", "queue_name")
+
+	workerUp     = promkit.Gauge("celery_worker_up", "Whether the worker sent a heartbeat within 2 × its heartbeat interval (Celery's own rule) and did not go offline.", "hostname")
+	workerActive = promkit.Gauge("celery_worker_tasks_active", "Tasks the worker is running, from its last heartbeat.", "hostname")
+
+	eventsTotal       = promkit.Counter("celery_exporter_events_total", "Celery events received and decoded, by type.", "type")
+	lastEventAge      = promkit.Gauge("celery_exporter_last_event_age_seconds", "Seconds since the last event arrived (absent before the first).")
+	tasksTracked      = promkit.Gauge("celery_exporter_tasks_tracked", "Tasks in flight held in the bounded task map.")
+	tasksEvicted      = promkit.Counter("celery_exporter_tasks_evicted_total", "Tasks dropped from the task map before finishing, by reason (capacity, ttl).", "reason")
+	hostsExpired      = promkit.Counter("celery_exporter_hostnames_expired_total", "Hostnames whose series were removed after they sent nothing for --worker.expire-after.")
+	unknownTaskEvents = promkit.Counter("celery_exporter_unknown_task_events_total", "Task events for task ids the exporter had not seen (labelled name=\"unknown\").")
+)
 
 // Collect sends the task, worker and tracker metrics as const metrics.
 func (t *Tracker) Collect(ch chan<- prometheus.Metric) {
@@ -47,20 +49,20 @@ func (t *Tracker) Collect(ch chan<- prometheus.Metric) {
 		// rates and ratios have data, and increase() sees the first event.
 		for i, v := range s.counters {
 			if v > 0 || i != cSent {
-				ch <- promkit.ConstMetric(counterDescs[i], prometheus.CounterValue, float64(v), k.name, k.host, k.queue)
+				taskCounters[i].Send(ch, float64(v), k.name, k.host, k.queue)
 			}
 		}
 		if _, ok := s.failed[""]; !ok {
-			ch <- promkit.ConstMetric(failedDesc, prometheus.CounterValue, 0, k.name, k.host, k.queue, "")
+			taskFailed.Send(ch, 0, k.name, k.host, k.queue, "")
 		}
 		for exc, v := range s.failed {
-			ch <- promkit.ConstMetric(failedDesc, prometheus.CounterValue, float64(v), k.name, k.host, k.queue, exc)
+			taskFailed.Send(ch, float64(v), k.name, k.host, k.queue, exc)
 		}
 		if s.runtime.count > 0 {
-			ch <- constHistogram(runtimeDesc, &s.runtime, t.opts.RuntimeBuckets, k)
+			ch <- constHistogram(taskRuntime, &s.runtime, t.opts.RuntimeBuckets, k)
 		}
 		if s.wait.count > 0 {
-			ch <- constHistogram(waitDesc, &s.wait, t.opts.WaitBuckets, k)
+			ch <- constHistogram(taskWait, &s.wait, t.opts.WaitBuckets, k)
 		}
 	}
 	for h, w := range t.workers {
@@ -68,27 +70,27 @@ func (t *Tracker) Collect(ch chan<- prometheus.Metric) {
 		if !w.offline && now.Before(w.lastBeat.Add(time.Duration(2*w.freq*float64(time.Second)))) {
 			up = 1
 		}
-		ch <- promkit.ConstMetric(workerUpDesc, prometheus.GaugeValue, up, h)
+		workerUp.Send(ch, up, h)
 		active := float64(w.active)
 		if up == 0 {
 			active = 0
 		}
-		ch <- promkit.ConstMetric(activeDesc, prometheus.GaugeValue, active, h)
+		workerActive.Send(ch, active, h)
 	}
 	for i := events.Type(0); i < events.NumTypes; i++ {
-		ch <- promkit.ConstMetric(eventsDesc, prometheus.CounterValue, float64(t.stats.Events[i]), i.String())
+		eventsTotal.Send(ch, float64(t.stats.Events[i]), i.String())
 	}
 	if !t.stats.LastEvent.IsZero() {
-		ch <- promkit.ConstMetric(lastEventDesc, prometheus.GaugeValue, now.Sub(t.stats.LastEvent).Seconds())
+		lastEventAge.Send(ch, now.Sub(t.stats.LastEvent).Seconds())
 	}
-	ch <- promkit.ConstMetric(trackedDesc, prometheus.GaugeValue, float64(t.tasks.len()))
-	ch <- promkit.ConstMetric(evictedDesc, prometheus.CounterValue, float64(t.stats.EvictedFull), "capacity")
-	ch <- promkit.ConstMetric(evictedDesc, prometheus.CounterValue, float64(t.stats.EvictedTTL), "ttl")
-	ch <- promkit.ConstMetric(expiredDesc, prometheus.CounterValue, float64(t.stats.ExpiredHosts))
-	ch <- promkit.ConstMetric(unknownDesc, prometheus.CounterValue, float64(t.stats.UnknownTasks))
+	tasksTracked.Send(ch, float64(t.tasks.len()))
+	tasksEvicted.Send(ch, float64(t.stats.EvictedFull), "capacity")
+	tasksEvicted.Send(ch, float64(t.stats.EvictedTTL), "ttl")
+	hostsExpired.Send(ch, float64(t.stats.ExpiredHosts))
+	unknownTaskEvents.Send(ch, float64(t.stats.UnknownTasks))
 }
 
-func constHistogram(d *prometheus.Desc, h *histogram, bounds []float64, k seriesKey) prometheus.Metric {
+func constHistogram(f promkit.Family, h *histogram, bounds []float64, k seriesKey) prometheus.Metric {
 	buckets := make(map[float64]uint64, len(bounds))
 	var cum uint64
 	for i, b := range bounds {
@@ -97,16 +99,7 @@ func constHistogram(d *prometheus.Desc, h *histogram, bounds []float64, k series
 		}
 		buckets[b] = cum
 	}
-	return promkit.ConstHistogram(d, h.count, h.sum, buckets, k.name, k.host, k.queue)
-}
-
-// Stats returns a copy of the tracker's own counters.
-func (t *Tracker) Stats() Stats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.stats
-	s.TasksTracked = t.tasks.len()
-	return s
+	return f.Histogram(h.count, h.sum, buckets, k.name, k.host, k.queue)
 }
 
 // SentTime returns the task-sent timestamp of a task in flight, if known.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/exporters/celery/events"
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // HostnameMode says how the hostname label of task series is written.
@@ -20,10 +21,6 @@ const (
 	// HostnameGeneric writes "generic": one series per task name and queue.
 	HostnameGeneric
 )
-
-// Other is the label value for task names beyond the top-N and for
-// exception classes beyond the limit.
-const Other = "other"
 
 // Unknown labels a task whose name the exporter never saw (its task-sent
 // and task-received events came before the exporter started, or were evicted).
@@ -120,11 +117,10 @@ type worker struct {
 	offline  bool
 }
 
-// Stats are the tracker's own counters.
-type Stats struct {
+// ownStats are the tracker's own counters.
+type ownStats struct {
 	Events       [events.NumTypes]uint64
 	LastEvent    time.Time // local receive time
-	TasksTracked int
 	EvictedFull  uint64
 	EvictedTTL   uint64
 	ExpiredHosts uint64
@@ -147,7 +143,7 @@ type Tracker struct {
 	series     map[seriesKey]*series
 	hostSeen   map[string]time.Time // label hostname -> last event
 	workers    map[string]*worker
-	stats      Stats
+	stats      ownStats
 }
 
 // New returns an empty Tracker.
@@ -196,7 +192,10 @@ func (t *Tracker) intern(s string) uint32 {
 
 func (t *Tracker) str(i uint32) string { return t.strs[i] }
 
-// admitName applies the top-N rule.
+// admitName applies the --task.top-n rule: the first N names seen keep
+// their label, later ones count as promkit.Other. This is an admission bound,
+// not promkit.TopN's ranking: a counter series cannot hand its counts to
+// another label when a later scrape ranks names differently.
 func (t *Tracker) admitName(name string) string {
 	if name == "" {
 		return Unknown
@@ -205,7 +204,7 @@ func (t *Tracker) admitName(name string) string {
 		return name
 	}
 	if t.opts.TopTasks > 0 && len(t.names) >= t.opts.TopTasks {
-		return Other
+		return promkit.Other
 	}
 	t.names[name] = struct{}{}
 	return name
@@ -216,7 +215,7 @@ func (t *Tracker) admitQueue(q string) string {
 		return q
 	}
 	if len(t.queues) >= t.opts.MaxQueues {
-		return Other
+		return promkit.Other
 	}
 	t.queues[q] = struct{}{}
 	return q
@@ -231,7 +230,7 @@ func (t *Tracker) admitException(repr string) string {
 		return c
 	}
 	if len(t.exceptions) >= t.opts.MaxExceptions {
-		return Other
+		return promkit.Other
 	}
 	t.exceptions[c] = struct{}{}
 	return c
@@ -323,47 +322,68 @@ func (t *Tracker) applyWorker(e *events.Event, now time.Time) {
 
 func (t *Tracker) applyTask(e *events.Event, now time.Time) {
 	k := keyOf(e.UUID)
-	var tk *task
-	switch e.Type {
-	case events.TaskSent, events.TaskReceived:
-		var evicted bool
-		tk, evicted = t.tasks.touch(k, now.UnixNano())
-		if evicted {
-			t.stats.EvictedFull++
-		}
-		if e.Name != "" {
-			tk.name = t.intern(t.admitName(e.Name))
-		}
-		if e.Type == events.TaskSent {
-			q := e.Queue
-			if q == "" {
-				q = e.RoutingKey
-			}
-			if q != "" {
-				q = t.admitQueue(q)
-				tk.queue = t.intern(q)
-				if e.Name != "" && len(t.nameQueue) < 10000 {
-					t.nameQueue[t.str(tk.name)] = q
-				}
-			}
-			tk.sent = e.Timestamp
-		} else {
-			tk.received = true
-		}
-		if e.ETA != "" {
-			if ts, err := time.Parse(time.RFC3339Nano, e.ETA); err == nil {
-				tk.eta = float64(ts.UnixNano()) / 1e9
-			}
-		}
-	default:
-		if tk = t.tasks.get(k); tk != nil {
+	tk := t.trackTask(e, k, now)
+	name, queue := t.taskLabels(tk)
+	host := t.hostLabel(e.Hostname, e.Type == events.TaskSent)
+	t.hostSeen[host] = now
+	t.count(t.seriesFor(name, host, queue), e, tk, k)
+}
+
+// trackTask records a task-sent or task-received event in the task map
+// and returns the task an event is about (nil if the map does not hold it).
+func (t *Tracker) trackTask(e *events.Event, k taskKey, now time.Time) *task {
+	if e.Type != events.TaskSent && e.Type != events.TaskReceived {
+		tk := t.tasks.get(k)
+		if tk != nil {
 			tk.touched = now.UnixNano()
 		} else {
 			t.stats.UnknownTasks++
 		}
+		return tk
 	}
+	tk, evicted := t.tasks.touch(k, now.UnixNano())
+	if evicted {
+		t.stats.EvictedFull++
+	}
+	if e.Name != "" {
+		tk.name = t.intern(t.admitName(e.Name))
+	}
+	if e.Type == events.TaskSent {
+		t.route(tk, e)
+		tk.sent = e.Timestamp
+	} else {
+		tk.received = true
+	}
+	if e.ETA != "" {
+		if ts, err := time.Parse(time.RFC3339Nano, e.ETA); err == nil {
+			tk.eta = float64(ts.UnixNano()) / 1e9
+		}
+	}
+	return tk
+}
 
-	name, queue := Unknown, ""
+// route records the queue a task-sent event names, and remembers it for
+// the task's name.
+func (t *Tracker) route(tk *task, e *events.Event) {
+	q := e.Queue
+	if q == "" {
+		q = e.RoutingKey
+	}
+	if q == "" {
+		return
+	}
+	q = t.admitQueue(q)
+	tk.queue = t.intern(q)
+	if e.Name != "" && len(t.nameQueue) < 10000 {
+		t.nameQueue[t.str(tk.name)] = q
+	}
+}
+
+// taskLabels are the name and queue_name of a task's series: Unknown for a
+// task the map does not hold, and the queue last seen for its name, else
+// the default queue, when no task-sent routed it.
+func (t *Tracker) taskLabels(tk *task) (name, queue string) {
+	name = Unknown
 	if tk != nil {
 		if tk.name != 0 {
 			name = t.str(tk.name)
@@ -382,10 +402,11 @@ func (t *Tracker) applyTask(e *events.Event, now time.Time) {
 			tk.queue = t.intern(queue)
 		}
 	}
-	host := t.hostLabel(e.Hostname, e.Type == events.TaskSent)
-	t.hostSeen[host] = now
-	s := t.seriesFor(name, host, queue)
+	return name, queue
+}
 
+// count adds a task event to its series and forgets a task that finished.
+func (t *Tracker) count(s *series, e *events.Event, tk *task, k taskKey) {
 	switch e.Type {
 	case events.TaskSent:
 		s.counters[cSent]++
@@ -420,15 +441,8 @@ func (t *Tracker) applyTask(e *events.Event, now time.Time) {
 	}
 }
 
-// Sweep forgets tasks past their TTL and hostnames past the expiry. Scrapes
-// and the consumer's ticker call it.
-func (t *Tracker) Sweep() {
-	now := t.opts.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sweep(now)
-}
-
+// sweep forgets tasks past their TTL and hostnames past the expiry; every
+// scrape calls it first.
 func (t *Tracker) sweep(now time.Time) {
 	t.stats.EvictedTTL += uint64(t.tasks.expire(now.Add(-t.opts.TaskTTL).UnixNano()))
 	if t.opts.Expiry <= 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,24 @@ func gather(t *testing.T, tr *Tracker, names ...string) string {
 	return sb.String()
 }
 
+// stat is the value of one series of the tracker's own metrics, as
+// gather writes it ("name{label=value}").
+func stat(t *testing.T, tr *Tracker, series string) float64 {
+	t.Helper()
+	name, _, _ := strings.Cut(series, "{")
+	for _, line := range strings.Split(gather(t, tr, name), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no series %s", series)
+	return 0
+}
+
 func TestReplayCountsEveryOutcomeWithNameAndQueue(t *testing.T) {
 	tr := New(Options{})
 	replay(t, tr)
@@ -97,8 +116,8 @@ func TestReplayCountsEveryOutcomeWithNameAndQueue(t *testing.T) {
 	}
 	// Finished tasks leave the map; only the one sent to "pq", which no
 	// worker consumed, is still in flight.
-	if n := tr.Stats().TasksTracked; n != 1 {
-		t.Errorf("%d tasks tracked, want 1", n)
+	if n := stat(t, tr, "celery_exporter_tasks_tracked{}"); n != 1 {
+		t.Errorf("%v tasks tracked, want 1", n)
 	}
 	if w := tr.OldestWaiting(); len(w) != 1 || w["pq"] != 1795307663.902314 {
 		t.Errorf("OldestWaiting = %v", w)
@@ -111,9 +130,9 @@ func TestTaskMapStaysWithinCapacityAndTTL(t *testing.T) {
 	for i := range 1000 {
 		tr.Apply(&events.Event{Type: events.TaskSent, UUID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", i), Name: "t", Queue: "q", Hostname: "p@h"})
 	}
-	st := tr.Stats()
-	if st.TasksTracked != 100 || st.EvictedFull != 900 {
-		t.Fatalf("tracked %d, evicted %d; want 100 and 900", st.TasksTracked, st.EvictedFull)
+	tracked, evicted := stat(t, tr, "celery_exporter_tasks_tracked{}"), stat(t, tr, "celery_exporter_tasks_evicted_total{reason=capacity}")
+	if tracked != 100 || evicted != 900 {
+		t.Fatalf("tracked %v, evicted %v; want 100 and 900", tracked, evicted)
 	}
 	// The newest are kept: an event for one of them is labelled.
 	tr.Apply(&events.Event{Type: events.TaskSucceeded, UUID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", 999), Hostname: "w@h"})
@@ -121,9 +140,9 @@ func TestTaskMapStaysWithinCapacityAndTTL(t *testing.T) {
 		t.Fatalf("recent task lost its labels: %s", got)
 	}
 	c.t = c.t.Add(2 * time.Minute)
-	tr.Sweep()
-	if st := tr.Stats(); st.TasksTracked != 0 || st.EvictedTTL != 99 {
-		t.Fatalf("after TTL: tracked %d, ttl-evicted %d", st.TasksTracked, st.EvictedTTL)
+	// A scrape sweeps the task map first.
+	if tracked, evicted := stat(t, tr, "celery_exporter_tasks_tracked{}"), stat(t, tr, "celery_exporter_tasks_evicted_total{reason=ttl}"); tracked != 0 || evicted != 99 {
+		t.Fatalf("after TTL: tracked %v, ttl-evicted %v", tracked, evicted)
 	}
 }
 
@@ -253,5 +272,33 @@ func BenchmarkApplyLifecycle(b *testing.B) {
 		e := evs[i%4]
 		e.UUID = ids[(i/4)%len(ids)]
 		tr.Apply(&e)
+	}
+}
+
+// A task's series labels: the queue its task-sent named; without one, the
+// queue last seen for its name, else the default; a task id never seen is
+// name="unknown".
+func TestTaskLabelsFallBackToTheNamesQueueAndTheDefault(t *testing.T) {
+	tr := New(Options{DefaultQueue: "dq", HostnameMode: HostnameGeneric})
+	id := func(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-000000000000", i) }
+	tr.Apply(&events.Event{Type: events.TaskSent, UUID: id(1), Name: "a", Queue: "qa", Hostname: "p@h"})
+	tr.Apply(&events.Event{Type: events.TaskReceived, UUID: id(2), Name: "a", Hostname: "w@h"})               // no task-sent: a's queue
+	tr.Apply(&events.Event{Type: events.TaskReceived, UUID: id(3), Name: "b", Hostname: "w@h"})               // no queue known for b
+	tr.Apply(&events.Event{Type: events.TaskSent, UUID: id(4), Name: "c", RoutingKey: "rk", Hostname: "p@h"}) // routing key as queue
+	tr.Apply(&events.Event{Type: events.TaskSucceeded, UUID: id(5), Hostname: "w@h"})                         // never seen
+	got := gather(t, tr, "celery_task_sent_total", "celery_task_received_total", "celery_task_succeeded_total")
+	for _, want := range []string{
+		"celery_task_sent_total{hostname=generic,name=a,queue_name=qa} 1",
+		"celery_task_received_total{hostname=generic,name=a,queue_name=qa} 1",
+		"celery_task_received_total{hostname=generic,name=b,queue_name=dq} 1",
+		"celery_task_sent_total{hostname=generic,name=c,queue_name=rk} 1",
+		"celery_task_succeeded_total{hostname=generic,name=unknown,queue_name=dq} 1",
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("missing %s in\n%s", want, got)
+		}
+	}
+	if n := stat(t, tr, "celery_exporter_unknown_task_events_total{}"); n != 1 {
+		t.Errorf("%v unknown task events, want 1", n)
 	}
 }

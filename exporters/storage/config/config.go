@@ -53,17 +53,39 @@ type Config struct {
 	MaxHardlinks int
 }
 
-// ValidatedConfig is a Config that passed Validate.
+// ValidatedConfig is a Config that passed Validate: the targets and the
+// process-wide settings, handed out by its accessors.
 type ValidatedConfig struct {
-	c       Config
 	targets []Target
+	process Process
 }
 
-// Config returns the validated values.
-func (v ValidatedConfig) Config() Config { return v.c }
+// Process are the settings that apply to all walks and statfs checks.
+type Process struct {
+	Workers            int
+	WalkNice           int
+	MaxConcurrentWalks int
+	MaxHardlinks       int
+	StatfsInterval     time.Duration
+	StatfsTimeout      time.Duration
+}
 
 // Targets returns the paths to watch, flags first, then the file's in order.
 func (v ValidatedConfig) Targets() []Target { return append([]Target(nil), v.targets...) }
+
+// Process returns the process-wide settings.
+func (v ValidatedConfig) Process() Process { return v.process }
+
+// OnceTimeout bounds --once: a walk stuck in a hung mount cannot be
+// interrupted, so --once prints what there is after the longest budget, a
+// statfs timeout and a margin.
+func (v ValidatedConfig) OnceTimeout() time.Duration {
+	longest := time.Duration(0)
+	for _, t := range v.targets {
+		longest = max(longest, t.Budget)
+	}
+	return longest + v.process.StatfsTimeout + 10*time.Second
+}
 
 // Validate checks the flags, reads the file (if any) and merges both. It is
 // also how a reload re-reads the file.
@@ -127,7 +149,9 @@ func (c Config) Validate() (ValidatedConfig, error) {
 	if err := errors.Join(errs...); err != nil {
 		return ValidatedConfig{}, err
 	}
-	return ValidatedConfig{c: c, targets: targets}, nil
+	return ValidatedConfig{targets: targets, process: Process{Workers: c.Workers, WalkNice: c.WalkNice,
+		MaxConcurrentWalks: c.MaxConcurrentWalks, MaxHardlinks: c.MaxHardlinks,
+		StatfsInterval: c.StatfsInterval, StatfsTimeout: c.StatfsTimeout}}, nil
 }
 
 // nameRE is what a path name (a label value) may look like.

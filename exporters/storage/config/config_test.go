@@ -189,3 +189,24 @@ func FuzzParsePathFlag(f *testing.F) {
 		}
 	})
 }
+
+// The process-wide settings reach the monitor as given; --once waits for the
+// longest budget of any path plus the statfs timeout and a margin.
+func TestProcessSettingsAndOnceTimeout(t *testing.T) {
+	c := validConfig()
+	c.WalkNice = 7
+	c.File = filepath.Join("testdata", "good.yml")
+	c.Paths = []string{"tmp=/tmp"}
+	vc, err := c.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Process{Workers: 4, WalkNice: 7, MaxConcurrentWalks: 1, MaxHardlinks: 1000, StatfsInterval: 15 * time.Second, StatfsTimeout: 5 * time.Second}
+	if got := vc.Process(); got != want {
+		t.Errorf("Process() = %+v, want %+v", got, want)
+	}
+	// The flag path's budget (10m) is the longest; the file's are 1m.
+	if got := vc.OnceTimeout(); got != 10*time.Minute+5*time.Second+10*time.Second {
+		t.Errorf("OnceTimeout() = %s", got)
+	}
+}

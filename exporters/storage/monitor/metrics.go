@@ -7,67 +7,58 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/outrigger/outrigger/exporters/storage/walk"
 	"github.com/outrigger/outrigger/internal/promkit"
 )
 
-// Namespace prefixes every metric of the storage-exporter.
+// Namespace is the prefix of the scrape runner's own families
+// (storage_scrape_collector_*); every family below is spelt out in full.
 const Namespace = "storage"
 
-type descs struct {
-	info, apparent, allocated, files, dirs, others                 *prometheus.Desc
-	oldestAge, newestAge, oldestTS, newestTS                       *prometheus.Desc
-	subApparent, subAllocated, subFiles                            *prometheus.Desc
-	extApparent, extAllocated, extFiles                            *prometheus.Desc
-	walkSuccess, walkPartial, walkDuration, walkAge, walkTS        *prometheus.Desc
-	walkRunning, walks, unreadable, statErrors, vanished, linkFull *prometheus.Desc
-	cycles                                                         *prometheus.Desc
-	fsSize, fsFree, fsAvail, fsFiles, fsFilesFree, fsOK            *prometheus.Desc
-}
+// Every family is labelled by the watched path's name first.
+var (
+	pathInfo      = promkit.Gauge("storage_path_info", "Maps a watched path's name to its directory.", "path", "directory")
+	pathApparent  = promkit.Gauge("storage_path_apparent_bytes", "Sum of the apparent sizes of everything under the path, as `du -sb` (last walk).", "path")
+	pathAllocated = promkit.Gauge("storage_path_allocated_bytes", "Disk space allocated to everything under the path, as `du -s -B1` (last walk).", "path")
+	pathFiles     = promkit.Gauge("storage_path_files", "Regular files under the path, hard-linked ones counted once (last walk).", "path")
+	pathDirs      = promkit.Gauge("storage_path_directories", "Directories under the path, itself included (last walk).", "path")
+	pathOthers    = promkit.Gauge("storage_path_other_entries", "Symlinks, sockets, FIFOs and devices under the path (last walk).", "path")
+	oldestAge     = promkit.Gauge("storage_path_oldest_file_age_seconds", "Time since the modification of the oldest regular file under the path.", "path")
+	newestAge     = promkit.Gauge("storage_path_newest_file_age_seconds", "Time since the modification of the newest regular file under the path.", "path")
+	oldestTS      = promkit.Gauge("storage_path_oldest_file_timestamp_seconds", "Modification time of the oldest regular file under the path.", "path")
+	newestTS      = promkit.Gauge("storage_path_newest_file_timestamp_seconds", "Modification time of the newest regular file under the path.", "path")
 
-func newDescs() *descs {
-	d := func(sub, name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, sub, name), help, append([]string{"path"}, labels...), nil)
-	}
-	return &descs{
-		info:      d("path", "info", "Maps a watched path's name to its directory.", "directory"),
-		apparent:  d("path", "apparent_bytes", "Sum of the apparent sizes of everything under the path, as `du -sb` (last walk)."),
-		allocated: d("path", "allocated_bytes", "Disk space allocated to everything under the path, as `du -s -B1` (last walk)."),
-		files:     d("path", "files", "Regular files under the path, hard-linked ones counted once (last walk)."),
-		dirs:      d("path", "directories", "Directories under the path, itself included (last walk)."),
-		others:    d("path", "other_entries", "Symlinks, sockets, FIFOs and devices under the path (last walk)."),
-		oldestAge: d("path", "oldest_file_age_seconds", "Time since the modification of the oldest regular file under the path."),
-		newestAge: d("path", "newest_file_age_seconds", "Time since the modification of the newest regular file under the path."),
-		oldestTS:  d("path", "oldest_file_timestamp_seconds", "Modification time of the oldest regular file under the path."),
-		newestTS:  d("path", "newest_file_timestamp_seconds", "Modification time of the newest regular file under the path."),
+	subdirApparent  = promkit.Gauge("storage_subdir_apparent_bytes", "Apparent bytes per subdirectory at the configured depth: the top N, \".\" (above that depth) and \"other\".", "path", "subdir")
+	subdirAllocated = promkit.Gauge("storage_subdir_allocated_bytes", "Allocated bytes per subdirectory at the configured depth: the top N, \".\" and \"other\".", "path", "subdir")
+	subdirFiles     = promkit.Gauge("storage_subdir_files", "Regular files per subdirectory at the configured depth: the top N, \".\" and \"other\".", "path", "subdir")
+	extApparent     = promkit.Gauge("storage_extension_apparent_bytes", "Apparent bytes of regular files by lower-cased extension: the top N, \"none\" and \"other\".", "path", "extension")
+	extAllocated    = promkit.Gauge("storage_extension_allocated_bytes", "Allocated bytes of regular files by lower-cased extension: the top N, \"none\" and \"other\".", "path", "extension")
+	extFiles        = promkit.Gauge("storage_extension_files", "Regular files by lower-cased extension: the top N, \"none\" and \"other\".", "path", "extension")
 
-		subApparent:  d("subdir", "apparent_bytes", "Apparent bytes per subdirectory at the configured depth: the top N, \".\" (above that depth) and \"other\".", "subdir"),
-		subAllocated: d("subdir", "allocated_bytes", "Allocated bytes per subdirectory at the configured depth: the top N, \".\" and \"other\".", "subdir"),
-		subFiles:     d("subdir", "files", "Regular files per subdirectory at the configured depth: the top N, \".\" and \"other\".", "subdir"),
-		extApparent:  d("extension", "apparent_bytes", "Apparent bytes of regular files by lower-cased extension: the top N, \"none\" and \"other\".", "extension"),
-		extAllocated: d("extension", "allocated_bytes", "Allocated bytes of regular files by lower-cased extension: the top N, \"none\" and \"other\".", "extension"),
-		extFiles:     d("extension", "files", "Regular files by lower-cased extension: the top N, \"none\" and \"other\".", "extension"),
+	walkSuccess    = promkit.Gauge("storage_walk_success", "Whether the last walk could read the path's root (1) or not (0).", "path")
+	walkPartial    = promkit.Gauge("storage_walk_partial", "Whether the last walk ran out of its time budget, so its figures are too low (1) or not (0).", "path")
+	walkDuration   = promkit.Gauge("storage_walk_duration_seconds", "How long the last walk took.", "path")
+	walkAge        = promkit.Gauge("storage_walk_age_seconds", "Time since the last walk (whose figures are served) finished.", "path")
+	walkTS         = promkit.Gauge("storage_walk_timestamp_seconds", "When the last walk (whose figures are served) finished.", "path")
+	walkRunning    = promkit.Gauge("storage_walk_in_progress", "Whether a walk of the path is running now.", "path")
+	walksTotal     = promkit.Counter("storage_walks_total", "Walks finished since the path was configured, by result: complete, partial or failed.", "path", "result")
+	walkUnreadable = promkit.Gauge("storage_walk_unreadable_directories", "Directories the last walk could not open or read; their content is not counted.", "path")
+	walkStatErrors = promkit.Gauge("storage_walk_stat_errors", "Entries the last walk could not stat for another reason than having vanished.", "path")
+	walkVanished   = promkit.Gauge("storage_walk_vanished_entries", "Entries that disappeared during the last walk (deleted between listing and stat).", "path")
+	walkCycles     = promkit.Gauge("storage_walk_directory_cycles", "Directories the last walk met again below themselves (bind mounts) and skipped, as du does.", "path")
+	walkLinksFull  = promkit.Gauge("storage_walk_hardlink_set_full", "Whether the last walk met more hard-linked files than it tracks, so some were counted more than once.", "path")
 
-		walkSuccess:  d("walk", "success", "Whether the last walk could read the path's root (1) or not (0)."),
-		walkPartial:  d("walk", "partial", "Whether the last walk ran out of its time budget, so its figures are too low (1) or not (0)."),
-		walkDuration: d("walk", "duration_seconds", "How long the last walk took."),
-		walkAge:      d("walk", "age_seconds", "Time since the last walk (whose figures are served) finished."),
-		walkTS:       d("walk", "timestamp_seconds", "When the last walk (whose figures are served) finished."),
-		walkRunning:  d("walk", "in_progress", "Whether a walk of the path is running now."),
-		walks:        d("", "walks_total", "Walks finished since the path was configured, by result: complete, partial or failed.", "result"),
-		unreadable:   d("walk", "unreadable_directories", "Directories the last walk could not open or read; their content is not counted."),
-		statErrors:   d("walk", "stat_errors", "Entries the last walk could not stat for another reason than having vanished."),
-		vanished:     d("walk", "vanished_entries", "Entries that disappeared during the last walk (deleted between listing and stat)."),
-		cycles:       d("walk", "directory_cycles", "Directories the last walk met again below themselves (bind mounts) and skipped, as du does."),
-		linkFull:     d("walk", "hardlink_set_full", "Whether the last walk met more hard-linked files than it tracks, so some were counted more than once."),
+	fsSize      = promkit.Gauge("storage_filesystem_size_bytes", "Size of the filesystem holding the path.", "path")
+	fsFree      = promkit.Gauge("storage_filesystem_free_bytes", "Free space on the filesystem holding the path, including space reserved for root.", "path")
+	fsAvail     = promkit.Gauge("storage_filesystem_avail_bytes", "Space available to unprivileged users on the filesystem holding the path.", "path")
+	fsFiles     = promkit.Gauge("storage_filesystem_files", "Inodes of the filesystem holding the path.", "path")
+	fsFilesFree = promkit.Gauge("storage_filesystem_files_free", "Free inodes of the filesystem holding the path.", "path")
+	fsOK        = promkit.Gauge("storage_filesystem_stat_success", "Whether the last statfs of the path answered in time (1) or failed or hung (0).", "path")
+)
 
-		fsSize:      d("filesystem", "size_bytes", "Size of the filesystem holding the path."),
-		fsFree:      d("filesystem", "free_bytes", "Free space on the filesystem holding the path, including space reserved for root."),
-		fsAvail:     d("filesystem", "avail_bytes", "Space available to unprivileged users on the filesystem holding the path."),
-		fsFiles:     d("filesystem", "files", "Inodes of the filesystem holding the path."),
-		fsFilesFree: d("filesystem", "files_free", "Free inodes of the filesystem holding the path."),
-		fsOK:        d("filesystem", "stat_success", "Whether the last statfs of the path answered in time (1) or failed or hung (0)."),
-	}
-}
+// walkResults are the labels of storage_walks_total, in the order of
+// path.walks.
+var walkResults = [...]string{"complete", "partial", "failed"}
 
 // Collectors return what a scrape runs: they read memory only.
 func (m *Monitor) Collectors() []promkit.Collector {
@@ -78,56 +69,20 @@ func (m *Monitor) Collectors() []promkit.Collector {
 }
 
 func (m *Monitor) collectWalks(ctx context.Context, ch chan<- prometheus.Metric) error {
-	d := m.descs
 	now := time.Now()
 	for _, p := range m.snapshot() {
 		name := p.target.Name
-		g := func(desc *prometheus.Desc, v float64, labels ...string) {
-			ch <- promkit.ConstMetric(desc, prometheus.GaugeValue, v, append([]string{name}, labels...)...)
-		}
-		g(d.info, 1, strings.ToValidUTF8(p.target.Dir, "\uFFFD"))
-		g(d.walkRunning, b2f(p.runningSince.Load() != 0))
-		for i, result := range []string{"complete", "partial", "failed"} {
-			ch <- promkit.ConstMetric(d.walks, prometheus.CounterValue, float64(p.walks[i].Load()), name, result)
+		pathInfo.Send(ch, 1, name, strings.ToValidUTF8(p.target.Dir, "\uFFFD"))
+		walkRunning.Send(ch, promkit.Bool(p.runningSince.Load() != 0), name)
+		for i, result := range walkResults {
+			walksTotal.Send(ch, float64(p.walks[i].Load()), name, result)
 		}
 		if p.attempted.Load() {
-			g(d.walkSuccess, b2f(p.success.Load()))
+			walkSuccess.Send(ch, promkit.Bool(p.success.Load()), name)
 		}
-		o := p.last.Load()
-		if o == nil {
-			continue
+		if o := p.last.Load(); o != nil {
+			sendOutcome(ch, name, o, now)
 		}
-		r := o.res
-		g(d.apparent, float64(r.Totals.ApparentBytes))
-		g(d.allocated, float64(r.Totals.AllocatedBytes))
-		g(d.files, float64(r.Totals.Files))
-		g(d.dirs, float64(r.Totals.Directories))
-		g(d.others, float64(r.Totals.Others))
-		if !r.OldestMtime.IsZero() {
-			g(d.oldestAge, now.Sub(r.OldestMtime).Seconds())
-			g(d.newestAge, now.Sub(r.NewestMtime).Seconds())
-			g(d.oldestTS, float64(r.OldestMtime.UnixNano())/1e9)
-			g(d.newestTS, float64(r.NewestMtime.UnixNano())/1e9)
-		}
-		for _, b := range r.Subdirs {
-			g(d.subApparent, float64(b.ApparentBytes), b.Name)
-			g(d.subAllocated, float64(b.AllocatedBytes), b.Name)
-			g(d.subFiles, float64(b.Files), b.Name)
-		}
-		for _, b := range r.Extensions {
-			g(d.extApparent, float64(b.ApparentBytes), b.Name)
-			g(d.extAllocated, float64(b.AllocatedBytes), b.Name)
-			g(d.extFiles, float64(b.Files), b.Name)
-		}
-		g(d.walkPartial, b2f(r.Partial))
-		g(d.walkDuration, r.Duration.Seconds())
-		g(d.walkAge, now.Sub(o.finished).Seconds())
-		g(d.walkTS, float64(o.finished.UnixNano())/1e9)
-		g(d.unreadable, float64(r.UnreadableDirs))
-		g(d.statErrors, float64(r.StatErrors))
-		g(d.vanished, float64(r.Vanished))
-		g(d.cycles, float64(r.Cycles))
-		g(d.linkFull, b2f(r.HardlinkSetFull))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -135,18 +90,49 @@ func (m *Monitor) collectWalks(ctx context.Context, ch chan<- prometheus.Metric)
 	return nil
 }
 
+// sendOutcome sends the figures of the last walk that read the root.
+func sendOutcome(ch chan<- prometheus.Metric, name string, o *outcome, now time.Time) {
+	r := o.res
+	pathApparent.Send(ch, float64(r.Totals.ApparentBytes), name)
+	pathAllocated.Send(ch, float64(r.Totals.AllocatedBytes), name)
+	pathFiles.Send(ch, float64(r.Totals.Files), name)
+	pathDirs.Send(ch, float64(r.Totals.Directories), name)
+	pathOthers.Send(ch, float64(r.Totals.Others), name)
+	if !r.OldestMtime.IsZero() {
+		oldestAge.Send(ch, now.Sub(r.OldestMtime).Seconds(), name)
+		newestAge.Send(ch, now.Sub(r.NewestMtime).Seconds(), name)
+		oldestTS.Send(ch, float64(r.OldestMtime.UnixNano())/1e9, name)
+		newestTS.Send(ch, float64(r.NewestMtime.UnixNano())/1e9, name)
+	}
+	sendBuckets(ch, name, r.Subdirs, subdirApparent, subdirAllocated, subdirFiles)
+	sendBuckets(ch, name, r.Extensions, extApparent, extAllocated, extFiles)
+	walkPartial.Send(ch, promkit.Bool(r.Partial), name)
+	walkDuration.Send(ch, r.Duration.Seconds(), name)
+	walkAge.Send(ch, now.Sub(o.finished).Seconds(), name)
+	walkTS.Send(ch, float64(o.finished.UnixNano())/1e9, name)
+	walkUnreadable.Send(ch, float64(r.UnreadableDirs), name)
+	walkStatErrors.Send(ch, float64(r.StatErrors), name)
+	walkVanished.Send(ch, float64(r.Vanished), name)
+	walkCycles.Send(ch, float64(r.Cycles), name)
+	walkLinksFull.Send(ch, promkit.Bool(r.HardlinkSetFull), name)
+}
+
+func sendBuckets(ch chan<- prometheus.Metric, name string, bs []walk.Bucket, apparent, allocated, files promkit.Family) {
+	for _, b := range bs {
+		apparent.Send(ch, float64(b.ApparentBytes), name, b.Name)
+		allocated.Send(ch, float64(b.AllocatedBytes), name, b.Name)
+		files.Send(ch, float64(b.Files), name, b.Name)
+	}
+}
+
 func (m *Monitor) collectFilesystems(_ context.Context, ch chan<- prometheus.Metric) error {
-	d := m.descs
 	for _, p := range m.snapshot() {
 		name := p.target.Name
-		g := func(desc *prometheus.Desc, v float64) {
-			ch <- promkit.ConstMetric(desc, prometheus.GaugeValue, v, name)
-		}
 		st := p.fs.Load()
 		if !p.fsAttempted.Load() {
 			continue
 		}
-		g(d.fsOK, b2f(p.fsOK.Load()))
+		fsOK.Send(ch, promkit.Bool(p.fsOK.Load()), name)
 		if st == nil {
 			continue
 		}
@@ -155,18 +141,11 @@ func (m *Monitor) collectFilesystems(_ context.Context, ch chan<- prometheus.Met
 		if bsize == 0 {
 			bsize = float64(st.Bsize)
 		}
-		g(d.fsSize, float64(st.Blocks)*bsize)
-		g(d.fsFree, float64(st.Bfree)*bsize)
-		g(d.fsAvail, float64(st.Bavail)*bsize)
-		g(d.fsFiles, float64(st.Files))
-		g(d.fsFilesFree, float64(st.Ffree))
+		fsSize.Send(ch, float64(st.Blocks)*bsize, name)
+		fsFree.Send(ch, float64(st.Bfree)*bsize, name)
+		fsAvail.Send(ch, float64(st.Bavail)*bsize, name)
+		fsFiles.Send(ch, float64(st.Files), name)
+		fsFilesFree.Send(ch, float64(st.Ffree), name)
 	}
 	return nil
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -33,17 +33,16 @@ type Options struct {
 
 // OptionsFrom takes the process-wide settings of a validated configuration.
 func OptionsFrom(vc config.ValidatedConfig, logger *slog.Logger) Options {
-	c := vc.Config()
+	c := vc.Process()
 	return Options{Workers: c.Workers, WalkNice: c.WalkNice, MaxConcurrentWalks: c.MaxConcurrentWalks, MaxHardlinks: c.MaxHardlinks,
 		StatfsInterval: c.StatfsInterval, StatfsTimeout: c.StatfsTimeout, Logger: logger}
 }
 
 // Monitor keeps the last walk and statfs results of every watched path.
 type Monitor struct {
-	opts  Options
-	descs *descs
-	sem   chan struct{}
-	raw   *walk.RawSlots
+	opts Options
+	sem  chan struct{}
+	raw  *walk.RawSlots
 
 	mu     sync.Mutex
 	ctx    context.Context
@@ -100,7 +99,7 @@ func New(opts Options) *Monitor {
 	}
 	// Raw workers (walk.RawSlots) over all walks leave one P free, for
 	// scrapes.
-	return &Monitor{opts: opts, descs: newDescs(), sem: make(chan struct{}, max(1, opts.MaxConcurrentWalks)),
+	return &Monitor{opts: opts, sem: make(chan struct{}, max(1, opts.MaxConcurrentWalks)),
 		raw: walk.NewRawSlots(runtime.GOMAXPROCS(0) - 1)}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // merge sums the workers' counters into a Result with bounded breakdowns.
@@ -58,40 +60,50 @@ func (w *walker) merge(workers []*worker) *Result {
 			named = append(named, Bucket{Name: subdirLabel(w.buckets[i]), Counts: subdirs[i]})
 		}
 		res.Subdirs = topN(named, w.opts.TopSubdirs, Bucket{Name: RootBucket, Counts: subdirs[0]},
-			Bucket{Name: OtherBucket, Counts: subdirs[1]})
+			Bucket{Name: promkit.Other, Counts: subdirs[1]})
 	}
 	var named []Bucket
 	for name, c := range exts {
 		named = append(named, Bucket{Name: strings.ToValidUTF8(name, "\uFFFD"), Counts: *c})
 	}
 	res.Extensions = topN(named, w.opts.TopExtensions, Bucket{Name: NoExtension, Counts: extNone},
-		Bucket{Name: OtherBucket, Counts: extOver})
+		Bucket{Name: promkit.Other, Counts: extOver})
 	return res
 }
 
-// topN keeps the n largest buckets by apparent bytes, adds the rest to other
-// and returns them followed by fixed and other.
+// topN keeps the n largest buckets by apparent bytes (promkit.TopN), adds
+// the rest to other and returns them followed by fixed and other.
 func topN(named []Bucket, n int, fixed, other Bucket) []Bucket {
-	slices.SortFunc(named, func(a, b Bucket) int {
-		if c := cmp.Compare(b.ApparentBytes, a.ApparentBytes); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	// Names that became equal after making them valid UTF-8 are merged.
-	var out []Bucket
-	for _, b := range named {
-		if i := slices.IndexFunc(out, func(o Bucket) bool { return o.Name == b.Name }); i >= 0 {
-			out[i].add(b.Counts)
+	keep, rest := promkit.TopN(mergeSameNames(named), n, byApparentBytes)
+	for _, b := range rest {
+		other.add(b.Counts)
+	}
+	return append(keep, fixed, other)
+}
+
+// byApparentBytes is the order of a breakdown: larger apparent size first,
+// then the smaller name.
+func byApparentBytes(a, b Bucket) int {
+	if c := cmp.Compare(b.ApparentBytes, a.ApparentBytes); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
+}
+
+// mergeSameNames sums buckets whose names became equal when made valid
+// UTF-8: they are one series, ranked by their sum. The result is sorted by
+// name.
+func mergeSameNames(bs []Bucket) []Bucket {
+	slices.SortFunc(bs, func(a, b Bucket) int { return strings.Compare(a.Name, b.Name) })
+	out := bs[:0]
+	for _, b := range bs {
+		if len(out) > 0 && out[len(out)-1].Name == b.Name {
+			out[len(out)-1].add(b.Counts)
 			continue
 		}
-		if len(out) < n {
-			out = append(out, b)
-		} else {
-			other.add(b.Counts)
-		}
+		out = append(out, b)
 	}
-	return append(out, fixed, other)
+	return out
 }
 
 // subdirLabel turns a path relative to the root into a label value that
@@ -101,7 +113,7 @@ func subdirLabel(rel string) string {
 	if !utf8.ValidString(rel) {
 		rel = strings.ToValidUTF8(rel, "\uFFFD")
 	}
-	if rel == OtherBucket || rel == NoExtension {
+	if rel == promkit.Other || rel == NoExtension {
 		return "./" + rel
 	}
 	return rel

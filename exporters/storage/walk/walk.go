@@ -12,16 +12,17 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
-// Bucket names that are not real subdirectories or extensions.
+// Bucket names that are not real subdirectories or extensions, beside
+// promkit.Other, which holds everything outside the top N (and what came
+// after the tracking bound was reached).
 const (
 	// RootBucket holds what lies above the breakdown depth: the root's own
 	// files and directories, and those of subdirectories shallower than it.
 	RootBucket = "."
-	// OtherBucket holds everything outside the top N (and what came after the
-	// tracking bound was reached).
-	OtherBucket = "other"
 	// NoExtension holds files whose names have no extension.
 	NoExtension = "none"
 )
@@ -234,56 +235,97 @@ type walker struct {
 func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	started := time.Now()
 	opts = opts.withDefaults()
+	resolved, err := resolveRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	w := &walker{opts: opts, fs: opts.FS, root: resolved, links: map[fileID]struct{}{},
+		buckets: []string{RootBucket, promkit.Other}, coldCh: make(chan struct{})}
+	w.cond = sync.NewCond(&w.mu)
+	workers := []*worker{newWorker(w)}
+	if err := w.openRoot(workers[0]); err != nil {
+		return nil, err
+	}
+	for range opts.Workers - 1 {
+		workers = append(workers, newWorker(w))
+	}
+	stopWatch := w.stopOnDone(ctx)
+	nRaw := w.run(ctx, workers)
+	stopWatch()
+	w.closeQueued()
+	if w.rootErr != nil {
+		return nil, fmt.Errorf("reading walk root: %w", w.rootErr)
+	}
+
+	res := w.merge(workers)
+	res.Root, res.Started, res.Duration = root, started, time.Since(started)
+	res.Partial = w.cut.Load() || len(w.stack) > 0
+	res.rawWorkers, res.rawCold = nRaw, w.cold.Load()
+	return res, nil
+}
+
+// resolveRoot is the absolute path of root with its symlinks resolved.
+func resolveRoot(root string) (string, error) {
 	resolved, err := filepath.EvalSymlinks(root)
 	if err != nil {
-		return nil, fmt.Errorf("resolving walk root: %w", err)
+		return "", fmt.Errorf("resolving walk root: %w", err)
 	}
 	resolved, err = filepath.Abs(resolved)
 	if err != nil {
-		return nil, fmt.Errorf("resolving walk root: %w", err)
+		return "", fmt.Errorf("resolving walk root: %w", err)
 	}
-	w := &walker{opts: opts, fs: opts.FS, root: resolved, links: map[fileID]struct{}{},
-		buckets: []string{RootBucket, OtherBucket}, coldCh: make(chan struct{})}
-	w.cond = sync.NewCond(&w.mu)
+	return resolved, nil
+}
 
-	first := newWorker(w)
-	fd, err := w.fs.OpenDir(cString(first.pathBuf[:0], resolved))
+// openRoot opens and counts the root, and queues it as the first task.
+func (w *walker) openRoot(first *worker) error {
+	fd, err := w.fs.OpenDir(cString(first.pathBuf[:0], w.root))
 	if err != nil {
-		return nil, fmt.Errorf("opening walk root: %w", err)
+		return fmt.Errorf("opening walk root: %w", err)
 	}
 	var st unix.Stat_t
 	if err := w.fs.Fstat(fd, &st); err != nil {
 		w.fs.Close(fd)
-		return nil, fmt.Errorf("stat of walk root: %w", err)
+		return fmt.Errorf("stat of walk root: %w", err)
 	}
 	first.account(&st, 0, nil)
 	first.tot.Directories++
 	first.bucket(0).Directories++
 	rootHandle := &dirHandle{fd: fd}
 	rootHandle.refs.Store(1)
-	w.stack = append(w.stack, task{path: resolved, dev: st.Dev, ino: st.Ino, h: rootHandle,
+	w.stack = append(w.stack, task{path: w.root, dev: st.Dev, ino: st.Ino, h: rootHandle,
 		anc: &ancestor{dev: st.Dev, ino: st.Ino}})
+	return nil
+}
 
-	stopWatch := make(chan struct{})
-	watchDone := make(chan struct{})
+// stopOnDone stops the walk when ctx ends; the returned function ends the
+// watch and waits for it.
+func (w *walker) stopOnDone(ctx context.Context) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(watchDone)
+		defer close(done)
 		select {
 		case <-ctx.Done():
 			w.stopped.Store(true)
 			w.mu.Lock()
 			w.cond.Broadcast()
 			w.mu.Unlock()
-		case <-stopWatch:
+		case <-stop:
 		}
 	}()
-
-	workers := []*worker{first}
-	for range opts.Workers - 1 {
-		workers = append(workers, newWorker(w))
+	return func() {
+		close(stop)
+		<-done
 	}
+}
+
+// run runs the workers until the walk is over and returns how many used
+// raw system calls.
+func (w *walker) run(ctx context.Context, workers []*worker) int {
+	opts := w.opts
 	nRaw := 0
-	if opts.RawSlots != nil && rawAllowed(ctx, w.fs, resolved) {
+	if opts.RawSlots != nil && rawAllowed(ctx, w.fs, w.root) {
 		nRaw = opts.RawSlots.acquire(opts.Workers)
 	}
 	// With raw workers, the others wait: they would take a P from them (and
@@ -311,9 +353,12 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 	close(done)
 	waiting.Wait()
 	opts.RawSlots.release(nRaw)
-	close(stopWatch)
-	<-watchDone
-	// A stopped walk leaves tasks queued: close the directories they hold.
+	return nRaw
+}
+
+// closeQueued closes the directories held by the tasks a stopped walk left
+// queued.
+func (w *walker) closeQueued() {
 	for _, t := range w.stack {
 		if t.batch != nil {
 			w.release(t.batch.h)
@@ -322,15 +367,6 @@ func Walk(ctx context.Context, root string, opts Options) (*Result, error) {
 			w.release(t.h)
 		}
 	}
-	if w.rootErr != nil {
-		return nil, fmt.Errorf("reading walk root: %w", w.rootErr)
-	}
-
-	res := w.merge(workers)
-	res.Root, res.Started, res.Duration = root, started, time.Since(started)
-	res.Partial = w.cut.Load() || len(w.stack) > 0
-	res.rawWorkers, res.rawCold = nRaw, w.cold.Load()
-	return res, nil
 }
 
 func (w *walker) next() (task, bool) {

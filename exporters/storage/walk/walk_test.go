@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/outrigger/outrigger/internal/promkit"
 )
 
 // The generated tree holds hard links, sparse files, symlink loops, a
@@ -95,7 +97,7 @@ func checkTree(t *testing.T, tree *shared, res *Result, apparent, allocated int6
 	if s := sum(res.Subdirs); s != got {
 		t.Errorf("subdirectory breakdown sums to %+v, totals are %+v", s, got)
 	}
-	if len(res.Subdirs) != 5+2 || res.Subdirs[5].Name != RootBucket || res.Subdirs[6].Name != OtherBucket {
+	if len(res.Subdirs) != 5+2 || res.Subdirs[5].Name != RootBucket || res.Subdirs[6].Name != promkit.Other {
 		t.Errorf("subdirs: want 5 named, then . and other: %+v", res.Subdirs)
 	}
 	if top := res.Subdirs[0]; top.Name != "extras/sparse" {
@@ -105,7 +107,7 @@ func checkTree(t *testing.T, tree *shared, res *Result, apparent, allocated int6
 	for _, b := range res.Extensions {
 		exts[b.Name] = b.Files
 	}
-	if n, ok := exts[OtherBucket]; !ok || n != 0 {
+	if n, ok := exts[promkit.Other]; !ok || n != 0 {
 		t.Errorf("\"other\" extension bucket: %d files (present %v), want 0: there are fewer than 20 extensions", n, ok)
 	}
 	for ext, n := range want.extFiles {
@@ -334,7 +336,7 @@ func FuzzReadDirents(f *testing.F) {
 	f.Add(buf[:n/2])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		w := &walker{opts: Options{}.withDefaults(), links: map[fileID]struct{}{}, buckets: []string{RootBucket, OtherBucket}}
+		w := &walker{opts: Options{}.withDefaults(), links: map[fileID]struct{}{}, buckets: []string{RootBucket, promkit.Other}}
 		w.fs = &fakeDirents{data: data}
 		wk := newWorker(w)
 		h := &dirHandle{fd: 3}

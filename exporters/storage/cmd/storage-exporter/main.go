@@ -31,24 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "storage-exporter", ListenAddress: ":9843", EnvPrefix: envPrefix})
-	flag := common.Flag
-	paths := flag("path", "NAME=DIR of a tree to watch; repeat for several (in the environment: one per line).").Strings()
-	configFile := flag("config.file", "YAML file listing the trees to watch, with per-path settings; re-read on SIGHUP.").Default("").String()
-	// A one-shot action, so no environment variable: set in a container's
-	// environment it would keep the daemon from ever serving.
-	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
-	once := flag("once", "Walk every tree once, print the metrics to standard output and exit (for cron and node_exporter's textfile collector).").Bool()
-	interval := flag("walk.interval", "Time between the starts of two walks of a tree.").Default("5m").Duration()
-	budget := flag("walk.budget", "Longest a walk may take; a walk cut short reports partial figures and says so.").Default("10m").Duration()
-	depth := flag("walk.subdir-depth", "Depth of the per-subdirectory breakdown (1: the tree's children; 0: none).").Default("1").Int()
-	topSubdirs := flag("walk.top-subdirs", "Subdirectories reported by name; the rest are summed as \"other\".").Default("10").Int()
-	topExts := flag("walk.top-extensions", "File extensions reported by name; the rest are summed as \"other\".").Default("10").Int()
-	workers := flag("walk.workers", "Directories read in parallel within one walk.").Default(strconv.Itoa(max(4, 2*runtime.GOMAXPROCS(0)))).Int()
-	nice := flag("walk.nice", "Nice value (0-19) of the walkers' threads, so that scrapes and the watched application come first when CPUs are short.").Default("10").Int()
-	maxConcurrent := flag("walk.max-concurrent", "Walks running at once over all trees.").Default("1").Int()
-	maxLinks := flag("walk.max-hardlinks", "Hard-linked files a walk remembers to count them once; past it they may count twice.").Default("1000000").Int()
-	statfsInterval := flag("statfs.interval", "Time between two reads of a tree's filesystem size and free space.").Default("15s").Duration()
-	statfsTimeout := flag("statfs.timeout", "Longest wait for a filesystem to answer statfs (a hung mount) before reporting it failed.").Default("5s").Duration()
+	var cfg config.Config
+	act := addFlags(app, common.Flag, &cfg)
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "%s: %v (see --help)\n", app.Name, err)
 		return 2
@@ -69,22 +53,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if code, done := promkit.HealthCheck(context.Background(), pvc, stderr); done {
 		return code
 	}
-	cfg := config.Config{
-		File: *configFile, Paths: *paths,
-		Defaults: config.Settings{Interval: *interval, Budget: *budget, SubdirDepth: *depth,
-			TopSubdirs: *topSubdirs, TopExtensions: *topExts},
-		Workers: *workers, WalkNice: *nice, MaxConcurrentWalks: *maxConcurrent, MaxHardlinks: *maxLinks,
-		StatfsInterval: *statfsInterval, StatfsTimeout: *statfsTimeout,
-	}
 	vc, err := cfg.Validate()
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: invalid configuration: %v\n", app.Name, err)
 		return 2
 	}
-	if *configCheck {
+	if *act.configCheck {
 		fmt.Fprintf(stdout, "configuration OK: %d paths\n", len(vc.Targets()))
 		return 0
 	}
+	return serve(pvc, cfg, vc, *act.once, stdout, stderr)
+}
+
+// serve runs the monitor and serves its metrics (or, with once, prints them
+// after the first walks) until a signal ends it; cfg is re-validated on
+// SIGHUP.
+func serve(pvc promkit.ValidatedConfig, cfg config.Config, vc config.ValidatedConfig, once bool, stdout, stderr io.Writer) int {
 	logger := pvc.Logger()
 	mon := monitor.New(monitor.OptionsFrom(vc, logger))
 	runner := &promkit.Runner{Namespace: monitor.Namespace, Collectors: mon.Collectors(), Logger: logger}
@@ -109,14 +93,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			logger.Warn("stopping", "err", err)
 		}
 	}()
-	if *once {
-		// A walk stuck in a hung mount cannot be interrupted: print what
-		// there is once every budget has passed.
-		longest := time.Duration(0)
-		for _, t := range vc.Targets() {
-			longest = max(longest, t.Budget)
-		}
-		onceCtx, cancel := context.WithTimeout(ctx, longest+*statfsTimeout+10*time.Second)
+	if once {
+		onceCtx, cancel := context.WithTimeout(ctx, vc.OnceTimeout())
 		defer cancel()
 		return printOnce(onceCtx, mon, runner, stdout, stderr)
 	}
@@ -133,6 +111,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// actions are the flags that say what to do instead of serving.
+type actions struct{ configCheck, once *bool }
+
+// addFlags declares the exporter's own flags, which fill c, and the
+// actions.
+func addFlags(app *kingpin.Application, flag func(name, help string) *kingpin.FlagClause, c *config.Config) actions {
+	flag("path", "NAME=DIR of a tree to watch; repeat for several (in the environment: one per line).").StringsVar(&c.Paths)
+	flag("config.file", "YAML file listing the trees to watch, with per-path settings; re-read on SIGHUP.").Default("").StringVar(&c.File)
+	// A one-shot action, so no environment variable: set in a container's
+	// environment it would keep the daemon from ever serving.
+	act := actions{configCheck: app.Flag("config.check", "Validate the configuration and exit.").Bool(),
+		once: flag("once", "Walk every tree once, print the metrics to standard output and exit (for cron and node_exporter's textfile collector).").Bool()}
+	flag("walk.interval", "Time between the starts of two walks of a tree.").Default("5m").DurationVar(&c.Defaults.Interval)
+	flag("walk.budget", "Longest a walk may take; a walk cut short reports partial figures and says so.").Default("10m").DurationVar(&c.Defaults.Budget)
+	flag("walk.subdir-depth", "Depth of the per-subdirectory breakdown (1: the tree's children; 0: none).").Default("1").IntVar(&c.Defaults.SubdirDepth)
+	flag("walk.top-subdirs", "Subdirectories reported by name; the rest are summed as \"other\".").Default("10").IntVar(&c.Defaults.TopSubdirs)
+	flag("walk.top-extensions", "File extensions reported by name; the rest are summed as \"other\".").Default("10").IntVar(&c.Defaults.TopExtensions)
+	flag("walk.workers", "Directories read in parallel within one walk.").Default(strconv.Itoa(max(4, 2*runtime.GOMAXPROCS(0)))).IntVar(&c.Workers)
+	flag("walk.nice", "Nice value (0-19) of the walkers' threads, so that scrapes and the watched application come first when CPUs are short.").Default("10").IntVar(&c.WalkNice)
+	flag("walk.max-concurrent", "Walks running at once over all trees.").Default("1").IntVar(&c.MaxConcurrentWalks)
+	flag("walk.max-hardlinks", "Hard-linked files a walk remembers to count them once; past it they may count twice.").Default("1000000").IntVar(&c.MaxHardlinks)
+	flag("statfs.interval", "Time between two reads of a tree's filesystem size and free space.").Default("15s").DurationVar(&c.StatfsInterval)
+	flag("statfs.timeout", "Longest wait for a filesystem to answer statfs (a hung mount) before reporting it failed.").Default("5s").DurationVar(&c.StatfsTimeout)
+	return act
 }
 
 // printOnce waits for the first walk of every tree and prints the metrics.

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,8 +131,21 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 	}
 }
 
+// goldenMask keeps the values that follow from the generated tree alone
+// (counts, the regular files' bytes, the fixed oldest mtime, the walk's
+// outcome); sizes that include directories or depend on the filesystem, ages,
+// durations, the temporary directory, the build and which subdirectories
+// make the top N (ranked by sizes that include directories') are masked.
+var goldenMask = testkit.Mask{
+	Keep: regexp.MustCompile(`^storage_(path_(files|directories|other_entries|oldest_file_timestamp_seconds|info)|` +
+		`extension_(files|apparent_bytes)|walk_(success|partial|in_progress|stat_errors|vanished_entries|directory_cycles|hardlink_set_full)|` +
+		`walks_total|filesystem_stat_success)$`),
+	Labels: []string{"directory", "subdir", "version", "revision", "branch", "goversion", "goos", "goarch", "tags"},
+	Drop:   regexp.MustCompile(`^go_`),
+}
+
 // The daemon end to end: /health, /ready, a lint-clean /metrics whose
-// figures equal du's, a config file re-read on SIGHUP (a broken one is
+// figures equal du's and whose families are the golden file's, a config file re-read on SIGHUP (a broken one is
 // refused and the daemon keeps going).
 func TestDaemonServesDuExactFiguresAndReloadsOnSIGHUP(t *testing.T) {
 	root, man := tree(t, 3000)
@@ -156,6 +170,7 @@ func TestDaemonServesDuExactFiguresAndReloadsOnSIGHUP(t *testing.T) {
 	e.waitReady(t)
 	metrics := e.metrics(t)
 	testkit.CheckMetrics(t, metrics)
+	testkit.GoldenExposition(t, "storage-exporter.golden.prom", metrics, goldenMask)
 	fams := testkit.Families(t, metrics)
 	shots := map[string]string{"path": "shots"}
 	for name, want := range map[string]float64{
