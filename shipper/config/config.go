@@ -17,7 +17,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/outrigger/outrigger/shipper/decode"
-	"github.com/outrigger/outrigger/shipper/input/container"
 	"github.com/outrigger/outrigger/shipper/input/kubernetes"
 	"github.com/outrigger/outrigger/shipper/process"
 )
@@ -426,7 +425,7 @@ func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
 		}
 	}
 	if c := in.Container; c != nil {
-		if _, err := container.ParseFormat(c.Format); err != nil {
+		if _, err := decode.ParseContainerFormat(c.Format); err != nil {
 			at("container", err, "format")
 		}
 		if in.Docker != nil {

@@ -16,7 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/outrigger/outrigger/shipper/config"
-	"github.com/outrigger/outrigger/shipper/input/container"
+	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/process"
 )
 
@@ -501,7 +501,7 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 		format := "auto" // Filebeat's default: CRI or json-file per file
 		if f := n.get("format"); f != nil {
 			format = t.strOf(f, at+".format")
-			if _, err := container.ParseFormat(format); err != nil {
+			if _, err := decode.ParseContainerFormat(format); err != nil {
 				t.fail(f, at+".format", err)
 			}
 		}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/outrigger/outrigger/internal/promkit/backoff"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
 )
 
 // SkipAnnotation set to "false" on a pod leaves its logs out.
@@ -64,7 +63,7 @@ type Config struct {
 	// MinBackoff and MaxBackoff pace reconnections (500ms, 30s).
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
-	Metrics                *metrics.Metrics // nil: none
+	Metrics                *Metrics // nil: none
 }
 
 type podInfo struct {
@@ -271,13 +270,13 @@ func (m *Metadata) count(request string, err error) {
 	case err != nil:
 		outcome = "error"
 	}
-	m.cfg.Metrics.KubeRequests.WithLabelValues(request, outcome).Inc()
+	m.cfg.Metrics.Requests.WithLabelValues(request, outcome).Inc()
 }
 
 // gauge sets the cache size; m.mu is held.
 func (m *Metadata) gauge() {
 	if m.cfg.Metrics != nil {
-		m.cfg.Metrics.KubePods.Set(float64(len(m.pods)))
+		m.cfg.Metrics.Pods.Set(float64(len(m.pods)))
 	}
 }
 
