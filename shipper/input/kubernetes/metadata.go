@@ -3,8 +3,6 @@ package kubernetes
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/promkit/backoff"
 	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/internal/tlsclient"
 )
 
 // SkipAnnotation set to "false" on a pod leaves its logs out.
@@ -129,15 +128,11 @@ func New(cfg Config) (*Metadata, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = 1, 1 // one connection to the API server
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		tc, err := tlsclient.Config{CAFile: cfg.CAFile}.Build("kubernetes")
 		if err != nil {
-			return nil, fmt.Errorf("kubernetes: reading CA file: %w", err)
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kubernetes: CA file %s holds no certificate", cfg.CAFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tr.TLSClientConfig = tc
 	}
 	m.client = &http.Client{Transport: tr}
 	return m, nil

@@ -21,8 +21,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/internal/tlsclient"
 	"github.com/outrigger/outrigger/shipper/output"
-	"github.com/outrigger/outrigger/shipper/output/tlsclient"
 )
 
 // TLS is the client's TLS setup.

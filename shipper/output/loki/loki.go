@@ -18,8 +18,8 @@ import (
 
 	"github.com/outrigger/outrigger/internal/promkit/backoff"
 	"github.com/outrigger/outrigger/shipper/event"
+	"github.com/outrigger/outrigger/shipper/internal/tlsclient"
 	"github.com/outrigger/outrigger/shipper/output"
-	"github.com/outrigger/outrigger/shipper/output/tlsclient"
 )
 
 // TLSConfig is the client's TLS setup.
