@@ -159,9 +159,6 @@ func New(cfg Config, reg prometheus.Registerer) (*Pipeline, error) {
 	return p, nil
 }
 
-// Registry returns the pipeline's registry.
-func (p *Pipeline) Registry() *registry.Registry { return p.reg }
-
 // Run runs until ctx ends, then drains the outputs within the shutdown
 // timeout and saves the registry.
 func (p *Pipeline) Run(ctx context.Context) error {

@@ -53,9 +53,6 @@ type pendingAck struct {
 	onDone  func() // called once the Ack completed
 }
 
-// ID is the source's registry id.
-func (s *Source) ID() string { return s.id }
-
 // Key is a stable identity of the file's content for document ids: the
 // registry id, or the original's for a copytruncate copy.
 func (s *Source) Key() string {
