@@ -32,6 +32,11 @@ type Options struct {
 	// run. nil serves only the daemon's own registry there.
 	Target TargetFunc
 	Links  []web.LandingLinks
+	// Registry is the daemon's own registry when the daemon builds it
+	// first (its components register there before the server exists);
+	// nil: the server makes one. Build info and the Go and process
+	// metrics are added to it.
+	Registry *prometheus.Registry
 }
 
 // Server is a daemon's HTTP server.
@@ -53,7 +58,11 @@ type Server struct {
 // NewServer builds the server and the daemon's own registry (build info, and
 // unless disabled, Go and process metrics).
 func NewServer(cfg ValidatedConfig, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, opts: opts, logger: cfg.Logger(), registry: prometheus.NewRegistry(),
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, opts: opts, logger: cfg.Logger(), registry: reg,
 		mux: http.NewServeMux(), scrapes: &Coalescer{MinInterval: cfg.c.MinInterval}}
 	s.registry.MustRegister(versioncollector.NewCollector(buildInfoNamespace(opts.Namespace)))
 	if !cfg.c.DisableExporterMetrics {

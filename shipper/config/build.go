@@ -13,13 +13,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/input/container"
 	"github.com/outrigger/outrigger/shipper/input/docker"
 	"github.com/outrigger/outrigger/shipper/input/file"
 	"github.com/outrigger/outrigger/shipper/input/kubernetes"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output"
 	"github.com/outrigger/outrigger/shipper/output/elasticsearch"
 	"github.com/outrigger/outrigger/shipper/output/loki"
 	"github.com/outrigger/outrigger/shipper/output/stdout"
@@ -249,11 +250,18 @@ func secret(value, file string) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
-// Build makes the pipeline configuration: outputs are created (not started).
-func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Config, error) {
+// Build makes the pipeline configuration: outputs are created (not
+// started). Each component's metrics (file input, Kubernetes metadata,
+// processing, outputs) are registered on reg (nil: not registered), every
+// family whether or not the configuration uses the component, so the
+// exposition has the same names in every setup.
+func (v *Validated) Build(reg prometheus.Registerer, logger *slog.Logger) (pipeline.Config, error) {
 	f := v.f
+	fileMetrics, kubeMetrics := file.NewMetrics(reg), kubernetes.NewMetrics(reg)
+	procMetrics, outMetrics := process.NewMetrics(reg), output.NewMetrics(reg)
 	cfg := pipeline.Config{RegistryPath: f.Registry.Path, RegistryFlush: time.Duration(f.Registry.FlushInterval),
-		MemoryLimit: int64(f.MemoryLimit), ShutdownTimeout: time.Duration(f.ShutdownTimeout), Logger: logger, Metrics: m}
+		MemoryLimit: int64(f.MemoryLimit), ShutdownTimeout: time.Duration(f.ShutdownTimeout), Logger: logger,
+		Dropped: outMetrics.Dropped, DecodeErrors: procMetrics.DecodeErrors}
 	if cfg.RegistryPath == "" {
 		cfg.RegistryPath = DefaultRegistryPath
 	}
@@ -276,14 +284,14 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 		o, err := loki.New(loki.Config{URL: l.URL, TenantID: l.TenantID, Username: l.Username, Password: pw,
 			BearerToken: tok, TLS: loki.TLSConfig(l.TLS), BatchBytes: int(l.BatchBytes), BatchWait: time.Duration(l.BatchWait),
 			Parallelism: l.Parallelism, Timeout: time.Duration(l.Timeout), MinBackoff: time.Duration(l.MinBackoff),
-			MaxBackoff: time.Duration(l.MaxBackoff)}, len(outs), m)
+			MaxBackoff: time.Duration(l.MaxBackoff)}, len(outs), outMetrics)
 		if err != nil {
 			return cfg, err
 		}
 		outs = append(outs, o)
 	}
 	if es := f.Outputs.Elasticsearch; es != nil {
-		o, err := v.buildES(es, len(outs), m, logger, filepath.Dir(cfg.RegistryPath))
+		o, err := v.buildES(es, len(outs), outMetrics, logger, filepath.Dir(cfg.RegistryPath))
 		if err != nil {
 			return cfg, err
 		}
@@ -298,25 +306,25 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 				sc.Docs.Kubernetes = o.KubernetesFields
 			}
 		}
-		outs = append(outs, stdout.New(sc, len(outs), m))
+		outs = append(outs, stdout.New(sc, len(outs), outMetrics))
 	}
 	cfg.Outputs = outs
 	var meta *kubernetes.Metadata // one watch for every input
 	var metaCfg kubernetes.Config
 	for i, in := range v.inputs {
 		pc := v.procs[i]
-		pc.Metrics = m
+		pc.Metrics = procMetrics
 		fc := file.Config{Include: in.Paths, Exclude: in.Exclude, StartAtEnd: in.StartAt == "end",
 			FingerprintBytes: in.FingerprintBytes, MaxLineBytes: int(in.MaxLineBytes), MaxOpenFiles: in.MaxOpenFiles,
 			ScanInterval: time.Duration(in.ScanInterval), PollInterval: time.Duration(in.PollInterval),
 			PartialLineTimeout: time.Duration(in.PartialLineTimeout), CloseInactive: time.Duration(in.CloseInactive),
-			CloseRenamedAfter: time.Duration(in.CloseRenamedAfter)}
+			CloseRenamedAfter: time.Duration(in.CloseRenamedAfter), Metrics: fileMetrics}
 		fc.ExcludeRegexps = in.ExcludeRegexps
 		pin := pipeline.Input{File: fc, Processor: process.New(pc), DockerJSON: in.DockerJSON}
 		if in.Container != nil || in.Kubernetes != nil {
-			pin.Container = container.Auto
+			pin.Container = decode.ContainerAuto
 			if in.Container != nil {
-				pin.Container, _ = container.ParseFormat(in.Container.Format)
+				pin.Container, _ = decode.ParseContainerFormat(in.Container.Format)
 			}
 		}
 		if in.Kubernetes != nil {
@@ -331,7 +339,7 @@ func (v *Validated) Build(m *metrics.Metrics, logger *slog.Logger) (pipeline.Con
 		}
 		if k := in.Kubernetes; k != nil {
 			other := kubeConfig(k, logger)
-			other.Metrics = m
+			other.Metrics = kubeMetrics
 			if meta != nil && !reflect.DeepEqual(other, metaCfg) {
 				logger.Warn("kubernetes: inputs differ in their kubernetes settings; the first input's serve all (one watch per node)", "input", i)
 			}

@@ -17,7 +17,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/outrigger/outrigger/shipper/decode"
-	"github.com/outrigger/outrigger/shipper/input/container"
 	"github.com/outrigger/outrigger/shipper/input/kubernetes"
 	"github.com/outrigger/outrigger/shipper/process"
 )
@@ -372,202 +371,284 @@ func (f *File) errAt(what string, err error, path ...any) error {
 
 // validateInput checks one input and returns its processing configuration.
 func (f *File) validateInput(i int, in *Input) (process.Config, []error) {
-	var errs []error
-	at := func(field string, err error, sub ...any) {
-		path := append([]any{"inputs", i, field}, sub...)
-		errs = append(errs, f.errAt(fmt.Sprintf("inputs[%d].%s", i, field), err, path...))
+	c := &inputCheck{f: f, i: i, in: in}
+	c.reading()
+	pc := processConfig(in)
+	pc.FilenameLabel = c.containers()
+	for j, s := range in.Timestamp.Formats {
+		tf, err := decode.ParseTimeFormat(s)
+		if err != nil {
+			c.at("timestamp", err, "formats", j)
+			continue
+		}
+		pc.TimeFormats = append(pc.TimeFormats, tf)
 	}
+	c.labels(pc.FilenameLabel)
+	pc.Renames, pc.DropWhen = c.edits()
+	pc.RedactPatterns, pc.RedactFields = redaction(in.Redact)
+	c.notRedacted(pc.RedactFields)
+	c.multiline()
+	return pc, c.errs
+}
+
+// inputCheck gathers the errors of one input.
+type inputCheck struct {
+	f    *File
+	i    int
+	in   *Input
+	errs []error
+}
+
+// at records an error of the input's field (sub: the path below it).
+func (c *inputCheck) at(field string, err error, sub ...any) {
+	path := append([]any{"inputs", c.i, field}, sub...)
+	c.errs = append(c.errs, c.f.errAt(fmt.Sprintf("inputs[%d].%s", c.i, field), err, path...))
+}
+
+// reading checks what is read and how: globs, the docker host, start,
+// format and sizes.
+func (c *inputCheck) reading() {
+	in := c.in
 	if len(in.Paths) == 0 && in.Docker == nil {
-		at("paths", errors.New("at least one path glob (or docker) is needed"))
+		c.at("paths", errors.New("at least one path glob (or docker) is needed"))
 	}
 	if d := in.Docker; d != nil && d.Host != "" && !strings.HasPrefix(d.Host, "unix://") && !strings.HasPrefix(d.Host, "tcp://") {
-		at("docker", fmt.Errorf("host %q: want unix:///path/docker.sock or tcp://host:port", d.Host), "host")
+		c.at("docker", fmt.Errorf("host %q: want unix:///path/docker.sock or tcp://host:port", d.Host), "host")
 	}
 	for j, p := range in.Paths {
 		if _, err := filepath.Match(p, ""); err != nil {
-			at("paths", fmt.Errorf("glob %q: %w", p, err), j)
+			c.at("paths", fmt.Errorf("glob %q: %w", p, err), j)
 		} else if !filepath.IsAbs(p) {
-			at("paths", fmt.Errorf("glob %q: must be an absolute path", p), j)
+			c.at("paths", fmt.Errorf("glob %q: must be an absolute path", p), j)
 		}
 	}
 	for j, p := range in.Exclude {
 		if _, err := filepath.Match(p, ""); err != nil {
-			at("exclude", fmt.Errorf("glob %q: %w", p, err), j)
+			c.at("exclude", fmt.Errorf("glob %q: %w", p, err), j)
 		}
 	}
 	switch in.StartAt {
 	case "", "beginning", "end":
 	default:
-		at("start_at", fmt.Errorf("%q: want beginning or end", in.StartAt))
+		c.at("start_at", fmt.Errorf("%q: want beginning or end", in.StartAt))
 	}
 	switch in.Format {
 	case "", "json", "raw":
 	default:
-		at("format", fmt.Errorf("%q: want json or raw", in.Format))
+		c.at("format", fmt.Errorf("%q: want json or raw", in.Format))
 	}
 	if in.FingerprintBytes < 0 || in.FingerprintBytes > 1<<20 {
-		at("fingerprint_bytes", errors.New("must be between 1 and 1048576"))
+		c.at("fingerprint_bytes", errors.New("must be between 1 and 1048576"))
 	}
 	if in.MaxLineBytes < 0 || in.MaxOpenFiles < 0 || in.MaxLabelValues < 0 {
-		at("max_line_bytes", errors.New("sizes and counts must not be negative"))
+		c.at("max_line_bytes", errors.New("sizes and counts must not be negative"))
 	}
+}
+
+// processConfig is the processing an input's fields say as they are (the
+// checked parts are filled by validateInput).
+func processConfig(in *Input) process.Config {
 	pc := process.Config{JSON: in.Format != "raw", Target: in.JSON.Target, AddErrorKey: in.JSON.AddErrorKey,
 		MessageKey: in.JSON.MessageKey, OverwriteKeys: in.JSON.OverwriteKeys, TimestampField: in.Timestamp.Field,
-		StaticLabels: in.Labels, FilenameLabel: "filename", LabelFields: in.LabelFields, MaxLabelValues: in.MaxLabelValues,
-		MetadataFields: in.Metadata, StaticFields: in.Fields, DropFields: in.DropFields, RedactPatterns: true,
+		StaticLabels: in.Labels, LabelFields: in.LabelFields, MaxLabelValues: in.MaxLabelValues,
+		MetadataFields: in.Metadata, StaticFields: in.Fields, DropFields: in.DropFields,
 		RawFields: in.RawFields, Drop: in.Drop, WrapRaw: in.WrapRaw, ExtraTimestampFields: in.ExtraTimestampFields}
 	if in.Timestamp.Field == "" {
 		pc.TimestampField = "timestamp"
 	}
+	return pc
+}
+
+// containers checks the docker, container and kubernetes settings and
+// returns the filename label: none for container logs (their streams are
+// named by container or pod), unless the input sets one.
+func (c *inputCheck) containers() (filenameLabel string) {
+	in := c.in
+	filenameLabel = "filename"
 	if in.Docker != nil {
-		pc.FilenameLabel = "" // streams are named by container, not by its log path
+		filenameLabel = "" // streams are named by container, not by its log path
 		if in.Multiline != nil {
-			at("multiline", errors.New("is not supported on a docker input"))
+			c.at("multiline", errors.New("is not supported on a docker input"))
 		}
 	}
-	if c := in.Container; c != nil {
-		if _, err := container.ParseFormat(c.Format); err != nil {
-			at("container", err, "format")
+	if ct := in.Container; ct != nil {
+		if _, err := decode.ParseContainerFormat(ct.Format); err != nil {
+			c.at("container", err, "format")
 		}
 		if in.Docker != nil {
-			at("container", errors.New("a docker input reads json-file records already"))
+			c.at("container", errors.New("a docker input reads json-file records already"))
 		}
 	}
 	if in.Container != nil || in.Kubernetes != nil {
-		pc.FilenameLabel = "" // streams are named by pod and container
+		filenameLabel = "" // streams are named by pod and container
 		if in.Multiline != nil {
-			at("multiline", errors.New("is not supported on container logs"))
+			c.at("multiline", errors.New("is not supported on container logs"))
 		}
 	}
-	if k := in.Kubernetes; k != nil {
-		if in.Docker != nil {
-			at("kubernetes", errors.New("does not apply to a docker input"))
-		}
-		if k.APIURL != "" {
-			if u, err := url.Parse(k.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-				at("kubernetes", fmt.Errorf("api_url %q: want https://host:port", k.APIURL), "api_url")
-			}
-		}
-		if k.MaxPods < 0 {
-			at("kubernetes", errors.New("max_pods must not be negative"), "max_pods")
-		}
-		for name, keys := range k.PodLabels {
-			if err := process.ValidLabelName(name); err != nil {
-				at("kubernetes", err, "pod_labels", name)
-			}
-			if len(keys) == 0 {
-				at("kubernetes", fmt.Errorf("pod_labels.%s: at least one pod label key", name), "pod_labels", name)
-			}
-		}
-		for name := range k.PodAnnotations {
-			if err := process.ValidLabelName(name); err != nil {
-				at("kubernetes", err, "pod_annotations", name)
-			}
-		}
+	if in.Kubernetes != nil {
+		c.kubernetes()
 	}
 	if in.FilenameLabel != nil {
-		pc.FilenameLabel = *in.FilenameLabel
+		filenameLabel = *in.FilenameLabel
 	}
-	for j, s := range in.Timestamp.Formats {
-		tf, err := decode.ParseTimeFormat(s)
-		if err != nil {
-			at("timestamp", err, "formats", j)
-			continue
+	return filenameLabel
+}
+
+// kubernetes checks the kubernetes settings.
+func (c *inputCheck) kubernetes() {
+	k := c.in.Kubernetes
+	if c.in.Docker != nil {
+		c.at("kubernetes", errors.New("does not apply to a docker input"))
+	}
+	if k.APIURL != "" {
+		if u, err := url.Parse(k.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			c.at("kubernetes", fmt.Errorf("api_url %q: want https://host:port", k.APIURL), "api_url")
 		}
-		pc.TimeFormats = append(pc.TimeFormats, tf)
 	}
-	labelCount := len(in.Labels) + len(in.LabelFields)
+	if k.MaxPods < 0 {
+		c.at("kubernetes", errors.New("max_pods must not be negative"), "max_pods")
+	}
+	for name, keys := range k.PodLabels {
+		if err := process.ValidLabelName(name); err != nil {
+			c.at("kubernetes", err, "pod_labels", name)
+		}
+		if len(keys) == 0 {
+			c.at("kubernetes", fmt.Errorf("pod_labels.%s: at least one pod label key", name), "pod_labels", name)
+		}
+	}
+	for name := range k.PodAnnotations {
+		if err := process.ValidLabelName(name); err != nil {
+			c.at("kubernetes", err, "pod_annotations", name)
+		}
+	}
+}
+
+// streamLabels is how many labels the input's streams carry.
+func streamLabels(in *Input, filenameLabel string) int {
+	n := len(in.Labels) + len(in.LabelFields)
 	if in.Docker != nil {
-		labelCount += 5 // container, compose_project, compose_service, image, stream
+		n += 5 // container, compose_project, compose_service, image, stream
 	}
 	if in.Container != nil || in.Kubernetes != nil {
-		labelCount++ // stream
+		n++ // stream
 	}
 	if k := in.Kubernetes; k != nil {
-		labelCount += 4 + len(k.podLabels()) + len(k.PodAnnotations) // node, namespace, pod, container
+		n += 4 + len(k.podLabels()) + len(k.PodAnnotations) // node, namespace, pod, container
 	}
-	if pc.FilenameLabel != "" {
-		labelCount++
-		if err := process.ValidLabelName(pc.FilenameLabel); err != nil {
-			at("filename_label", err)
+	if filenameLabel != "" {
+		n++
+	}
+	return n
+}
+
+// labels checks the stream labels: valid names, no more than Loki takes.
+func (c *inputCheck) labels(filenameLabel string) {
+	in := c.in
+	if filenameLabel != "" {
+		if err := process.ValidLabelName(filenameLabel); err != nil {
+			c.at("filename_label", err)
 		}
 	}
-	if labelCount > 15 {
-		at("labels", fmt.Errorf("%d labels per stream: Loki accepts at most 15", labelCount))
+	if n := streamLabels(in, filenameLabel); n > 15 {
+		c.at("labels", fmt.Errorf("%d labels per stream: Loki accepts at most 15", n))
 	}
 	for k := range in.Labels {
 		if err := process.ValidLabelName(k); err != nil {
-			at("labels", err, k)
+			c.at("labels", err, k)
 		}
 	}
 	for k := range in.LabelFields {
 		if err := process.ValidLabelName(k); err != nil {
-			at("label_fields", err, k)
+			c.at("label_fields", err, k)
 		}
 		if _, dup := in.Labels[k]; dup {
-			at("label_fields", fmt.Errorf("label %q is also a static label", k), k)
+			c.at("label_fields", fmt.Errorf("label %q is also a static label", k), k)
 		}
 	}
 	for k := range in.Metadata {
 		if err := process.ValidLabelName(k); err != nil {
-			at("structured_metadata", err, k)
+			c.at("structured_metadata", err, k)
 		}
 	}
-	for j, r := range in.RenameFields {
+}
+
+// edits checks and makes the field renames and the drop conditions.
+func (c *inputCheck) edits() ([]process.Rename, []process.Condition) {
+	var renames []process.Rename
+	for j, r := range c.in.RenameFields {
 		if r.From == "" || r.To == "" {
-			at("rename_fields", errors.New("from and to are both needed"), j)
+			c.at("rename_fields", errors.New("from and to are both needed"), j)
 		}
-		pc.Renames = append(pc.Renames, process.Rename{From: r.From, To: r.To})
+		renames = append(renames, process.Rename{From: r.From, To: r.To})
 	}
-	for j, c := range in.DropWhen {
-		pcond := process.Condition{Field: c.Field, Equals: c.Equals, Contains: c.Contains, Missing: c.Missing}
-		if c.Regexp != "" {
-			re, err := regexp.Compile(c.Regexp)
+	var conds []process.Condition
+	for j, d := range c.in.DropWhen {
+		pcond := process.Condition{Field: d.Field, Equals: d.Equals, Contains: d.Contains, Missing: d.Missing}
+		if d.Regexp != "" {
+			re, err := regexp.Compile(d.Regexp)
 			if err != nil {
-				at("drop_when", fmt.Errorf("regexp: %w", err), j, "regexp")
+				c.at("drop_when", fmt.Errorf("regexp: %w", err), j, "regexp")
 			}
 			pcond.Regexp = re
 		}
-		if c.Equals == nil && c.Contains == "" && c.Regexp == "" && !c.Missing {
-			at("drop_when", errors.New("a condition needs equals, contains, regexp or missing"), j)
+		if d.Equals == nil && d.Contains == "" && d.Regexp == "" && !d.Missing {
+			c.at("drop_when", errors.New("a condition needs equals, contains, regexp or missing"), j)
 		}
-		pc.DropWhen = append(pc.DropWhen, pcond)
+		conds = append(conds, pcond)
 	}
-	if in.Redact.Patterns != nil {
-		pc.RedactPatterns = *in.Redact.Patterns
+	return renames, conds
+}
+
+// redaction is what the redact settings say: patterns on (the default) or
+// off, and the keys whose values are redacted (the defaults unless turned
+// off, then the input's).
+func redaction(r Redact) (patterns bool, fields []string) {
+	patterns = true
+	if r.Patterns != nil {
+		patterns = *r.Patterns
 	}
-	if !in.Redact.NoDefaultFields {
-		pc.RedactFields = append(pc.RedactFields, process.DefaultRedactFields...)
+	if !r.NoDefaultFields {
+		fields = append(fields, process.DefaultRedactFields...)
 	}
-	for _, fl := range in.Redact.Fields {
+	for _, fl := range r.Fields {
 		if fl != "" {
-			pc.RedactFields = append(pc.RedactFields, fl)
+			fields = append(fields, fl)
 		}
 	}
-	// A label or metadata value is shipped beside the line, not in it: one
-	// taken from a redacted field would publish the secret.
-	red := process.NewRedactor(false, pc.RedactFields)
-	for name, field := range in.LabelFields {
+	return patterns, fields
+}
+
+// notRedacted checks that no label or metadata value comes from a
+// redacted field: it is shipped beside the line, not in it, and would
+// publish the secret.
+func (c *inputCheck) notRedacted(redactFields []string) {
+	red := process.NewRedactor(false, redactFields)
+	for name, field := range c.in.LabelFields {
 		if k := redactedPart(red, field); k != "" {
-			at("label_fields", fmt.Errorf("label %q takes field %q, whose key %q is redacted (redact.fields): a secret must not become a label", name, field, k), name)
+			c.at("label_fields", fmt.Errorf("label %q takes field %q, whose key %q is redacted (redact.fields): a secret must not become a label", name, field, k), name)
 		}
 	}
-	for name, field := range in.Metadata {
+	for name, field := range c.in.Metadata {
 		if k := redactedPart(red, field); k != "" {
-			at("structured_metadata", fmt.Errorf("metadata %q takes field %q, whose key %q is redacted (redact.fields): a secret must not become structured metadata", name, field, k), name)
+			c.at("structured_metadata", fmt.Errorf("metadata %q takes field %q, whose key %q is redacted (redact.fields): a secret must not become structured metadata", name, field, k), name)
 		}
 	}
-	if in.Multiline != nil {
-		if _, err := regexp.Compile(in.Multiline.Pattern); err != nil || in.Multiline.Pattern == "" {
-			at("multiline", fmt.Errorf("pattern %q: must be a valid regular expression", in.Multiline.Pattern), "pattern")
-		}
-		switch in.Multiline.Match {
-		case "", "after", "before":
-		default:
-			at("multiline", fmt.Errorf("match %q: want after or before", in.Multiline.Match), "match")
-		}
+}
+
+// multiline checks the multiline settings.
+func (c *inputCheck) multiline() {
+	ml := c.in.Multiline
+	if ml == nil {
+		return
 	}
-	return pc, errs
+	if _, err := regexp.Compile(ml.Pattern); err != nil || ml.Pattern == "" {
+		c.at("multiline", fmt.Errorf("pattern %q: must be a valid regular expression", ml.Pattern), "pattern")
+	}
+	switch ml.Match {
+	case "", "after", "before":
+	default:
+		c.at("multiline", fmt.Errorf("match %q: want after or before", ml.Match), "match")
+	}
 }
 
 func (k *Kubernetes) podLabels() map[string][]string {

@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output"
 	"github.com/outrigger/outrigger/shipper/output/elasticsearch"
 	"github.com/outrigger/outrigger/shipper/process"
 )
@@ -95,7 +95,7 @@ func condExpr(c Condition) process.Expr {
 }
 
 // buildES makes the Elasticsearch output.
-func (v *Validated) buildES(es *Elasticsearch, index int, m *metrics.Metrics, logger *slog.Logger, stateDir string) (*elasticsearch.Output, error) {
+func (v *Validated) buildES(es *Elasticsearch, index int, m *output.Metrics, logger *slog.Logger, stateDir string) (*elasticsearch.Output, error) {
 	pw, err := secret(es.Password, es.PasswordFile)
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch password: %w", err)

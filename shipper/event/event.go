@@ -154,20 +154,6 @@ func (a *Ack) Done(output int) {
 	}
 }
 
-// DoneN acknowledges n events for output at once.
-func (a *Ack) DoneN(output, n int) {
-	if a == nil || n <= 0 {
-		return
-	}
-	if a.outs[output].Add(-int32(n)) != 0 {
-		return
-	}
-	a.owner.OutputDone(a, output)
-	if a.left.Add(-1) == 0 {
-		a.owner.AllDone(a)
-	}
-}
-
 // Output is where processed events go. The output acknowledges each event
 // with ev.Ack.Done(index) once it is delivered or dropped for good (a
 // permanent rejection, counted); it never acknowledges what it failed to deliver.

@@ -13,7 +13,6 @@ import (
 	"github.com/outrigger/outrigger/shipper/config"
 	"github.com/outrigger/outrigger/shipper/internal/estest"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/pipeline"
 )
 
@@ -59,11 +58,11 @@ func benchPipeline(b *testing.B, outputs config.Outputs, received func() int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := v.Build(metrics.New(nil), slogDiscard())
+	cfg, err := v.Build(nil, slogDiscard())
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := pipeline.New(cfg)
+	p, err := pipeline.New(cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

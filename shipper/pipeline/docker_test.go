@@ -46,7 +46,7 @@ func TestContainerRecordsJoined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitCounter(h.m.ReadBytes, float64(fi.Size()), "the partial records read")
+	h.waitCounter(float64(fi.Size()), "the partial records read", "log_shipper_read_bytes_total")
 	testkit.Eventually(t, 10*time.Second, "the first line shipped", func() error {
 		if n := h.loki.Count(); n != 1 {
 			return fmt.Errorf("%d entries", n)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,9 +12,7 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/input/container"
 	"github.com/outrigger/outrigger/shipper/input/file"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/process"
 	"github.com/outrigger/outrigger/shipper/registry"
 )
@@ -32,8 +28,8 @@ type Input struct {
 	// DockerJSON decodes each line as a json-file log record first.
 	DockerJSON bool
 	// Container decodes each line as a container runtime's record first
-	// (CRI or json-file; DockerJSON means container.Docker).
-	Container container.Format
+	// (CRI or json-file; DockerJSON means decode.ContainerDocker).
+	Container decode.ContainerFormat
 }
 
 // Discovery finds files to read beyond the globs.
@@ -71,7 +67,12 @@ type Config struct {
 	MemoryLimit     int64
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
-	Metrics         *metrics.Metrics
+	// Dropped is the outputs' log_shipper_dropped_lines_total: lines dropped
+	// in processing count there as output "none".
+	Dropped *prometheus.CounterVec
+	// DecodeErrors is the processors' log_shipper_decode_errors_total:
+	// container records that are not records of their file's format count there.
+	DecodeErrors prometheus.Counter
 }
 
 // Pipeline runs inputs into outputs.
@@ -85,17 +86,22 @@ type Pipeline struct {
 	discs   []Discovery
 	// tailerDisc[i] is the discovery naming tailers[i]'s files (nil: globs only).
 	tailerDisc []Discovery
-	m          *metrics.Metrics
+	m          *metrics
 	log        *slog.Logger
 }
 
 // eventOverhead is what one event costs beyond its line, for the memory cap.
 const eventOverhead = 160
 
-// New opens the registry and builds the inputs.
-func New(cfg Config) (*Pipeline, error) {
+// New opens the registry and builds the inputs; the pipeline's metrics
+// (its own counters, per-file lag, the registry's age) are registered on
+// reg (nil: not registered).
+func New(cfg Config, reg prometheus.Registerer) (*Pipeline, error) {
 	if len(cfg.Outputs) == 0 {
 		return nil, errors.New("pipeline: no output")
+	}
+	if cfg.Dropped == nil || cfg.DecodeErrors == nil {
+		return nil, errors.New("pipeline: Config.Dropped and Config.DecodeErrors are required")
 	}
 	if cfg.RegistryFlush == 0 {
 		cfg.RegistryFlush = time.Second
@@ -106,21 +112,22 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
-	reg, err := registry.Open(cfg.RegistryPath)
+	offsets, err := registry.Open(cfg.RegistryPath)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{cfg: cfg, reg: reg, m: cfg.Metrics, log: cfg.Logger}
-	p.budget = newBudget(cfg.MemoryLimit, func(n int64) { p.m.BufferedBytes.Set(float64(n)) })
-	p.m.BufferLimit.Set(float64(cfg.MemoryLimit))
+	m := newMetrics(reg, cfg.Dropped, cfg.DecodeErrors)
+	p := &Pipeline{cfg: cfg, reg: offsets, m: m, log: cfg.Logger}
+	p.budget = newBudget(cfg.MemoryLimit, func(n int64) { m.buffered.Set(float64(n)) })
+	m.bufferLimit.Set(float64(cfg.MemoryLimit))
 	names := make([]string, len(cfg.Outputs))
 	for i, o := range cfg.Outputs {
 		names[i] = o.Name()
 	}
 	for _, in := range cfg.Inputs {
 		fc := in.File
-		fc.Outputs, fc.Registry, fc.Release = names, reg, p.budget.release
-		fc.Logger, fc.Metrics = cfg.Logger, cfg.Metrics
+		fc.Outputs, fc.Registry, fc.Release = names, offsets, p.budget.release
+		fc.Logger = cfg.Logger
 		h := &handler{p: p, proc: in.Processor, multiline: in.Multiline, disc: in.Discovery, format: in.Container,
 			maxLine: fc.MaxLineBytes, partialTimeout: fc.PartialLineTimeout}
 		if h.partialTimeout == 0 {
@@ -132,11 +139,11 @@ func New(cfg Config) (*Pipeline, error) {
 			renamed = 5 * time.Second
 		}
 		h.partialTimeout = min(h.partialTimeout, renamed/2)
-		if h.format == container.None && in.DockerJSON {
-			h.format = container.Docker
+		if h.format == decode.ContainerNone && in.DockerJSON {
+			h.format = decode.ContainerDocker
 		}
 		h.meta, _ = in.Discovery.(Metadata)
-		fc.Handler = h.handle
+		fc.Open = h.open
 		if in.Discovery != nil {
 			fc.Paths = in.Discovery.Paths
 			p.discs = append(p.discs, in.Discovery)
@@ -144,11 +151,13 @@ func New(cfg Config) (*Pipeline, error) {
 		p.tailers = append(p.tailers, file.New(fc))
 		p.tailerDisc = append(p.tailerDisc, in.Discovery)
 	}
+	if reg != nil {
+		if err := reg.Register(&collector{p: p}); err != nil {
+			return nil, fmt.Errorf("pipeline: registering its collector: %w", err)
+		}
+	}
 	return p, nil
 }
-
-// Registry returns the pipeline's registry.
-func (p *Pipeline) Registry() *registry.Registry { return p.reg }
 
 // Run runs until ctx ends, then drains the outputs within the shutdown
 // timeout and saves the registry.
@@ -264,16 +273,19 @@ func (p *Pipeline) putEventBuf(eb *eventBuf) {
 	p.evbufs.Put(eb)
 }
 
+// sourceState is the pipeline's state of one file: its file.Handler.
 type sourceState struct {
+	h   *handler
+	src *file.Source
 	// recs and ends are scratch space of handle and dispatch.
 	recs    []pending
 	ends    []int64
 	proc    *process.State
 	stderr  *process.State // container logs: stderr's own stream
 	grouper *decode.Grouper
-	// container decodes runtime records (nil for plain files).
-	container *container.Decoder
-	lines     []container.Line
+	// container unwraps runtime records (nil for plain files).
+	container *decode.ContainerDecoder
+	lines     []decode.ContainerLine
 	// gen is the Metadata generation the labels and skip were taken at.
 	gen  uint64
 	skip bool
@@ -285,7 +297,7 @@ type handler struct {
 	multiline *decode.MultilineConfig
 	disc      Discovery
 	meta      Metadata
-	format    container.Format
+	format    decode.ContainerFormat
 	maxLine   int
 	// partialTimeout: a container line still waiting for its last part
 	// this long after its first is shipped as it is.
@@ -303,57 +315,74 @@ type pending struct {
 	stable bool
 }
 
-// handle processes one read of a file; it runs on the file's goroutine.
-func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Line, eof bool) error {
-	st, _ := src.State.(*sourceState)
-	if st == nil {
-		st = &sourceState{}
-		if h.format != container.None {
-			st.container = container.NewDecoder(h.format, h.maxLine)
-		}
-		if h.multiline != nil {
-			st.grouper = decode.NewGrouper(*h.multiline)
-		}
+// open makes the state of a file when it is first read.
+func (h *handler) open(src *file.Source) file.Handler {
+	st := &sourceState{h: h, src: src}
+	if h.format != decode.ContainerNone {
+		st.container = decode.NewContainerDecoder(h.format, h.maxLine)
+	}
+	if h.multiline != nil {
+		st.grouper = decode.NewGrouper(*h.multiline)
+	}
+	h.label(src, st)
+	return st
+}
+
+// Handle processes one read of the file; it runs on the file's goroutine.
+func (st *sourceState) Handle(ctx context.Context, lines []file.Line, eof bool) error {
+	h, src := st.h, st.src
+	if h.meta != nil && h.meta.Generation() != st.gen {
 		h.label(src, st)
-		src.State = st
-	} else if h.meta != nil && h.meta.Generation() != st.gen {
-		h.label(src, st)
+	}
+	if eof {
+		return h.idle(ctx, src, st)
 	}
 	m := h.p.m
-	now := time.Now()
-	var recs []pending
-	if eof {
-		if st.container != nil && st.container.Open() {
-			return h.flushContainer(ctx, src, st)
-		}
-		if st.grouper == nil {
-			return nil
-		}
-		st.grouper.Tick(now, func(g decode.Group) {
-			recs = append(recs, pending{data: append([]byte(nil), g.Data...), offset: g.Offset, end: g.End, truncated: g.Truncated, stable: true})
-		})
-		if len(recs) == 0 {
-			return nil
-		}
-		return h.dispatch(ctx, src, st, recs, recs[len(recs)-1].end)
-	}
-	m.ReadLines.Add(float64(len(lines)))
+	m.readLines.Add(float64(len(lines)))
 	if st.skip {
-		m.Dropped.WithLabelValues("none", "opted_out").Add(float64(len(lines)))
+		m.dropped.WithLabelValues("none", "opted_out").Add(float64(len(lines)))
 		return h.dispatch(ctx, src, st, nil, lines[len(lines)-1].End)
 	}
 	if st.container != nil {
 		recs, commit := h.unwrap(st, lines)
 		return h.dispatch(ctx, src, st, recs, commit)
 	}
-	recs = st.recs[:0]
+	recs := st.recs[:0]
 	defer func() { clear(recs); st.recs = recs[:0] }()
+	recs, commit := h.frame(st, lines, recs)
+	return h.dispatch(ctx, src, st, recs, commit)
+}
+
+// idle ships what waited on a timeout when a read found no new data: a
+// container line whose last part did not come, a multiline group.
+func (h *handler) idle(ctx context.Context, src *file.Source, st *sourceState) error {
+	if st.container != nil && st.container.Open() {
+		return h.flushContainer(ctx, src, st)
+	}
+	if st.grouper == nil {
+		return nil
+	}
+	var recs []pending
+	st.grouper.Tick(time.Now(), func(g decode.Group) {
+		recs = append(recs, pending{data: append([]byte(nil), g.Data...), offset: g.Offset, end: g.End, truncated: g.Truncated, stable: true})
+	})
+	if len(recs) == 0 {
+		return nil
+	}
+	return h.dispatch(ctx, src, st, recs, recs[len(recs)-1].end)
+}
+
+// frame makes records of the lines of a plain file, grouped when
+// multiline is set; the commit offset stays before an open group.
+func (h *handler) frame(st *sourceState, lines []file.Line, recs []pending) ([]pending, int64) {
+	m := h.p.m
+	now := time.Now()
 	for _, l := range lines {
 		if l.Truncated {
-			m.Truncated.Inc()
+			m.truncated.Inc()
 		}
 		if l.Repaired {
-			m.RepairedUTF8.Inc()
+			m.repairedUTF8.Inc()
 		}
 		if st.grouper != nil {
 			st.grouper.Add(l.Data, l.Offset, l.End, now, func(g decode.Group) {
@@ -369,7 +398,7 @@ func (h *handler) handle(ctx context.Context, src *file.Source, lines []file.Lin
 			commit = start
 		}
 	}
-	return h.dispatch(ctx, src, st, recs, commit)
+	return recs, commit
 }
 
 // dispatch makes events of records, hands them to the outputs and tracks
@@ -410,7 +439,7 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 	for i, r := range recs {
 		ev := &events[i]
 		if len(r.data) == 0 {
-			m.Dropped.WithLabelValues("none", "empty").Inc()
+			m.dropped.WithLabelValues("none", "empty").Inc()
 			continue
 		}
 		ps := st.proc
@@ -418,7 +447,7 @@ func (h *handler) dispatch(ctx context.Context, src *file.Source, st *sourceStat
 			ps = st.stderr
 		}
 		if h.proc.ProcessAt(ps, r.data, r.timeNs, ev) == process.Drop {
-			m.Dropped.WithLabelValues("none", "condition").Inc()
+			m.dropped.WithLabelValues("none", "condition").Inc()
 			continue
 		}
 		if r.truncated {
@@ -502,11 +531,15 @@ func (h *handler) label(src *file.Source, st *sourceState) {
 // runtime split in parts is joined (up to the line cap) and the commit
 // offset stays before its first part until its end is read.
 func (h *handler) unwrap(st *sourceState, lines []file.Line) ([]pending, int64) {
-	decoded, commit := st.container.Decode(lines, st.lines[:0])
+	decoded := st.lines[:0]
+	for _, l := range lines {
+		decoded = st.container.Add(decoded, l.Data, l.Offset, l.End, l.Truncated, l.Stable)
+	}
+	commit := st.container.Commit()
 	recs := make([]pending, 0, len(decoded))
 	for _, l := range decoded {
 		if l.Undecoded {
-			h.p.m.DecodeErrors.Inc()
+			h.p.m.decodeErrors.Inc()
 		}
 		recs = append(recs, pending{data: l.Text, offset: l.Offset, end: l.End, stderr: l.Stderr, timeNs: l.TimeNs,
 			truncated: l.Truncated, stable: l.Stable})
@@ -514,65 +547,4 @@ func (h *handler) unwrap(st *sourceState, lines []file.Line) ([]pending, int64) 
 	clear(decoded)
 	st.lines = decoded[:0]
 	return recs, commit
-}
-
-// Collector reports per-file lag and the registry's age at every scrape.
-func (p *Pipeline) Collector() prometheus.Collector { return &collector{p: p} }
-
-var (
-	lagDesc = prometheus.NewDesc("log_shipper_file_lag_bytes",
-		"Bytes of a file not yet acknowledged by every output (the 50 most lagging files; the rest summed as path=\"other\").",
-		[]string{"path"}, nil)
-	registryAgeDesc = prometheus.NewDesc("log_shipper_registry_age_seconds",
-		"Seconds since the registry of offsets was last written.", nil, nil)
-)
-
-type collector struct{ p *Pipeline }
-
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- lagDesc
-	ch <- registryAgeDesc
-}
-
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	type lag struct {
-		path string
-		n    int64
-	}
-	var lags []lag
-	for _, t := range c.p.tailers {
-		for _, s := range t.Sources() {
-			lags = append(lags, lag{s.CurrentPath(), s.Lag()})
-		}
-	}
-	sort.Slice(lags, func(i, j int) bool { return lags[i].n > lags[j].n })
-	byPath := map[string]int64{}
-	var other int64
-	for i, l := range lags {
-		if i < 50 {
-			// A file name need not be UTF-8; a label value must be.
-			byPath[strings.ToValidUTF8(l.path, "\uFFFD")] += l.n
-		} else {
-			other += l.n
-		}
-	}
-	for path, n := range byPath {
-		gauge(ch, lagDesc, float64(n), path)
-	}
-	if len(lags) > 50 {
-		gauge(ch, lagDesc, float64(other), "other")
-	}
-	if saved := c.p.reg.SavedAt(); !saved.IsZero() {
-		gauge(ch, registryAgeDesc, time.Since(saved).Seconds())
-	}
-}
-
-// gauge sends a gauge, or an invalid metric carrying the error so that the
-// scrape reports it instead of a panic losing the whole family.
-func gauge(ch chan<- prometheus.Metric, desc *prometheus.Desc, v float64, labels ...string) {
-	m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, v, labels...)
-	if err != nil {
-		m = prometheus.NewInvalidMetric(desc, err)
-	}
-	ch <- m
 }

@@ -13,13 +13,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/outrigger/outrigger/internal/testkit"
 	"github.com/outrigger/outrigger/shipper/config"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/pipeline"
 	"github.com/outrigger/outrigger/shipper/registry"
 )
@@ -36,7 +34,7 @@ type harness struct {
 	loki    *lokitest.Server
 	glob    string
 	mutate  func(*config.File)
-	m       *metrics.Metrics
+	prom    *prometheus.Registry // the metrics of the running pipeline
 	cancel  context.CancelFunc
 	done    chan error
 	p       *pipeline.Pipeline
@@ -88,12 +86,12 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.m = metrics.New(nil)
-	cfg, err := v.Build(h.m, slogDiscard())
+	h.prom = prometheus.NewRegistry()
+	cfg, err := v.Build(h.prom, slogDiscard())
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if h.p, err = pipeline.New(cfg); err != nil {
+	if h.p, err = pipeline.New(cfg, h.prom); err != nil {
 		h.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -150,11 +148,46 @@ func (h *harness) write(streamName string, n, size int) {
 	h.want[lokitest.StreamFor(s.path)] = s.seq
 }
 
-// waitCounter waits until c reaches at least n: the event a step depends on.
-func (h *harness) waitCounter(c prometheus.Counter, n float64, what string) {
+// value is the value of the series of family name with these label
+// name/value pairs in the pipeline's registry (0 when it has none yet).
+func (h *harness) value(name string, labels ...string) float64 {
+	h.t.Helper()
+	mfs, err := h.prom.Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue series
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// waitCounter waits until the series (value's arguments) reaches at least
+// n: the event a step depends on.
+func (h *harness) waitCounter(n float64, what, name string, labels ...string) {
 	h.t.Helper()
 	testkit.Eventually(h.t, 20*time.Second, what, func() error {
-		if v := testutil.ToFloat64(c); v < n {
+		if v := h.value(name, labels...); v < n {
 			return fmt.Errorf("%v of %v", v, n)
 		}
 		return nil
@@ -225,10 +258,10 @@ func TestTruncation(t *testing.T) {
 	if err := os.Truncate(h.path("app.log"), 0); err != nil {
 		t.Fatal(err)
 	}
-	h.waitCounter(h.m.FileEvents.WithLabelValues("truncated"), 1, "the truncation seen")
+	h.waitCounter(1, "the truncation seen", "log_shipper_file_events_total", "event", "truncated")
 	h.write("app.log", 150, 300)
 	h.waitAll(10 * time.Second)
-	if v := testutil.ToFloat64(h.m.FileEvents.WithLabelValues("truncated")); v < 1 {
+	if v := h.value("log_shipper_file_events_total", "event", "truncated"); v < 1 {
 		t.Errorf("truncation not counted: %v", v)
 	}
 }
@@ -333,7 +366,7 @@ func TestOutputDownThenBack(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	h.waitCounter(h.m.Retries.WithLabelValues("loki", "network"), 3, "several failed retries")
+	h.waitCounter(3, "several failed retries", "log_shipper_retries_total", "output", "loki", "reason", "network")
 	if err := h.loki.Up(); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +374,7 @@ func TestOutputDownThenBack(t *testing.T) {
 	if err := h.p.Ready(ctx); err != nil {
 		t.Errorf("not ready after Loki came back: %v", err)
 	}
-	if v := testutil.ToFloat64(h.m.Retries.WithLabelValues("loki", "network")); v == 0 {
+	if v := h.value("log_shipper_retries_total", "output", "loki", "reason", "network"); v == 0 {
 		t.Error("no network retry counted")
 	}
 }
@@ -353,7 +386,7 @@ func TestRateLimitStorm(t *testing.T) {
 	h.start()
 	h.write("app.log", 1500, 200)
 	h.write("api.log", 1500, 200)
-	h.waitCounter(h.m.Retries.WithLabelValues("loki", "rate_limited"), 5, "a rate-limit storm")
+	h.waitCounter(5, "a rate-limit storm", "log_shipper_retries_total", "output", "loki", "reason", "rate_limited")
 	h.loki.FailRate(0.3, 503)
 	testkit.Eventually(t, 20*time.Second, "a server error, or every line in", func() error {
 		if h.loki.Stats().Status[503] == 0 && h.loki.Count() < 3000 {
@@ -389,7 +422,7 @@ func TestPartialRejection(t *testing.T) {
 	if h.loki.Count() != want || st.Duplicates != 0 || st.Rejected["too_old"] != 30 {
 		t.Fatalf("stored %d (want %d), duplicates %d, rejected %v: the 400 must not be resent", h.loki.Count(), want, st.Duplicates, st.Rejected)
 	}
-	if v := testutil.ToFloat64(h.m.Dropped.WithLabelValues("loki", "too_old")); v != 30 {
+	if v := h.value("log_shipper_dropped_lines_total", "output", "loki", "reason", "too_old"); v != 30 {
 		t.Errorf("dropped lines counted %v, want 30", v)
 	}
 	// The offset is committed past the rejected lines: a restart sends nothing.
@@ -419,8 +452,8 @@ func TestRegistryCommitsOnlyAcknowledged(t *testing.T) {
 	h.loki.Down()
 	h.start()
 	h.write("app.log", 100, 200)
-	h.waitCounter(h.m.ReadLines, 100, "every line read")
-	h.waitCounter(h.m.Retries.WithLabelValues("loki", "network"), 2, "pushes failing")
+	h.waitCounter(100, "every line read", "log_shipper_read_lines_total")
+	h.waitCounter(2, "pushes failing", "log_shipper_retries_total", "output", "loki", "reason", "network")
 	h.stop()
 	reg, err := registry.Open(h.reg)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
 )
 
 // Condition drops a line when its field matches (all set parts must hold).
@@ -72,7 +71,7 @@ type Config struct {
 	RedactPatterns bool
 	RedactFields   []string
 
-	Metrics *metrics.Metrics
+	Metrics *Metrics
 	// Now is the clock for the read-time fallback (time.Now when nil).
 	Now func() time.Time
 }
@@ -177,64 +176,97 @@ func (p *Processor) Process(st *State, line []byte, ev *event.Event) Result {
 
 // ProcessAt is Process with a fallback time for a line without a timestamp
 // (a container runtime's own stamp: reproducible, unlike the read time);
-// 0 means the read time.
+// 0 means the read time. Its steps run in order on the hot path and
+// allocate nothing of their own.
 func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Event) Result {
-	m := p.cfg.Metrics
+	members, isJSON := p.decode(st, line)
+	fallback := p.stamp(members, isJSON, given, ev)
+	if p.dropped(members, isJSON, line) {
+		return Drop
+	}
+	p.label(st, members, fallback, ev)
+	out, redactions := p.render(st, line, members, isJSON, ev)
+	out, k := p.redact.Patterns(out)
+	p.countRedactions(redactions + k)
+	ev.Line = out
+	return Keep
+}
+
+// decode parses line as a JSON object when the input is JSON; the members
+// are kept in st for reuse. A line that is not one is counted.
+func (p *Processor) decode(st *State, line []byte) ([]decode.Member, bool) {
 	members := st.members[:0]
-	var err error
 	isJSON := false
 	if p.cfg.JSON {
+		var err error
 		members, st.plain, err = decode.ParseObjectPlain(line, members)
 		isJSON = err == nil
 		if !isJSON {
 			members = members[:0]
-			if m != nil {
+			if m := p.cfg.Metrics; m != nil {
 				m.DecodeErrors.Inc()
 			}
 		}
 	}
 	st.members = members
-	// Timestamp.
+	return members, isJSON
+}
+
+// stamp sets ev.TimeNs from the timestamp field (or the extra ones, in
+// order), else the given time, else the read time; it reports the last
+// case, counted.
+func (p *Processor) stamp(members []decode.Member, isJSON bool, given int64, ev *event.Event) (fallback bool) {
 	ev.TimeNs = 0
 	if isJSON && p.cfg.TimestampField != "" {
-		if v := decode.Find(members, p.cfg.TimestampField); v != nil {
-			if ns, ok := decode.ParseTime(v, p.cfg.TimeFormats); ok {
-				ev.TimeNs = ns
-			}
-		}
+		ev.TimeNs = p.fieldTime(members, p.cfg.TimestampField)
 		for _, f := range p.cfg.ExtraTimestampFields {
 			if ev.TimeNs != 0 {
 				break
 			}
-			if v := decode.Find(members, f); v != nil {
-				if ns, ok := decode.ParseTime(v, p.cfg.TimeFormats); ok {
-					ev.TimeNs = ns
-				}
-			}
+			ev.TimeNs = p.fieldTime(members, f)
 		}
 	}
 	if ev.TimeNs == 0 && given != 0 {
 		ev.TimeNs = given
 	}
-	fallback := ev.TimeNs == 0
-	if fallback {
-		ev.TimeNs = p.cfg.Now().UnixNano()
-		if m != nil {
-			m.TimeFallback.Inc()
+	if ev.TimeNs != 0 {
+		return false
+	}
+	ev.TimeNs = p.cfg.Now().UnixNano()
+	if m := p.cfg.Metrics; m != nil {
+		m.TimeFallback.Inc()
+	}
+	return true
+}
+
+// fieldTime is the time in field, 0 when absent or not a time.
+func (p *Processor) fieldTime(members []decode.Member, field string) int64 {
+	if v := decode.Find(members, field); v != nil {
+		if ns, ok := decode.ParseTime(v, p.cfg.TimeFormats); ok {
+			return ns
 		}
 	}
-	// Drop conditions.
+	return 0
+}
+
+// dropped says whether a drop condition matches.
+func (p *Processor) dropped(members []decode.Member, isJSON bool, line []byte) bool {
 	for i := range p.cfg.DropWhen {
 		if p.matches(&p.cfg.DropWhen[i], members, isJSON, line) {
-			return Drop
+			return true
 		}
 	}
 	for i := range p.cfg.Drop {
 		if p.eval(&p.cfg.Drop[i], members, isJSON, line) {
-			return Drop
+			return true
 		}
 	}
-	// Labels and metadata.
+	return false
+}
+
+// label sets the event's stream and its metadata (sorted by name, the
+// read-time flag last).
+func (p *Processor) label(st *State, members []decode.Member, fallback bool, ev *event.Event) {
 	ev.Stream = p.stream(st, members)
 	ev.Metadata = ev.Metadata[:0]
 	for name, field := range p.cfg.MetadataFields {
@@ -250,54 +282,52 @@ func (p *Processor) ProcessAt(st *State, line []byte, given int64, ev *event.Eve
 	if fallback {
 		ev.Metadata = append(ev.Metadata, event.Label{Name: "timestamp_fallback", Value: "read_time"})
 	}
-	// Edits.
-	out := line
-	redactions := 0
+}
+
+// render makes the line to ship and sets ev.Doc: the JSON object edited,
+// a line that is not one wrapped (error key, format raw) or as it is, with
+// secrets under known keys redacted. It returns the redactions made.
+func (p *Processor) render(st *State, line []byte, members []decode.Member, isJSON bool, ev *event.Event) ([]byte, int) {
 	ev.Doc = 0
 	switch {
 	case isJSON:
-		var final []decode.Member
-		out, redactions, final = p.edit(st, line, members)
+		out, redactions, final := p.edit(st, line, members)
 		ev.Doc = docFlags(final)
+		return out, redactions
 	case p.cfg.JSON && p.cfg.AddErrorKey:
-		key := p.cfg.MessageKey
-		if key == "" {
-			key = "message"
-		}
-		text, k := p.redact.Text(line)
-		redactions += k
-		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(text))},
-			{Key: []byte("error"), Value: errorValue(line)}}
-		doc = append(doc, p.statics...)
-		out = AppendObject(nil, doc)
-		ev.Doc = docFlags(doc)
+		return p.wrap(line, errorValue(line), ev)
 	case p.cfg.WrapRaw:
-		key := p.cfg.MessageKey
-		if key == "" {
-			key = "message"
-		}
-		text, k := p.redact.Text(line)
-		redactions += k
-		doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(text))}}
-		doc = append(doc, p.statics...)
-		out = AppendObject(nil, doc)
-		ev.Doc = docFlags(doc)
-	default:
+		return p.wrap(line, nil, ev)
+	case p.redact.Fields():
 		// Not a JSON object and shipped as it is: the key scan here, the
-		// patterns below.
-		if p.redact.Fields() {
-			var k int
-			out, k = p.redact.Text(line)
-			redactions += k
-		}
+		// patterns after.
+		return p.redact.Text(line)
 	}
-	out, k := p.redact.Patterns(out)
-	redactions += k
-	if redactions > 0 && m != nil {
-		m.Redactions.Add(float64(redactions))
+	return line, 0
+}
+
+// wrap ships a line that is not a JSON object as {"<message key>": line}
+// (with an "error" member when errValue is set) plus the static fields.
+func (p *Processor) wrap(line, errValue []byte, ev *event.Event) ([]byte, int) {
+	key := p.cfg.MessageKey
+	if key == "" {
+		key = "message"
 	}
-	ev.Line = out
-	return Keep
+	text, redactions := p.redact.Text(line)
+	doc := []decode.Member{{Key: []byte(jsonEscape(key)), Value: decode.AppendString(nil, string(text))}}
+	if errValue != nil {
+		doc = append(doc, decode.Member{Key: []byte("error"), Value: errValue})
+	}
+	doc = append(doc, p.statics...)
+	ev.Doc = docFlags(doc)
+	return AppendObject(nil, doc), redactions
+}
+
+// countRedactions counts the secrets replaced in a line.
+func (p *Processor) countRedactions(n int) {
+	if m := p.cfg.Metrics; n > 0 && m != nil {
+		m.Redactions.Add(float64(n))
+	}
 }
 
 // docFlags are the event.Doc flags of an object with these members.

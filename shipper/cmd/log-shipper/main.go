@@ -1,6 +1,9 @@
-// Command log-shipper tails JSON log files and ships them to Loki with
-// nothing lost and nothing duplicated: offsets advance only when Loki
-// acknowledged the lines.
+// Command log-shipper tails log files (JSON or plain text, multiline) and
+// the logs of containers (Docker's json-file through the engine's API,
+// Kubernetes pod logs in CRI or json-file format, with pod metadata) and
+// ships them to Loki, Elasticsearch (or OpenSearch) or standard output,
+// with nothing lost and nothing duplicated: a file's offset advances only
+// when every output acknowledged its lines.
 package main
 
 import (
@@ -11,11 +14,11 @@ import (
 	"sync"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outrigger/outrigger/internal/promkit"
 	"github.com/outrigger/outrigger/shipper/config"
 	"github.com/outrigger/outrigger/shipper/config/filebeat"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/pipeline"
 )
 
@@ -35,8 +38,11 @@ func tuneGC(bufferCap int64) {
 
 func main() { os.Exit(run(os.Args[1:])) }
 
+// description is the --help text and the landing page's.
+const description = "Tails log files and container logs (Docker, Kubernetes) into Loki, Elasticsearch or standard output: a file's offset advances only after every output acknowledged its lines."
+
 func run(args []string) int {
-	app := kingpin.New("log-shipper", "Tails JSON log files and container logs into Loki and Elasticsearch: offsets advance only after every output acknowledged the lines.")
+	app := kingpin.New("log-shipper", description)
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "log-shipper", ListenAddress: ":9844", EnvPrefix: envPrefix})
 	flag := func(name, help string) *kingpin.FlagClause {
 		return app.Flag(name, help).Envar(promkit.EnvName(envPrefix, name))
@@ -120,27 +126,25 @@ func run(args []string) int {
 	for _, u := range unsupported {
 		logger.Warn("filebeat configuration: "+u, "file", *filebeatFile)
 	}
-	var p *pipeline.Pipeline
-	srv, err := promkit.NewServer(vc, promkit.Options{Namespace: "log_shipper",
-		Description: "Tails JSON log files into Loki.",
-		Ready: func(ctx context.Context) error {
-			return p.Ready(ctx)
-		}})
+	// One registry, made here and handed down: each component registers
+	// the metrics it updates; the server serves it.
+	reg := prometheus.NewRegistry()
+	pcfg, err := valid.Build(reg, logger)
+	if err != nil {
+		logger.Error("building pipeline", "err", err)
+		return 1
+	}
+	p, err := pipeline.New(pcfg, reg)
+	if err != nil {
+		logger.Error("building pipeline", "err", err)
+		return 1
+	}
+	srv, err := promkit.NewServer(vc, promkit.Options{Namespace: "log_shipper", Description: description,
+		Ready: p.Ready, Registry: reg})
 	if err != nil {
 		logger.Error("building server", "err", err)
 		return 1
 	}
-	m := metrics.New(srv.Registry())
-	pcfg, err := valid.Build(m, logger)
-	if err != nil {
-		logger.Error("building pipeline", "err", err)
-		return 1
-	}
-	if p, err = pipeline.New(pcfg); err != nil {
-		logger.Error("building pipeline", "err", err)
-		return 1
-	}
-	srv.Registry().MustRegister(p.Collector())
 	tuneGC(pcfg.MemoryLimit)
 	logger.Info("shipping", "config", valid.Summary(), "registry", pcfg.RegistryPath)
 

@@ -16,7 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/outrigger/outrigger/shipper/config"
-	"github.com/outrigger/outrigger/shipper/input/container"
+	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/process"
 )
 
@@ -387,11 +387,36 @@ func (t *translator) cond(n *node, at string) (process.Expr, bool) {
 }
 
 // input translates one input; ok is false when it is skipped.
+// input translates one input: which inputs run, its files, how they are
+// harvested, its line filters, parsers and record format, then the static
+// fields and processors of the input and of the top level.
 func (t *translator) input(n *node, at string, global common) (config.Input, bool) {
 	var in config.Input
+	typ, ok := t.inputType(n, at)
+	if !ok {
+		return in, false
+	}
+	in.InputType = typ
+	n.get("id")
+	t.files(n, at, &in)
+	t.harvest(n, at, &in)
+	t.lineFilters(n, at, &in)
+	jsonOn := t.parsers(n, at, &in)
+	t.recordFormat(n, at, typ, jsonOn, &in)
+	in.Timestamp = config.Timestamp{Field: "@timestamp"}
+	in.ExtraTimestampFields = []string{"timestamp", "time", "ts"}
+	empty := ""
+	in.FilenameLabel = &empty
+	t.applyCommon(n, at, t.common(n, at+"."), global, &in)
+	return in, true
+}
+
+// inputType is the input's type when it runs: enabled and of a supported
+// type (log, filestream, container); otherwise its keys are marked used.
+func (t *translator) inputType(n *node, at string) (string, bool) {
 	if !n.isMap {
 		t.fail(n, at, errors.New("an input is a mapping"))
-		return in, false
+		return "", false
 	}
 	typ := "log"
 	if tn := n.get("type"); tn != nil {
@@ -399,17 +424,20 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 	}
 	if en := n.get("enabled"); en != nil && !t.boolOf(en, at+".enabled") {
 		n.markAll()
-		return in, false
+		return "", false
 	}
 	switch typ {
 	case "log", "filestream", "container":
-	default:
-		t.note("%s: input type %s is not supported; input not run", at, typ)
-		n.markAll()
-		return in, false
+		return typ, true
 	}
-	in.InputType = typ
-	n.get("id")
+	t.note("%s: input type %s is not supported; input not run", at, typ)
+	n.markAll()
+	return "", false
+}
+
+// files reads paths (absolute) and exclude_files (regular expressions, the
+// log input's and filestream's prospector.scanner's).
+func (t *translator) files(n *node, at string, in *config.Input) {
 	in.Paths = t.listOf(n.get("paths"), at+".paths")
 	if len(in.Paths) == 0 {
 		t.fail(n, at+".paths", errors.New("at least one path is needed"))
@@ -429,6 +457,11 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 		}
 		in.ExcludeRegexps = append(in.ExcludeRegexps, re)
 	}
+}
+
+// harvest reads how files are scanned, closed and started (log and
+// filestream spellings) and the encoding, of which UTF-8 is supported.
+func (t *translator) harvest(n *node, at string, in *config.Input) {
 	if sf := n.get("scan_frequency"); sf != nil {
 		in.ScanInterval = t.durOf(sf, at+".scan_frequency")
 	}
@@ -449,31 +482,47 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 			t.note("%s.encoding: %s is not supported; lines are read as UTF-8", at, s)
 		}
 	}
+}
+
+// lineFilters makes exclude_lines and include_lines drop conditions on
+// the raw line.
+func (t *translator) lineFilters(n *node, at string, in *config.Input) {
 	for _, k := range []string{"exclude_lines", "include_lines"} {
-		res := t.listOf(n.get(k), at+"."+k)
-		var exprs []process.Expr
-		for _, r := range res {
+		var res []*regexp.Regexp
+		for _, r := range t.listOf(n.get(k), at+"."+k) {
 			re, err := regexp.Compile(r)
 			if err != nil {
 				t.fail(n.get(k), at+"."+k, err)
 				continue
 			}
-			exprs = append(exprs, process.Expr{Leaf: &process.Condition{Regexp: re}}) // no field: the raw line
+			res = append(res, re)
 		}
-		if len(exprs) == 0 {
-			continue
-		}
-		if k == "exclude_lines" {
-			in.Drop = append(in.Drop, exprs...)
-		} else {
-			in.Drop = append(in.Drop, process.Expr{Not: &process.Expr{Or: exprs}})
-		}
+		in.Drop = append(in.Drop, lineFilter(res, k == "include_lines")...)
 	}
-	// JSON: the log input's json.* options, filestream's ndjson parser.
-	jsonOn := false
+}
+
+// lineFilter is the drop condition of line regexps: a line matching one
+// is dropped, or with include, a line matching none.
+func lineFilter(res []*regexp.Regexp, include bool) []process.Expr {
+	if len(res) == 0 {
+		return nil
+	}
+	exprs := make([]process.Expr, 0, len(res))
+	for _, re := range res {
+		exprs = append(exprs, process.Expr{Leaf: &process.Condition{Regexp: re}}) // no field: the raw line
+	}
+	if include {
+		return []process.Expr{{Not: &process.Expr{Or: exprs}}}
+	}
+	return exprs
+}
+
+// parsers reads the log input's json.* options and filestream's parsers
+// (ndjson, multiline) and multiline; it says whether lines are JSON.
+func (t *translator) parsers(n *node, at string, in *config.Input) (jsonOn bool) {
 	if j := n.get("json"); j != nil {
 		jsonOn = true
-		t.jsonOptions(j, at+".json", &in, false)
+		t.jsonOptions(j, at+".json", in, false)
 	}
 	if ps := n.get("parsers"); ps != nil {
 		if !ps.isList {
@@ -484,7 +533,7 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 			switch {
 			case p.get("ndjson") != nil:
 				jsonOn = true
-				t.jsonOptions(p.get("ndjson"), pat+".ndjson", &in, true)
+				t.jsonOptions(p.get("ndjson"), pat+".ndjson", in, true)
 			case p.get("multiline") != nil:
 				in.Multiline = t.multiline(p.get("multiline"), pat+".multiline")
 			default:
@@ -496,12 +545,19 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 	if ml := n.get("multiline"); ml != nil {
 		in.Multiline = t.multiline(ml, at+".multiline")
 	}
+	return jsonOn
+}
+
+// recordFormat sets how a line becomes a record: a container runtime's
+// record whose text is decoded when JSON, a JSON line, or raw text wrapped
+// in a message as Filebeat does.
+func (t *translator) recordFormat(n *node, at, typ string, jsonOn bool, in *config.Input) {
 	switch {
 	case typ == "container":
 		format := "auto" // Filebeat's default: CRI or json-file per file
 		if f := n.get("format"); f != nil {
 			format = t.strOf(f, at+".format")
-			if _, err := container.ParseFormat(format); err != nil {
+			if _, err := decode.ParseContainerFormat(format); err != nil {
 				t.fail(f, at+".format", err)
 			}
 		}
@@ -519,39 +575,13 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 		in.Format = "raw"
 		in.WrapRaw = true
 	}
-	c := t.common(n, at+".")
-	in.Timestamp = config.Timestamp{Field: "@timestamp"}
-	in.ExtraTimestampFields = []string{"timestamp", "time", "ts"}
-	empty := ""
-	in.FilenameLabel = &empty
-	// Static fields: global then input (the input's win), tags appended.
-	raw := map[string]any{}
-	addFields := func(cm common) {
-		if cm.fields != nil {
-			if cm.fieldsUnderRoot {
-				for k, v := range cm.fields {
-					raw[k] = v
-				}
-			} else {
-				obj, _ := raw["fields"].(map[string]any)
-				if obj == nil {
-					obj = map[string]any{}
-				}
-				for k, v := range cm.fields {
-					obj[k] = v
-				}
-				raw["fields"] = obj
-			}
-		}
-	}
-	addFields(global)
-	addFields(c)
-	var tags []any
-	tags = append(tags, c.tags...)
-	tags = append(tags, global.tags...)
-	if len(tags) > 0 {
-		raw["tags"] = tags
-	}
+}
+
+// applyCommon adds the input's and the top level's settings: static fields
+// and tags, add_kubernetes_metadata (container inputs), and the processors'
+// drops, field drops, renames and add_fields.
+func (t *translator) applyCommon(n *node, at string, c, global common, in *config.Input) {
+	raw := staticFields(global, c)
 	for _, cm := range []common{c, global} {
 		if cm.kubernetes != nil && in.Kubernetes == nil {
 			if in.Container == nil {
@@ -578,7 +608,39 @@ func (t *translator) input(n *node, at string, global common) (config.Input, boo
 			in.RawFields[k] = b
 		}
 	}
-	return in, true
+}
+
+// staticFields are Filebeat's fields and tags: the top level's then the
+// input's (the input's win), under "fields" unless fields_under_root, the
+// input's tags before the top level's.
+func staticFields(global, input common) map[string]any {
+	raw := map[string]any{}
+	for _, cm := range []common{global, input} {
+		if cm.fields == nil {
+			continue
+		}
+		if cm.fieldsUnderRoot {
+			for k, v := range cm.fields {
+				raw[k] = v
+			}
+			continue
+		}
+		obj, _ := raw["fields"].(map[string]any)
+		if obj == nil {
+			obj = map[string]any{}
+		}
+		for k, v := range cm.fields {
+			obj[k] = v
+		}
+		raw["fields"] = obj
+	}
+	var tags []any
+	tags = append(tags, input.tags...)
+	tags = append(tags, global.tags...)
+	if len(tags) > 0 {
+		raw["tags"] = tags
+	}
+	return raw
 }
 
 func (t *translator) jsonOptions(j *node, at string, in *config.Input, ndjson bool) {

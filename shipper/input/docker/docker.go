@@ -40,15 +40,6 @@ type Container struct {
 	LogPath                           string
 }
 
-// Identity is the container's identity across re-creation: compose
-// project and service (or its name outside compose).
-func (c Container) Identity() string {
-	if c.Service != "" {
-		return c.Project + "/" + c.Service + "/" + c.Name
-	}
-	return c.Name
-}
-
 // Containers follows the engine's containers.
 type Containers struct {
 	cfg Config

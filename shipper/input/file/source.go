@@ -24,9 +24,9 @@ type Source struct {
 	// readBuf is the buffer of the read being handled (reading goroutine only).
 	readBuf []byte
 
-	// State is the pipeline's per-file state (multiline buffer, caches).
-	// Only the reading goroutine touches it.
-	State any
+	// handler is the pipeline's per-file state (Config.Open). Only the
+	// reading goroutine touches it.
+	handler Handler
 
 	mu        sync.Mutex
 	curPath   string
@@ -52,9 +52,6 @@ type pendingAck struct {
 	buf     []byte // the read buffer the Ack's events point into, if it kept it
 	onDone  func() // called once the Ack completed
 }
-
-// ID is the source's registry id.
-func (s *Source) ID() string { return s.id }
 
 // Key is a stable identity of the file's content for document ids: the
 // registry id, or the original's for a copytruncate copy.
@@ -195,20 +192,6 @@ func (s *Source) AllDone(a *event.Ack) {
 	if advanced && !ended {
 		s.reg.Commit(s.id, committed, outs)
 	}
-}
-
-// Committed returns the committed offset and how many acks are pending.
-func (s *Source) Committed() (int64, int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.committed, len(s.pending)
-}
-
-// ReadOffset is how far the file was read.
-func (s *Source) ReadOffset() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.readOff
 }
 
 // Lag is the file's size minus the committed offset, as of the last look.

@@ -17,15 +17,20 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
 	"github.com/outrigger/outrigger/shipper/registry"
 )
 
-// Handler receives the complete lines of one read of src, in file order;
-// eof is true (and lines empty) when the reader found no new data, so the
-// handler can flush what waits on a timeout. It blocks for backpressure
-// and returns an error only when ctx ended.
-type Handler func(ctx context.Context, src *Source, lines []Line, eof bool) error
+// Handler is what the pipeline keeps per file (its multiline buffer,
+// stream states, caches), made by Config.Open when the file is first read
+// and kept with its Source for as long as the file is known. Only the
+// file's reading goroutine calls it.
+type Handler interface {
+	// Handle receives the complete lines of one read, in file order; eof
+	// is true (and lines empty) when the reader found no new data, so the
+	// handler can flush what waits on a timeout. It blocks for
+	// backpressure and returns an error only when ctx ended.
+	Handle(ctx context.Context, lines []Line, eof bool) error
+}
 
 // Config configures a Tailer.
 type Config struct {
@@ -64,9 +69,10 @@ type Config struct {
 	Outputs  []string
 	Registry *registry.Registry
 	Release  func(int64)
-	Handler  Handler
-	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
+	// Open makes the Handler of a file.
+	Open    func(src *Source) Handler
+	Logger  *slog.Logger
+	Metrics *Metrics
 }
 
 // Defaults fills zero fields.
@@ -99,7 +105,7 @@ type devIno struct{ dev, ino uint64 }
 type Tailer struct {
 	cfg Config
 	log *slog.Logger
-	m   *metrics.Metrics
+	m   *Metrics
 
 	mu      sync.Mutex
 	live    map[devIno]*Source // every source not ended, by identity
@@ -620,7 +626,7 @@ func (t *Tailer) read(ctx context.Context, s *Source, f *os.File) {
 			s.mu.Unlock()
 			if len(lines) > 0 {
 				s.readBuf = buf
-				err := t.cfg.Handler(ctx, s, lines, false)
+				err := t.handle(ctx, s, lines, false)
 				if s.readBuf == nil {
 					buf = t.readBuffer() // an Ack kept it
 				}
@@ -638,11 +644,11 @@ func (t *Tailer) read(ctx context.Context, s *Source, f *os.File) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			t.log.Warn("reading file", "path", s.CurrentPath(), "err", err)
 		}
-		if t.cfg.Handler(ctx, s, nil, true) != nil {
+		if t.handle(ctx, s, nil, true) != nil {
 			return
 		}
 		if pend, _ := fr.Pending(); pend > 0 && time.Since(lastData) > t.cfg.PartialLineTimeout {
-			if lines := fr.Flush(off); len(lines) > 0 && t.cfg.Handler(ctx, s, lines, false) != nil {
+			if lines := fr.Flush(off); len(lines) > 0 && t.handle(ctx, s, lines, false) != nil {
 				return
 			}
 		}
@@ -656,6 +662,14 @@ func (t *Tailer) read(ctx context.Context, s *Source, f *os.File) {
 		}
 		poll = min(poll*2, t.cfg.PollInterval)
 	}
+}
+
+// handle hands a read of s to its Handler, made on the first.
+func (t *Tailer) handle(ctx context.Context, s *Source, lines []Line, eof bool) error {
+	if s.handler == nil {
+		s.handler = t.cfg.Open(s)
+	}
+	return s.handler.Handle(ctx, lines, eof)
 }
 
 // check looks at a file at its end: truncated, deleted, renamed, idle?

@@ -3,8 +3,6 @@ package kubernetes
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +19,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/promkit/backoff"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/internal/tlsclient"
 )
 
 // SkipAnnotation set to "false" on a pod leaves its logs out.
@@ -64,7 +62,7 @@ type Config struct {
 	// MinBackoff and MaxBackoff pace reconnections (500ms, 30s).
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
-	Metrics                *metrics.Metrics // nil: none
+	Metrics                *Metrics // nil: none
 }
 
 type podInfo struct {
@@ -130,15 +128,11 @@ func New(cfg Config) (*Metadata, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = 1, 1 // one connection to the API server
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		tc, err := tlsclient.Config{CAFile: cfg.CAFile}.Build("kubernetes")
 		if err != nil {
-			return nil, fmt.Errorf("kubernetes: reading CA file: %w", err)
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kubernetes: CA file %s holds no certificate", cfg.CAFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tr.TLSClientConfig = tc
 	}
 	m.client = &http.Client{Transport: tr}
 	return m, nil
@@ -271,13 +265,13 @@ func (m *Metadata) count(request string, err error) {
 	case err != nil:
 		outcome = "error"
 	}
-	m.cfg.Metrics.KubeRequests.WithLabelValues(request, outcome).Inc()
+	m.cfg.Metrics.Requests.WithLabelValues(request, outcome).Inc()
 }
 
 // gauge sets the cache size; m.mu is held.
 func (m *Metadata) gauge() {
 	if m.cfg.Metrics != nil {
-		m.cfg.Metrics.KubePods.Set(float64(len(m.pods)))
+		m.cfg.Metrics.Pods.Set(float64(len(m.pods)))
 	}
 }
 

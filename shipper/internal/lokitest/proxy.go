@@ -15,8 +15,7 @@ import (
 
 // Proxy stands in front of a real Loki and injects the faults a test asks
 // for: refused connections (Down), answers without forwarding (FailNext,
-// FailRate: 429, 5xx), requests held until the client gives up (Hang),
-// connections reset mid-request (Reset) and bodies forwarded slowly (Slow).
+// FailRate: 429, 5xx) and connections reset mid-request (Reset).
 // Everything else reaches Loki unchanged.
 type Proxy struct {
 	URL  string
@@ -28,12 +27,9 @@ type Proxy struct {
 	faults   []fault
 	rate     float64
 	rateCode int
-	hang     int
 	reset    int
-	slow     time.Duration
 	rng      *rand.Rand
 	counts   map[string]int
-	hangs    chan struct{}
 }
 
 // StartProxy starts a proxy to the Loki at target on a free loopback port;
@@ -49,16 +45,11 @@ func StartProxy(t testing.TB, target string) *Proxy {
 		t.Fatal(err)
 	}
 	p := &Proxy{addr: ln.Addr().String(), rp: httputil.NewSingleHostReverseProxy(u),
-		rng: rand.New(rand.NewPCG(3, 4)), counts: map[string]int{}, hangs: make(chan struct{})}
+		rng: rand.New(rand.NewPCG(3, 4)), counts: map[string]int{}}
 	p.rp.Transport = &http.Transport{DisableKeepAlives: true}
 	p.URL = "http://" + p.addr
 	p.serve(ln)
-	t.Cleanup(func() {
-		p.mu.Lock()
-		close(p.hangs)
-		p.mu.Unlock()
-		p.Down()
-	})
+	t.Cleanup(p.Down)
 	return p
 }
 
@@ -113,17 +104,11 @@ func (p *Proxy) FailRate(q float64, status int) {
 	p.rate, p.rateCode = q, status
 }
 
-// Hang holds the next n pushes unanswered until the client gives up.
-func (p *Proxy) Hang(n int) { p.mu.Lock(); p.hang += n; p.mu.Unlock() }
-
 // Reset closes the connection of the next n pushes without an answer, after
 // reading their bodies.
 func (p *Proxy) Reset(n int) { p.mu.Lock(); p.reset += n; p.mu.Unlock() }
 
-// Slow forwards every push's body a chunk every d (0 ends it).
-func (p *Proxy) Slow(d time.Duration) { p.mu.Lock(); p.slow = d; p.mu.Unlock() }
-
-// Count is how many pushes met each outcome: "forwarded", "hang", "reset",
+// Count is how many pushes met each outcome: "forwarded", "reset",
 // or the injected status ("429", "503", ...).
 func (p *Proxy) Count(outcome string) int {
 	p.mu.Lock()
@@ -133,12 +118,9 @@ func (p *Proxy) Count(outcome string) int {
 
 func (p *Proxy) handle(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
-	status, action, slow := 0, "forwarded", p.slow
+	status, action := 0, "forwarded"
 	switch {
 	case r.URL.Path != "/loki/api/v1/push":
-	case p.hang > 0:
-		p.hang--
-		action = "hang"
 	case p.reset > 0:
 		p.reset--
 		action = "reset"
@@ -154,15 +136,8 @@ func (p *Proxy) handle(w http.ResponseWriter, r *http.Request) {
 		action = fmt.Sprint(status)
 	}
 	p.counts[action]++
-	hangs := p.hangs
 	p.mu.Unlock()
 	switch action {
-	case "hang":
-		select {
-		case <-r.Context().Done():
-		case <-hangs:
-		}
-		return
 	case "reset":
 		_, _ = io.Copy(io.Discard, r.Body)
 		if hj, ok := w.(http.Hijacker); ok {
@@ -180,24 +155,5 @@ func (p *Proxy) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "injected by the test proxy", status)
 		return
 	}
-	if slow > 0 {
-		r.Body = &slowBody{r: r.Body, every: slow}
-	}
 	p.rp.ServeHTTP(w, r)
 }
-
-// slowBody hands its reader's bytes on 4 KiB at a time, one chunk every d.
-type slowBody struct {
-	r     io.ReadCloser
-	every time.Duration
-}
-
-func (s *slowBody) Read(b []byte) (int, error) {
-	time.Sleep(s.every)
-	if len(b) > 4<<10 {
-		b = b[:4<<10]
-	}
-	return s.r.Read(b)
-}
-
-func (s *slowBody) Close() error { return s.r.Close() }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output"
 )
 
 // TestResponseSizeCap: an answer longer than its cap is an error, read no
@@ -23,7 +23,7 @@ func TestResponseSizeCap(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	o, err := New(Config{Hosts: []string{srv.URL}, Index: mustPattern(t, "app")}, 0, metrics.New(nil))
+	o, err := New(Config{Hosts: []string{srv.URL}, Index: mustPattern(t, "app")}, 0, output.NewMetrics(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func completeLines(f deadLetterFile, size int64) (int64, error) {
 
 // write appends letters and syncs the file before the events are
 // acknowledged; it returns how many were kept (the rest: file full or absent).
-func (d *deadLetters) write(output string, ls []letter) (int, error) {
+func (d *deadLetters) write(name string, ls []letter) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.broken != nil {
@@ -127,7 +127,7 @@ func (d *deadLetters) write(output string, ls []letter) (int, error) {
 		buf = append(buf, `{"@timestamp":"`...)
 		buf = append(buf, now...)
 		buf = append(buf, `","output":`...)
-		buf = decode.AppendString(buf, output)
+		buf = decode.AppendString(buf, name)
 		buf = append(buf, `,"index":`...)
 		buf = decode.AppendString(buf, l.index)
 		buf = append(buf, `,"_id":`...)

@@ -21,8 +21,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
-	"github.com/outrigger/outrigger/shipper/output/tlsclient"
+	"github.com/outrigger/outrigger/shipper/internal/tlsclient"
+	"github.com/outrigger/outrigger/shipper/output"
 )
 
 // TLS is the client's TLS setup.
@@ -147,7 +147,7 @@ type Output struct {
 	hosts  []string
 	auth   string
 	client *http.Client
-	m      *metrics.Metrics
+	m      *output.Metrics
 	log    *slog.Logger
 	dead   deadLetters
 
@@ -165,7 +165,7 @@ type Output struct {
 }
 
 // New returns the output; index is its position among the pipeline's outputs.
-func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
+func New(cfg Config, index int, m *output.Metrics) (*Output, error) {
 	cfg.Defaults()
 	if len(cfg.Hosts) == 0 {
 		return nil, errors.New("elasticsearch: at least one host is needed")
@@ -203,7 +203,7 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 	}
 	o.client = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	o.dead = deadLetters{path: cfg.DeadLetterPath, maxBytes: cfg.DeadLetterMaxBytes}
-	m.OutputUp.WithLabelValues(cfg.Name).Set(1)
+	m.Up.WithLabelValues(cfg.Name).Set(1)
 	for _, r := range []string{"network", "rate_limited", "server_error", "unauthorized", "client_error", "item_rate_limited", "item_server_error", "dead_letter_error"} {
 		m.Retries.WithLabelValues(cfg.Name, r)
 	}
@@ -308,7 +308,7 @@ func (o *Output) setState(err error) {
 	if err != nil {
 		v = 0
 	}
-	o.m.OutputUp.WithLabelValues(o.cfg.Name).Set(v)
+	o.m.Up.WithLabelValues(o.cfg.Name).Set(v)
 }
 
 // do sends one request to the current host; a transport error moves to

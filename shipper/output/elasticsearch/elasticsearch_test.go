@@ -17,7 +17,7 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/estest"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output"
 )
 
 func TestMain(m *testing.M) {
@@ -57,7 +57,7 @@ type fixture struct {
 	es   *estest.Server
 	out  *Output
 	acks *acks
-	m    *metrics.Metrics
+	m    *output.Metrics
 	dead string
 }
 
@@ -70,7 +70,7 @@ func newFixture(t *testing.T, es *estest.Server, mod func(*Config)) *fixture {
 	if mod != nil {
 		mod(&cfg)
 	}
-	m := metrics.New(nil)
+	m := output.NewMetrics(nil)
 	o, err := New(cfg, 0, m)
 	if err != nil {
 		t.Fatal(err)

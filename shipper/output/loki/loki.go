@@ -18,8 +18,8 @@ import (
 
 	"github.com/outrigger/outrigger/internal/promkit/backoff"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
-	"github.com/outrigger/outrigger/shipper/output/tlsclient"
+	"github.com/outrigger/outrigger/shipper/internal/tlsclient"
+	"github.com/outrigger/outrigger/shipper/output"
 )
 
 // TLSConfig is the client's TLS setup.
@@ -72,7 +72,7 @@ type Output struct {
 	cfg    Config
 	index  int
 	client *http.Client
-	m      *metrics.Metrics
+	m      *output.Metrics
 
 	workers []*worker
 	ctx     context.Context
@@ -87,7 +87,7 @@ type Output struct {
 
 // New returns the output; index is its position among the pipeline's
 // outputs (used to acknowledge events).
-func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
+func New(cfg Config, index int, m *output.Metrics) (*Output, error) {
 	cfg.Defaults()
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -106,7 +106,7 @@ func New(cfg Config, index int, m *metrics.Metrics) (*Output, error) {
 		tr.TLSClientConfig = tc
 	}
 	o := &Output{cfg: cfg, index: index, m: m, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}}
-	m.OutputUp.WithLabelValues(cfg.Name).Set(1)
+	m.Up.WithLabelValues(cfg.Name).Set(1)
 	for _, r := range []string{"network", "rate_limited", "server_error", "not_stored", "unauthorized", "client_error"} {
 		m.Retries.WithLabelValues(cfg.Name, r)
 	}
@@ -231,9 +231,9 @@ func (o *Output) setState(err error) {
 	o.lastErr, o.lastTry = err, time.Now()
 	o.mu.Unlock()
 	if err == nil {
-		o.m.OutputUp.WithLabelValues(o.cfg.Name).Set(1)
+		o.m.Up.WithLabelValues(o.cfg.Name).Set(1)
 	} else {
-		o.m.OutputUp.WithLabelValues(o.cfg.Name).Set(0)
+		o.m.Up.WithLabelValues(o.cfg.Name).Set(0)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/outrigger/outrigger/internal/testkit"
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output"
 )
 
 func TestMain(m *testing.M) {
@@ -55,7 +55,7 @@ func events(owner event.AckOwner, n int, stream *event.Stream, base int64) []*ev
 func TestPushWithTenantAuthAndRetry(t *testing.T) {
 	srv := lokitest.Start(t, lokitest.Options{Tenant: "team-a", Username: "u", Password: "p"})
 	srv.FailNext(2, 503)
-	m := metrics.New(nil)
+	m := output.NewMetrics(nil)
 	o, err := New(Config{URL: srv.URL + "/loki/api/v1/push", TenantID: "team-a", Username: "u", Password: "p",
 		BatchWait: 10 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}, 0, m)
 	if err != nil {
@@ -90,7 +90,7 @@ func TestPushWithTenantAuthAndRetry(t *testing.T) {
 
 func TestWrongCredentialsAreRetriedNotDropped(t *testing.T) {
 	srv := lokitest.Start(t, lokitest.Options{Bearer: "right"})
-	m := metrics.New(nil)
+	m := output.NewMetrics(nil)
 	o, err := New(Config{URL: srv.URL + "/loki/api/v1/push", BearerToken: "wrong", BatchWait: 5 * time.Millisecond,
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0, m)
 	if err != nil {
@@ -122,7 +122,7 @@ func TestWrongCredentialsAreRetriedNotDropped(t *testing.T) {
 }
 
 func TestNewRejectsCredentialsInURL(t *testing.T) {
-	if _, err := New(Config{URL: "http://u:secret@loki/loki/api/v1/push"}, 0, metrics.New(nil)); err == nil {
+	if _, err := New(Config{URL: "http://u:secret@loki/loki/api/v1/push"}, 0, output.NewMetrics(nil)); err == nil {
 		t.Fatal("accepted")
 	} else if contains(err.Error(), "secret") {
 		t.Fatalf("error leaks the password: %v", err)

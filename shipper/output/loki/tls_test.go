@@ -18,7 +18,7 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output"
 )
 
 type keyPair struct {
@@ -72,7 +72,7 @@ func TestMutualTLS(t *testing.T) {
 		ClientCAs:    pool, ClientAuth: tls.RequireAndVerifyClientCert}})
 
 	push := func(tc TLSConfig, wait time.Duration) (int, error) {
-		m := metrics.New(nil)
+		m := output.NewMetrics(nil)
 		o, err := New(Config{URL: srv.URL + "/loki/api/v1/push", TLS: tc, BatchWait: 5 * time.Millisecond,
 			MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0, m)
 		if err != nil {
@@ -100,7 +100,7 @@ func TestMutualTLS(t *testing.T) {
 	if srv.Count() != 5 {
 		t.Errorf("receiver holds %d entries, want 5", srv.Count())
 	}
-	if _, err := New(Config{URL: srv.URL, TLS: TLSConfig{CAFile: filepath.Join(dir, "missing.pem")}}, 0, metrics.New(nil)); err == nil {
+	if _, err := New(Config{URL: srv.URL, TLS: TLSConfig{CAFile: filepath.Join(dir, "missing.pem")}}, 0, output.NewMetrics(nil)); err == nil {
 		t.Error("a missing CA file was accepted")
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/outrigger/outrigger/shipper/decode"
 	"github.com/outrigger/outrigger/shipper/event"
-	"github.com/outrigger/outrigger/shipper/internal/metrics"
+	"github.com/outrigger/outrigger/shipper/output"
 	"github.com/outrigger/outrigger/shipper/output/elasticsearch"
 )
 
@@ -35,7 +35,7 @@ type Config struct {
 type Output struct {
 	cfg   Config
 	index int
-	m     *metrics.Metrics
+	m     *output.Metrics
 
 	mu  sync.Mutex
 	w   *bufio.Writer
@@ -44,7 +44,7 @@ type Output struct {
 }
 
 // New returns the output.
-func New(cfg Config, index int, m *metrics.Metrics) *Output {
+func New(cfg Config, index int, m *output.Metrics) *Output {
 	if cfg.Name == "" {
 		cfg.Name = "stdout"
 	}
@@ -71,7 +71,7 @@ func (o *Output) Start(context.Context) error {
 		o.f, w = f, f
 	}
 	o.w = bufio.NewWriterSize(w, 64<<10)
-	o.m.OutputUp.WithLabelValues(o.cfg.Name).Set(1)
+	o.m.Up.WithLabelValues(o.cfg.Name).Set(1)
 	return nil
 }
 
@@ -102,7 +102,7 @@ func (o *Output) Send(_ context.Context, events []*event.Event) bool {
 	if err := o.w.Flush(); err != nil {
 		// Not acknowledged: the lines are read again at the next start.
 		o.err = fmt.Errorf("writing output %s: %w", o.cfg.Name, err)
-		o.m.OutputUp.WithLabelValues(o.cfg.Name).Set(0)
+		o.m.Up.WithLabelValues(o.cfg.Name).Set(0)
 		return true
 	}
 	o.m.ShippedLines.WithLabelValues(o.cfg.Name).Add(float64(len(events)))

@@ -1,14 +1,8 @@
-package docker
+package decode
 
-import (
-	"testing"
+import "testing"
 
-	"go.uber.org/goleak"
-)
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func TestParseLine(t *testing.T) {
+func TestParseDockerJSON(t *testing.T) {
 	for _, tt := range []struct {
 		in, text, stream string
 		partial          bool
@@ -19,24 +13,24 @@ func TestParseLine(t *testing.T) {
 		{`{"log":"first part of a long line","stream":"stdout","time":"x"}`, "first part of a long line", "stdout", true, 0},
 		{`{"log":"\u001b[31mred\u001b[0m\n","stream":"stdout"}`, "\x1b[31mred\x1b[0m", "stdout", false, 0},
 	} {
-		l, err := ParseLine([]byte(tt.in))
+		l, err := ParseDockerJSON([]byte(tt.in))
 		if err != nil || string(l.Text) != tt.text || l.Stream != tt.stream || l.Partial != tt.partial || l.TimeNs != tt.ns {
 			t.Errorf("%s: %+v %v", tt.in, l, err)
 		}
 	}
 	for _, bad := range []string{`{"stream":"stdout"}`, `not json`, `{"log":5}`} {
-		if _, err := ParseLine([]byte(bad)); err == nil {
+		if _, err := ParseDockerJSON([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}
 }
 
-// FuzzParseLine: json-file records from disk never panic the decoder.
-func FuzzParseLine(f *testing.F) {
+// FuzzParseDockerJSON: json-file records from disk never panic the decoder.
+func FuzzParseDockerJSON(f *testing.F) {
 	f.Add([]byte(`{"log":"{\"level\":\"INFO\",\"message\":\"hello\"}\n","stream":"stdout","time":"2026-11-22T10:00:00.123456789Z"}`))
 	f.Add([]byte(`{"log":"partial","stream":"stderr","time":"2026-11-22T10:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		l, err := ParseLine(b)
+		l, err := ParseDockerJSON(b)
 		if err == nil && l.Stream != "stdout" && l.Stream != "stderr" {
 			t.Fatalf("stream %q", l.Stream)
 		}

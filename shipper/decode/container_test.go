@@ -1,16 +1,10 @@
-package container
+package decode
 
 import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
-
-	"github.com/outrigger/outrigger/shipper/input/file"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseCRI(t *testing.T) {
 	ts := time.Now().UTC().Truncate(time.Nanosecond).Add(123456789)
@@ -38,14 +32,30 @@ func TestParseCRI(t *testing.T) {
 	}
 }
 
-func lines(texts ...string) []file.Line {
-	var out []file.Line
+// framed is a framed line as the file input hands it out.
+type framed struct {
+	Data        []byte
+	Offset, End int64
+	Truncated   bool
+}
+
+func lines(texts ...string) []framed {
+	var out []framed
 	off := int64(0)
 	for _, s := range texts {
-		out = append(out, file.Line{Offset: off, End: off + int64(len(s)) + 1, Data: []byte(s), Stable: true})
+		out = append(out, framed{Offset: off, End: off + int64(len(s)) + 1, Data: []byte(s)})
 		off += int64(len(s)) + 1
 	}
 	return out
+}
+
+// decodeRead adds the lines of one read, as the pipeline does, and returns
+// the lines completed with the commit offset.
+func decodeRead(d *ContainerDecoder, in []framed, out []ContainerLine) ([]ContainerLine, int64) {
+	for _, l := range in {
+		out = d.Add(out, l.Data, l.Offset, l.End, l.Truncated, true)
+	}
+	return out, d.Commit()
 }
 
 func TestDecodeJoinsPartialsPerStream(t *testing.T) {
@@ -59,9 +69,9 @@ func TestDecodeJoinsPartialsPerStream(t *testing.T) {
 		"garbage that no runtime wrote",
 		st(5)+" stdout P tail waiting",
 	)
-	d := NewDecoder(Auto, 0)
-	out, commit := d.Decode(in, nil)
-	if d.Format() != CRI {
+	d := NewContainerDecoder(ContainerAuto, 0)
+	out, commit := decodeRead(d, in, nil)
+	if d.Format() != ContainerCRI {
 		t.Fatalf("format %v, want CRI", d.Format())
 	}
 	want := []struct {
@@ -90,7 +100,7 @@ func TestDecodeJoinsPartialsPerStream(t *testing.T) {
 	if commit != in[5].Offset {
 		t.Errorf("commit %d, want %d (before the open partial)", commit, in[5].Offset)
 	}
-	out, commit = d.Decode(lines(st(6)+" stdout F  done"), nil)
+	out, commit = decodeRead(d, lines(st(6)+" stdout F  done"), nil)
 	if len(out) != 1 || string(out[0].Text) != "tail waiting done" || out[0].Offset != in[5].Offset {
 		t.Errorf("continued: %+v", out)
 	}
@@ -102,8 +112,8 @@ func TestDecodeJoinsPartialsPerStream(t *testing.T) {
 func TestDecodeCapsJoinedLines(t *testing.T) {
 	stamp := time.Now().UTC().Format(time.RFC3339Nano)
 	part := strings.Repeat("x", 100)
-	d := NewDecoder(CRI, 250)
-	out, _ := d.Decode(lines(stamp+" stdout P "+part, stamp+" stdout P "+part, stamp+" stdout P "+part, stamp+" stdout F end"), nil)
+	d := NewContainerDecoder(ContainerCRI, 250)
+	out, _ := decodeRead(d, lines(stamp+" stdout P "+part, stamp+" stdout P "+part, stamp+" stdout P "+part, stamp+" stdout F end"), nil)
 	if len(out) != 1 || len(out[0].Text) != 250 || !out[0].Truncated {
 		t.Fatalf("got %+v", out)
 	}
@@ -112,13 +122,13 @@ func TestDecodeCapsJoinedLines(t *testing.T) {
 func TestDecodeDockerJSONFile(t *testing.T) {
 	ts := time.Now().UTC()
 	stamp := ts.Format(time.RFC3339Nano)
-	d := NewDecoder(Auto, 0)
-	out, _ := d.Decode(lines(
+	d := NewContainerDecoder(ContainerAuto, 0)
+	out, _ := decodeRead(d, lines(
 		`{"log":"part one ","stream":"stdout","time":"`+stamp+`"}`,
 		`{"log":"and two\n","stream":"stdout","time":"`+stamp+`"}`,
 		`{"log":"oops\n","stream":"stderr","time":"`+stamp+`"}`,
 	), nil)
-	if d.Format() != Docker {
+	if d.Format() != ContainerDocker {
 		t.Fatalf("format %v", d.Format())
 	}
 	if len(out) != 2 || string(out[0].Text) != "part one and two" || out[0].Stderr || string(out[1].Text) != "oops" || !out[1].Stderr ||
@@ -127,13 +137,13 @@ func TestDecodeDockerJSONFile(t *testing.T) {
 	}
 }
 
-func TestParseFormat(t *testing.T) {
-	for s, want := range map[string]Format{"": Auto, "auto": Auto, "cri": CRI, "docker": Docker} {
-		if f, err := ParseFormat(s); err != nil || f != want {
+func TestParseContainerFormat(t *testing.T) {
+	for s, want := range map[string]ContainerFormat{"": ContainerAuto, "auto": ContainerAuto, "cri": ContainerCRI, "docker": ContainerDocker} {
+		if f, err := ParseContainerFormat(s); err != nil || f != want {
 			t.Errorf("%q: %v %v", s, f, err)
 		}
 	}
-	if _, err := ParseFormat("syslog"); err == nil {
+	if _, err := ParseContainerFormat("syslog"); err == nil {
 		t.Error("syslog accepted")
 	}
 }
@@ -155,8 +165,8 @@ func FuzzParseCRI(f *testing.F) {
 		if len(r.Text) > len(b) {
 			t.Fatalf("text longer than the line")
 		}
-		d := NewDecoder(Auto, 64)
-		out, _ := d.Decode([]file.Line{{Data: b, End: int64(len(b)) + 1}}, nil)
+		d := NewContainerDecoder(ContainerAuto, 64)
+		out, _ := decodeRead(d, []framed{{Data: b, End: int64(len(b)) + 1}}, nil)
 		for _, l := range out {
 			if len(l.Text) > len(b) {
 				t.Fatalf("decoded text longer than the line")
@@ -169,11 +179,11 @@ func FuzzParseCRI(f *testing.F) {
 // next file at a rotation) is shipped after the timeout, from its first part.
 func TestFlushOpenPartial(t *testing.T) {
 	stamp := time.Now().UTC().Format(time.RFC3339Nano)
-	d := NewDecoder(CRI, 0)
+	d := NewContainerDecoder(ContainerCRI, 0)
 	now := time.Now()
 	d.now = func() time.Time { return now }
 	in := lines(stamp+" stdout F whole", stamp+" stderr P half of it")
-	out, commit := d.Decode(in, nil)
+	out, commit := decodeRead(d, in, nil)
 	if len(out) != 1 || commit != in[1].Offset || !d.Open() {
 		t.Fatalf("%+v %d", out, commit)
 	}

@@ -1,14 +1,13 @@
-package docker
+package decode
 
 import (
 	"errors"
 	"time"
-
-	"github.com/outrigger/outrigger/shipper/decode"
 )
 
-// Line is one record of a json-file log.
-type Line struct {
+// ContainerRecord is one record of a container runtime's log file: the same
+// shape for CRI and Docker's json-file.
+type ContainerRecord struct {
 	// Text is the line without its newline.
 	Text []byte
 	// Stream is stdout or stderr.
@@ -21,21 +20,21 @@ type Line struct {
 
 var errNotRecord = errors.New("not a json-file log record")
 
-// ParseLine decodes one line of a json-file log:
+// ParseDockerJSON decodes one line of a Docker json-file log:
 // {"log":"text\n","stream":"stdout","time":"2026-11-22T10:00:00.123456789Z"}.
-func ParseLine(b []byte) (Line, error) {
-	members, err := decode.ParseObject(b, nil)
+func ParseDockerJSON(b []byte) (ContainerRecord, error) {
+	members, err := ParseObject(b, nil)
 	if err != nil {
-		return Line{}, err
+		return ContainerRecord{}, err
 	}
-	var l Line
+	var l ContainerRecord
 	found := false
 	for _, m := range members {
 		switch {
 		case m.KeyIs("log"):
-			s, ok := decode.StringValue(m.Value)
+			s, ok := StringValue(m.Value)
 			if !ok || m.Value[0] != '"' {
-				return Line{}, errNotRecord
+				return ContainerRecord{}, errNotRecord
 			}
 			found = true
 			if n := len(s); n > 0 && s[n-1] == '\n' {
@@ -48,9 +47,9 @@ func ParseLine(b []byte) (Line, error) {
 			}
 			l.Text = []byte(s)
 		case m.KeyIs("stream"):
-			l.Stream, _ = decode.StringValue(m.Value)
+			l.Stream, _ = StringValue(m.Value)
 		case m.KeyIs("time"):
-			if s, ok := decode.StringValue(m.Value); ok {
+			if s, ok := StringValue(m.Value); ok {
 				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 					l.TimeNs = t.UnixNano()
 				}
@@ -58,7 +57,7 @@ func ParseLine(b []byte) (Line, error) {
 		}
 	}
 	if !found {
-		return Line{}, errNotRecord
+		return ContainerRecord{}, errNotRecord
 	}
 	if l.Stream != "stderr" {
 		l.Stream = "stdout"
