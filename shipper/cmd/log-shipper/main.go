@@ -72,18 +72,11 @@ func run(args []string) int {
 	flag("registry.path", "File keeping the acknowledged offset of every file (default "+config.DefaultRegistryPath+").").StringVar(&fl.RegistryPath)
 	flag("registry.flush-interval", "How often acknowledged offsets are written to the registry (default 1s): after a crash at most this much acknowledged data is sent again.").DurationVar(&fl.RegistryFlush)
 	flag("memory.limit", "Cap on the bytes of lines read and not yet acknowledged (e.g. 64MiB); reading pauses at it.").StringVar(&fl.MemoryLimit)
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
-		return 2
-	}
-	vc, err := common.Config().Validate()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
-		return 2
-	}
-	// Before the configuration is even read: the probe runs beside the
-	// shipper, on its registry volume, and must touch nothing of it.
-	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+	// Before the configuration is even read: the --web.healthcheck probe
+	// runs beside the shipper, on its registry volume, and must touch
+	// nothing of it.
+	vc, code, done := promkit.Parse(app, common, args, os.Stderr)
+	if done {
 		return code
 	}
 	f := &config.File{}

@@ -26,16 +26,8 @@ func run(args []string) int {
 	addFlags(app, common.Flag, &c)
 	configCheck := app.Flag("config.check", "Validate the configuration and exit.").Bool()
 
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v (see --help)\n", app.Name, err)
-		return 2
-	}
-	vc, err := common.Config().Validate()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
-		return 2
-	}
-	if code, done := promkit.HealthCheck(context.Background(), vc, os.Stderr); done {
+	vc, code, done := promkit.Parse(app, common, args, os.Stderr)
+	if done {
 		return code
 	}
 	cfg, err := c.Validate()

@@ -33,9 +33,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	common := promkit.AddFlags(app, promkit.Defaults{Service: "storage-exporter", ListenAddress: ":9843", EnvPrefix: envPrefix})
 	var cfg config.Config
 	act := addFlags(app, common.Flag, &cfg)
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "%s: %v (see --help)\n", app.Name, err)
-		return 2
+	pvc, code, done := promkit.Parse(app, common, args, stderr)
+	if done {
+		return code
 	}
 	// Walks on local filesystems use raw system calls on every P but one
 	// (walk.RawSlots), which stays free for scrapes: one more P than the
@@ -44,14 +44,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// GOMAXPROCS in the environment is left alone.)
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
-	}
-	pvc, err := common.Config().Validate()
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
-		return 2
-	}
-	if code, done := promkit.HealthCheck(context.Background(), pvc, stderr); done {
-		return code
 	}
 	vc, err := cfg.Validate()
 	if err != nil {
