@@ -142,13 +142,9 @@ func TestDashboardsAndRulesUseExposedNames(t *testing.T) {
 			t.Errorf("the goldens miss %s", name)
 		}
 	}
-	type query struct{ where, expr string }
-	var queries []query
-	for _, q := range dashboardQueries(t) {
-		queries = append(queries, query{q.where, q.expr})
-	}
+	queries := dashboardQueries(t)
 	for _, r := range readAlertRules(t) {
-		queries = append(queries, query{r.file + ": alert " + r.Alert, r.Expr})
+		queries = append(queries, dashboardQuery{where: r.file + ": alert " + r.Alert, expr: r.Expr})
 	}
 	var problems []string
 	for _, q := range queries {
