@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -53,12 +54,57 @@ func Binary(t TB, name string, dirs ...string) string {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	lo, hi := freePortRange()
+	for range 200 {
+		p := lo + rand.IntN(hi-lo)
+		freePorts.Lock()
+		taken := freePorts.given[p]
+		freePorts.Unlock()
+		if taken {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		freePorts.Lock()
+		freePorts.given[p] = true
+		freePorts.Unlock()
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("finding a free port in %d-%d: 200 tries failed", lo, hi)
+	return 0
+}
+
+// freePorts are the ports FreePort handed out in this process.
+var freePorts = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
+
+// freePortRange is where FreePort picks: below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), from which every outgoing connection of
+// every process takes its source port. A port picked there by listening on
+// :0 can be taken by some client's connection before a slow service (a
+// RabbitMQ booting for seconds) binds it.
+func freePortRange() (lo, hi int) {
+	lo, hi = 10000, 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	var elo, ehi int
+	if _, err := fmt.Sscan(string(b), &elo, &ehi); err != nil {
+		return lo, hi
+	}
+	switch {
+	case elo-lo >= 4096:
+		return lo, elo
+	case 65535-ehi >= 4096:
+		return ehi + 1, 65536
+	}
+	return lo, hi
 }
 
 // TempDir makes a directory that other users (such as postgres) may enter,

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -118,5 +119,28 @@ up 1
 	}
 	if len(series) != 6 || series[0].Name != "a_total" || series[0].Labels["db"] != "x" || series[1].Family != "h_seconds" || series[1].Labels["le"] != "+Inf" {
 		t.Fatalf("read back: %+v", series)
+	}
+}
+
+func TestFreePortIsOutsideTheEphemeralRange(t *testing.T) {
+	lo, hi := freePortRange()
+	seen := map[int]bool{}
+	for range 50 {
+		p := FreePort(t)
+		if p < lo || p >= hi || seen[p] {
+			t.Fatalf("port %d: want a new one in [%d, %d)", p, lo, hi)
+		}
+		seen[p] = true
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var elo, ehi int
+	if _, err := fmt.Sscan(string(b), &elo, &ehi); err != nil {
+		t.Fatal(err)
+	}
+	if lo <= ehi && hi > elo {
+		t.Fatalf("pick range [%d, %d) overlaps the ephemeral range %d-%d", lo, hi, elo, ehi)
 	}
 }
