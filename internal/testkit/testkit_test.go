@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -142,5 +144,24 @@ func TestFreePortIsOutsideTheEphemeralRange(t *testing.T) {
 	}
 	if lo <= ehi && hi > elo {
 		t.Fatalf("pick range [%d, %d) overlaps the ephemeral range %d-%d", lo, hi, elo, ehi)
+	}
+}
+
+func TestPKIIssuesVerifiableCertificates(t *testing.T) {
+	p := NewPKI(t)
+	c := p.Issue(t, "svc", "svc.internal", "127.0.0.1")
+	for _, host := range []string{"svc.internal", "127.0.0.1"} {
+		if _, err := c.Cert.Verify(x509.VerifyOptions{Roots: p.Pool, DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Errorf("%s: %v", host, err)
+		}
+	}
+	if _, err := c.Cert.Verify(x509.VerifyOptions{Roots: p.Pool, DNSName: "other"}); err == nil {
+		t.Error("verified for a host it does not name")
+	}
+	if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+		t.Error(err)
+	}
+	if b, err := os.ReadFile(p.CAFile); err != nil || !x509.NewCertPool().AppendCertsFromPEM(b) {
+		t.Errorf("CA file: %v", err)
 	}
 }

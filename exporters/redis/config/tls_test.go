@@ -2,15 +2,9 @@ package config
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,47 +16,13 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// testPKI writes a CA and a certificate it signed (for "redis.internal")
-// to dir, and returns their paths.
-func testPKI(t *testing.T, dir string) (caFile, certFile, keyFile string, ca *x509.Certificate, leaf *x509.Certificate) {
+// testPKI makes a CA and a certificate it signed for "redis.internal",
+// and returns their paths.
+func testPKI(t *testing.T) (caFile, certFile, keyFile string, leaf *x509.Certificate) {
 	t.Helper()
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	notBefore := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	notAfter := time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
-	caKey := newKey()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: notBefore, NotAfter: notAfter,
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ = x509.ParseCertificate(caDER)
-	leafKey := newKey()
-	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "redis.internal"}, DNSNames: []string{"redis.internal"},
-		NotBefore: notBefore, NotAfter: notAfter, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ = x509.ParseCertificate(leafDER)
-	keyDER, err := x509.MarshalECPrivateKey(leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", leafDER), write("key.pem", "EC PRIVATE KEY", keyDER), ca, leaf
+	p := testkit.NewPKI(t)
+	c := p.Issue(t, "redis.internal", "redis.internal")
+	return p.CAFile, c.CertFile, c.KeyFile, c.Cert
 }
 
 // TestTLS: every TLS option reaches the target's client config, built by
@@ -71,7 +31,7 @@ func testPKI(t *testing.T, dir string) (caFile, certFile, keyFile string, ca *x5
 // a rediss:// URL alone verifies against its host with TLS 1.2 at least.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	caFile, certFile, keyFile, _, leaf := testPKI(t, dir)
+	caFile, certFile, keyFile, leaf := testPKI(t)
 	tlsOf := func(t *testing.T, addr string, tc TLS) *tls.Config {
 		t.Helper()
 		c := base("")
@@ -144,7 +104,7 @@ func TestTLS(t *testing.T) {
 // the client certificate the server refuses, with another server name or
 // without the CA the exporter refuses, unless told to skip verification.
 func TestTLSAgainstRedis(t *testing.T) {
-	caFile, certFile, keyFile, _, _ := testPKI(t, t.TempDir())
+	caFile, certFile, keyFile, _ := testPKI(t)
 	tlsPort := testkit.FreePort(t)
 	testkit.StartRedis(t, testkit.RedisOptions{Args: []string{"--tls-port", fmt.Sprint(tlsPort), "--tls-cert-file", certFile,
 		"--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "yes"}})

@@ -1,51 +1,21 @@
 package tlsclient
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-)
 
-// writePair writes a self-signed certificate and its key as PEM files.
-func writePair(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
+	"github.com/outrigger/outrigger/internal/testkit"
+)
 
 func TestBuild(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writePair(t, dir)
-	tc, err := Config{CAFile: cert, CertFile: cert, KeyFile: key, ServerName: "loki.internal"}.Build("loki")
+	pki := testkit.NewPKI(t)
+	pair := pki.Issue(t, "shipper")
+	cert, key := pair.CertFile, pair.KeyFile
+	tc, err := Config{CAFile: pki.CAFile, CertFile: cert, KeyFile: key, ServerName: "loki.internal"}.Build("loki")
 	if err != nil {
 		t.Fatal(err)
 	}

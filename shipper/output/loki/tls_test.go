@@ -2,74 +2,26 @@ package loki
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/outrigger/outrigger/internal/testkit"
 	"github.com/outrigger/outrigger/shipper/event"
 	"github.com/outrigger/outrigger/shipper/internal/lokitest"
 	"github.com/outrigger/outrigger/shipper/output"
 )
 
-type keyPair struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	der  []byte
-}
-
-func issue(t *testing.T, tmpl *x509.Certificate, parent *keyPair) *keyPair {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, parentCert := key, tmpl
-	if parent != nil {
-		signer, parentCert = parent.key, parent.cert
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &keyPair{cert: cert, key: key, der: der}
-}
-
-func (k *keyPair) write(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.der}), 0o600)
-	kb, _ := x509.MarshalECPrivateKey(k.key)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return certFile, keyFile
-}
-
 func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Now()
-	ca := issue(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: now.Add(-time.Hour),
-		NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil)
-	server := issue(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "loki"}, NotBefore: now.Add(-time.Hour),
-		NotAfter: now.Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca)
-	client := issue(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "shipper"}, NotBefore: now.Add(-time.Hour),
-		NotAfter: now.Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca)
-	caFile, _ := ca.write(t, dir, "ca")
-	clientCert, clientKey := client.write(t, dir, "client")
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
+	pki := testkit.NewPKI(t)
+	server := pki.Issue(t, "loki", "127.0.0.1")
+	client := pki.Issue(t, "shipper")
+	caFile, clientCert, clientKey := pki.CAFile, client.CertFile, client.KeyFile
 	srv := lokitest.Start(t, lokitest.Options{TLS: &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{server.der}, PrivateKey: server.key}},
-		ClientCAs:    pool, ClientAuth: tls.RequireAndVerifyClientCert}})
+		Certificates: []tls.Certificate{server.TLS},
+		ClientCAs:    pki.Pool, ClientAuth: tls.RequireAndVerifyClientCert}})
 
 	push := func(tc TLSConfig, wait time.Duration) (int, error) {
 		m := output.NewMetrics(nil)
