@@ -32,10 +32,11 @@ func labelValues(values []string) []string {
 	return out
 }
 
-// ConstMetric is prometheus.MustNewConstMetric for label values from the
-// outside world: they are made valid UTF-8, and any other error (a wrong
-// number of values) gives an invalid metric, which the exposition drops and
-// counts in <ns>_exporter_scrape_errors_total instead of panicking.
+// ConstMetric makes a const metric (prometheus.NewConstMetric) from label
+// values of the outside world without ever panicking: they are made valid
+// UTF-8, and any other error (a wrong number of values) gives an invalid
+// metric, which the exposition drops and counts in
+// <ns>_exporter_scrape_errors_total.
 func ConstMetric(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
 	m, err := prometheus.NewConstMetric(d, t, v, labelValues(labels)...)
 	if err != nil {

@@ -188,8 +188,8 @@ func (run *Run) Snapshot() []prometheus.Metric {
 			dur = time.Since(st.start)
 		}
 		out = append(out,
-			prometheus.MustNewConstMetric(run.successDesc, prometheus.GaugeValue, success, st.name),
-			prometheus.MustNewConstMetric(run.durationDesc, prometheus.GaugeValue, dur.Seconds(), st.name))
+			ConstMetric(run.successDesc, prometheus.GaugeValue, success, st.name),
+			ConstMetric(run.durationDesc, prometheus.GaugeValue, dur.Seconds(), st.name))
 	}
 	return out
 }

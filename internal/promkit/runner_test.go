@@ -197,8 +197,7 @@ func TestRunnerSurvivesAPanickingCollector(t *testing.T) {
 	r := &Runner{Namespace: "x", Collectors: []Collector{
 		emit("a", 1),
 		CollectorFunc{ID: "p", Fn: func(ctx context.Context, ch chan<- prometheus.Metric) error {
-			ch <- prometheus.MustNewConstMetric(testDesc, prometheus.GaugeValue, 1, "bad \xff")
-			return nil
+			panic("a value from the target the collector did not expect")
 		}},
 	}}
 	run := r.Start(t.Context())

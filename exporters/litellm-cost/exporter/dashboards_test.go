@@ -199,17 +199,20 @@ func exposed(fams map[string]*dto.MetricFamily) map[string]map[string]bool {
 func TestCookbookDashboardsFindTheirNames(t *testing.T) {
 	pg := startProxyDB(t, "../testdata/schema.sql")
 	fillBudgets(t, pg)
-	pg.exec(t, `UPDATE "LiteLLM_UserTable" SET "budget_reset_at" = '2026-03-31 00:00:00' WHERE "user_id" = 'u1'`)
-	pg.exec(t, `UPDATE "LiteLLM_BudgetTable" SET "budget_reset_at" = '2026-03-31 00:00:00' WHERE "budget_id" = 'b-eu'`)
-	t0 := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC) // the harness's clock
-	pg.addDaily(t, daily{entity: "u1", date: "2026-03-10", key: "sk-one", model: "gpt-4o-2024-08-06", group: "gpt-4o", provider: "openai",
+	// Every row derives from the exporter's injected clock.
+	h := newHarness(t, pg, opts{})
+	t0 := h.clock.Now()
+	today := t0.UTC().Format(time.DateOnly)
+	reset := t0.UTC().Truncate(24*time.Hour).AddDate(0, 0, 21).Format(time.DateTime)
+	pg.exec(t, `UPDATE "LiteLLM_UserTable" SET "budget_reset_at" = '%s' WHERE "user_id" = 'u1'`, reset)
+	pg.exec(t, `UPDATE "LiteLLM_BudgetTable" SET "budget_reset_at" = '%s' WHERE "budget_id" = 'b-eu'`, reset)
+	pg.addDaily(t, daily{entity: "u1", date: today, key: "sk-one", model: "gpt-4o-2024-08-06", group: "gpt-4o", provider: "openai",
 		spend: 1.5, prompt: 100, completion: 50, cacheRead: 20, cacheCreation: 5, ok: 2, failed: 1})
-	pg.addDaily(t, daily{table: "LiteLLM_DailyTagSpend", entityCol: "tag", entity: "prod", date: "2026-03-10", key: "sk-one",
+	pg.addDaily(t, daily{table: "LiteLLM_DailyTagSpend", entityCol: "tag", entity: "prod", date: today, key: "sk-one",
 		model: "gpt-4o-2024-08-06", group: "gpt-4o", provider: "openai", spend: 0.5, prompt: 10, completion: 5, ok: 1})
 	pg.exec(t, `UPDATE "LiteLLM_VerificationToken" SET "rpm_limit" = 100, "tpm_limit" = 50000 WHERE "token" = '%s'`, token("sk-one"))
 	pg.exec(t, `UPDATE "LiteLLM_TeamTable" SET "tpm_limit" = 200000 WHERE "team_id" = 'team-1'`)
 	pg.exec(t, `UPDATE "LiteLLM_TeamTable" SET "members_with_roles" = '[{"user_id": "u1", "role": "admin"}, {"user_id": "u2", "role": "user"}]' WHERE "team_id" = 'team-1'`)
-	h := newHarness(t, pg, opts{now: t0})
 	h.refresh(t)
 	insertLogs(t, pg,
 		logReq{id: "a", start: t0.Add(-10 * time.Second), seconds: 2, ttft: 0.4, group: "gpt-4o", cacheHit: "False", status: "success", completion: 20,
