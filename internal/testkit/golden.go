@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,8 +16,9 @@ import (
 
 // Mask says what of a scrape is volatile, for GoldenExposition. Every sample
 // value is masked as "_" unless its family matches Keep; label values of
-// the names in Labels are masked as "_" (an address, a version, a pid, a
-// temporary path). Series that become the same line are written once.
+// the names in Labels are masked as "_" (an address, a pid, a temporary
+// path), and always those of BuildLabels. Series that become the same line
+// are written once.
 // Families matching Drop are left out (go_*, whose set follows the Go
 // release).
 type Mask struct {
@@ -24,6 +26,10 @@ type Mask struct {
 	Labels []string
 	Drop   *regexp.Regexp
 }
+
+// BuildLabels are the labels of every daemon's <ns>_exporter_build_info
+// (prometheus/common's version collector), which change with each build.
+var BuildLabels = []string{"version", "revision", "branch", "goversion", "goos", "goarch", "tags"}
 
 // GoldenExposition writes a text exposition in the golden form (families and
 // series sorted, HELP and TYPE kept, volatile parts masked) and compares it
@@ -38,7 +44,7 @@ func GoldenExposition(t TB, name string, exposition []byte, m Mask) {
 // GoldenText is the golden form of parsed families.
 func GoldenText(fams map[string]*dto.MetricFamily, m Mask) []byte {
 	masked := map[string]bool{}
-	for _, l := range m.Labels {
+	for _, l := range slices.Concat(m.Labels, BuildLabels) {
 		masked[l] = true
 	}
 	names := make([]string, 0, len(fams))

@@ -238,9 +238,8 @@ func TestCookbookDashboardsFindTheirNames(t *testing.T) {
 	// is injected and every row derives from it, so values are kept but for
 	// the durations the exporter measures itself.
 	testkit.GoldenExposition(t, "litellm-exporter.golden.prom", body, testkit.Mask{
-		Keep:   deterministic(fams, "litellm_exporter_refresh_duration_seconds", "litellm_scrape_collector_duration_seconds"),
-		Labels: []string{"version", "revision", "branch", "goversion", "goos", "goarch", "tags"},
-		Drop:   regexp.MustCompile("^(go_|process_)"),
+		Keep: deterministic(fams, "litellm_exporter_refresh_duration_seconds", "litellm_scrape_collector_duration_seconds"),
+		Drop: regexp.MustCompile("^(go_|process_)"),
 	})
 
 	served := map[string][2]int{}

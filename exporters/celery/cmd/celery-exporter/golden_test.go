@@ -18,8 +18,7 @@ import (
 var goldenMask = testkit.Mask{
 	Keep: regexp.MustCompile(`^celery_(task_(sent|received|started|succeeded|failed|retried|rejected|revoked)_total|` +
 		`exporter_(broker_up|event_stream_up|event_decode_errors_total|hostnames_expired_total))$`),
-	Labels: []string{"version", "revision", "branch", "goversion", "goos", "goarch", "tags"},
-	Drop:   regexp.MustCompile(`^go_`),
+	Drop: regexp.MustCompile(`^go_`),
 }
 
 // The daemon end to end with a real Celery worker on Redis: once every

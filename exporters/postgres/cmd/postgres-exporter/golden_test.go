@@ -28,9 +28,8 @@ var goldenMask = testkit.Mask{
 		`pg_connections_transactions_over_threshold|pg_connections_active_queries_over_threshold|` +
 		`pg_scrape_collector_success|pg_stat_activity_count|pg_long_running_transactions|pg_exporter_last_scrape_error|` +
 		`pg_answer_value)$`),
-	Labels: []string{"version", "short_version", "datid", "queryid", "wait_event", "wait_event_type",
-		"revision", "goversion", "branch", "tags", "goarch", "goos"},
-	Drop: regexp.MustCompile(`^go_`),
+	Labels: []string{"short_version", "datid", "queryid", "wait_event", "wait_event_type"},
+	Drop:   regexp.MustCompile(`^go_`),
 }
 
 // goldenSetup gives the end-to-end server something in every family: a

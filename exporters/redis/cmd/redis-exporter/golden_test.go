@@ -17,7 +17,6 @@ var goldenMask = testkit.Mask{
 		`db_keys|db_keys_expiring|key_group_keys|keys_count|key_size|memory_max_bytes|config_maxmemory|` +
 		`errors_total|connected_slaves|aof_enabled|exporter_last_scrape_error|scrape_collector_success|client_groups)$`),
 	Labels: []string{"redis_version", "redis_build_id", "os", "tcp_port", "run_id", "process_id", "master_replid",
-		"version", "revision", "branch", "goversion", "goos", "goarch", "tags",
 		"cmd"}, // the commands the server has seen: ours, testkit's, the test's
 	Drop: regexp.MustCompile(`^go_`),
 }

@@ -140,7 +140,7 @@ var goldenMask = testkit.Mask{
 	Keep: regexp.MustCompile(`^storage_(path_(files|directories|other_entries|oldest_file_timestamp_seconds|info)|` +
 		`extension_(files|apparent_bytes)|walk_(success|partial|in_progress|stat_errors|vanished_entries|directory_cycles|hardlink_set_full)|` +
 		`walks_total|filesystem_stat_success)$`),
-	Labels: []string{"directory", "subdir", "version", "revision", "branch", "goversion", "goos", "goarch", "tags"},
+	Labels: []string{"directory", "subdir"},
 	Drop:   regexp.MustCompile(`^go_`),
 }
 
