@@ -88,7 +88,9 @@ var freePorts = struct {
 // every process takes its source port. A port picked there by listening on
 // :0 can be taken by some client's connection before a slow service (a
 // RabbitMQ booting for seconds) binds it.
-func freePortRange() (lo, hi int) {
+var freePortRange = sync.OnceValues(readFreePortRange)
+
+func readFreePortRange() (lo, hi int) {
 	lo, hi = 10000, 32768
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
