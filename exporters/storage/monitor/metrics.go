@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,7 +71,7 @@ func (m *Monitor) collectWalks(ctx context.Context, ch chan<- prometheus.Metric)
 	now := time.Now()
 	for _, p := range m.snapshot() {
 		name := p.target.Name
-		pathInfo.Send(ch, 1, name, strings.ToValidUTF8(p.target.Dir, "\uFFFD"))
+		pathInfo.Send(ch, 1, name, p.target.Dir)
 		walkRunning.Send(ch, promkit.Bool(p.runningSince.Load() != 0), name)
 		for i, result := range walkResults {
 			walksTotal.Send(ch, float64(p.walks[i].Load()), name, result)
