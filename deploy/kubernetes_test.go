@@ -66,32 +66,23 @@ func loadManifests(t *testing.T) manifests {
 			var target any
 			switch tm.Kind {
 			case "Deployment":
-				m.deployments = append(m.deployments, appsv1.Deployment{})
-				target = &m.deployments[len(m.deployments)-1]
+				target = appendNew(&m.deployments)
 			case "DaemonSet":
-				m.daemonSets = append(m.daemonSets, appsv1.DaemonSet{})
-				target = &m.daemonSets[len(m.daemonSets)-1]
+				target = appendNew(&m.daemonSets)
 			case "Service":
-				m.services = append(m.services, corev1.Service{})
-				target = &m.services[len(m.services)-1]
+				target = appendNew(&m.services)
 			case "Secret":
-				m.secrets = append(m.secrets, corev1.Secret{})
-				target = &m.secrets[len(m.secrets)-1]
+				target = appendNew(&m.secrets)
 			case "ServiceMonitor":
-				m.serviceMonitors = append(m.serviceMonitors, monitoringv1.ServiceMonitor{})
-				target = &m.serviceMonitors[len(m.serviceMonitors)-1]
+				target = appendNew(&m.serviceMonitors)
 			case "Alertmanager":
-				m.alertmanagers = append(m.alertmanagers, monitoringv1.Alertmanager{})
-				target = &m.alertmanagers[len(m.alertmanagers)-1]
+				target = appendNew(&m.alertmanagers)
 			case "ConfigMap":
-				m.configMaps = append(m.configMaps, corev1.ConfigMap{})
-				target = &m.configMaps[len(m.configMaps)-1]
+				target = appendNew(&m.configMaps)
 			case "ClusterRole":
-				m.clusterRoles = append(m.clusterRoles, rbacv1.ClusterRole{})
-				target = &m.clusterRoles[len(m.clusterRoles)-1]
+				target = appendNew(&m.clusterRoles)
 			case "ClusterRoleBinding":
-				m.bindings = append(m.bindings, rbacv1.ClusterRoleBinding{})
-				target = &m.bindings[len(m.bindings)-1]
+				target = appendNew(&m.bindings)
 			case "ServiceAccount":
 				target = &corev1.ServiceAccount{}
 			case "Namespace":
@@ -458,4 +449,11 @@ func TestServiceMonitorsSetTheScrapeLabels(t *testing.T) {
 			t.Errorf("the ServiceMonitor for job %s sets datastore=%q, outrigger-scrape.yml %q", job, have[job], v)
 		}
 	}
+}
+
+// appendNew appends a zero T to *s and returns a pointer to it, to decode
+// into before the next append.
+func appendNew[T any](s *[]T) *T {
+	*s = append(*s, *new(T))
+	return &(*s)[len(*s)-1]
 }
